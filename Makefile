@@ -70,9 +70,12 @@ BPF_SRCS   := $(sort $(wildcard bpf/*.bpf.c))
 BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/gen/%.skel.h)
 VMLINUX_H  := $(BUILD)/gen/vmlinux.h
-GEN_HDRS   := $(BPF_SKELS)
+VERSION_H  := $(BUILD)/gen/virq_version.h
+GEN_HDRS   := $(BPF_SKELS) $(VERSION_H)
+VIRQ_VERSION := 0.1.0
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all deps check test bench asan tsan fuzz format format-check demo clean install \
+.PHONY: FORCE all deps check test bench asan tsan fuzz format format-check demo clean install \
 	test-unit build-tests
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -143,6 +146,14 @@ $(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
+# The version header is rewritten only when its content changes, so a new commit
+# rebuilds just what includes it.
+$(VERSION_H): FORCE
+	@mkdir -p $(@D)
+	@printf '#define VIRQ_VERSION "%s"\n#define VIRQ_GIT_COMMIT "%s"\n' '$(VIRQ_VERSION)' '$(GIT_COMMIT)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
 # --- top-level targets ---------------------------------------------------------
 deps:
 	$(Q).ci/install-deps
@@ -179,6 +190,9 @@ format:
 	$(Q)clang-format -i $(FORMAT_FILES)
 format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+install: $(PROGRAMS)
+	$(Q)PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) BUILD=$(BUILD) scripts/install.sh
 
 clean:
 	rm -rf build

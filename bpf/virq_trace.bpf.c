@@ -1,0 +1,1038 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virq_trace: KVM interrupt delivery and exits, host-wide, attributed to VM and vCPU.
+ *
+ * Every KVM tracepoint has two programs compiled side by side: raw_tp (the cheaper one:
+ * BTF-typed arguments, no tracefs record) and tp (the classic tracefs record, fallback).
+ * The loader chooses one per attach point with bpf_program__set_autoload(). Both feed the
+ * same __always_inline handlers, so counts do not depend on the variant.
+ *
+ * Attribution (tracepoints carry no VM id):
+ *   - events with a vCPU argument (kvm_exit, kvm_entry, kvm_eoi, kvm_pi_irte_update) use it;
+ *   - in a vCPU thread, current->preempt_notifiers.first is the loaded vCPU's notifier when
+ *     its ops->sched_in is kvm_sched_in (kvm_vcpu_load registers it);
+ *   - in a VMM ioctl thread (KVM_SIGNAL_MSI, KVM_IRQ_LINE), sys_enter(ioctl) resolved the fd
+ *     to its struct kvm (anon inode "kvm-vm"/"kvm-vcpu:N", file->private_data);
+ *   - in an irqfd kworker, workqueue_execute_start with func == irqfd_inject gives
+ *     container_of(work, struct kvm_kernel_irqfd, inject)->kvm.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "virq/trace_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 ring_enabled = 0;
+const volatile __u32 ring_wakeup_every = VIRQ_TRACE_RING_WAKEUP_DEFAULT;
+const volatile __u64 ring_wakeup_bytes = 0; /* force a wakeup above this much unread data */
+
+extern const void kvm_sched_in __ksym __weak;
+extern const void irqfd_inject __ksym __weak;
+
+#define NR_POINTS (VIRQ_TEV__TP_COUNT + 2) /* + kprobe __apic_accept_irq, posted-interrupt */
+#define KP_APIC_ACCEPT (VIRQ_TEV__TP_COUNT)
+#define KP_POSTED (VIRQ_TEV__TP_COUNT + 1)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct virq_trace_key);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct virq_trace_hist_key);
+	__type(value, struct virq_trace_hist_val);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct virq_trace_vm);
+} vms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_POINTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} point_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIRQ_TSTAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Target filter: filter_cfg[0] != 0 means "only tgids in filter_tgids". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} filter_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024); /* VIRQ_TRACE_FILTER_MAX */
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_tgids SEC(".maps");
+
+/* accept -> injection pairing: (vm, APIC ID, vector) -> accept time. */
+struct pend_key {
+	__u32 vm_id;
+	__u32 apic_id;
+	__u32 vector;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct pend_key);
+	__type(value, __u64);
+} pending SEC(".maps");
+
+/* source -> accept: the source and its accept run synchronously in one thread. */
+struct src_slot {
+	__u64 ts;
+	__u32 tid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct src_slot);
+} src_ts SEC(".maps");
+
+/* VM of the KVM ioctl in progress, per thread. */
+struct ioctl_ctx {
+	__u64 kvm;
+	__u64 vcpu;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ioctl_ctx);
+} ioctl_vm SEC(".maps");
+
+/* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} irqfd_kvm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ring_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* resized by the loader */
+} ring SEC(".maps");
+
+static struct virq_trace_hist_val zero_hist;
+
+/* Who an event belongs to. */
+struct ident {
+	__u32 tgid;
+	__u32 vm_id;
+	__u32 vcpu_id;
+	__u32 flags;
+	__u32 tid;
+};
+
+static __always_inline void stat_inc(__u32 s)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &s);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void point_seen(__u32 p)
+{
+	__u64 *v = bpf_map_lookup_elem(&point_events, &p);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u32 vm_cookie(const struct kvm *kvm)
+{
+	__u64 p = (__u64)kvm;
+	__u32 id = (__u32)(p >> 6) ^ (__u32)(p >> 38);
+
+	return id ? id : 1;
+}
+
+static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
+{
+	struct virq_trace_vm v = {};
+
+	if (bpf_map_lookup_elem(&vms, &id))
+		return;
+	v.userspace_pid = BPF_CORE_READ(kvm, userspace_pid);
+	bpf_probe_read_kernel_str(v.stats_id, sizeof(v.stats_id), &kvm->stats_id);
+	bpf_map_update_elem(&vms, &id, &v, BPF_NOEXIST);
+}
+
+/* The vCPU loaded on this thread, through its preempt notifier (see top comment). */
+static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task)
+{
+	struct hlist_node *first;
+	struct preempt_notifier *pn;
+	struct preempt_ops *ops;
+	void *sched_in;
+
+	if (!bpf_core_field_exists(task->preempt_notifiers))
+		return NULL;
+	if (!&kvm_sched_in)
+		return NULL;
+	first = BPF_CORE_READ(task, preempt_notifiers.first);
+	if (!first)
+		return NULL;
+	pn = (void *)first - bpf_core_field_offset(struct preempt_notifier, link);
+	ops = BPF_CORE_READ(pn, ops);
+	if (!ops)
+		return NULL;
+	sched_in = BPF_CORE_READ(ops, sched_in);
+	if (sched_in != (void *)&kvm_sched_in)
+		return NULL;
+	return (void *)pn - bpf_core_field_offset(struct kvm_vcpu, preempt_notifier);
+}
+
+static __always_inline bool filter_pass(__u32 tgid)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&filter_cfg, &zero);
+
+	if (!on || !*on)
+		return true;
+	return bpf_map_lookup_elem(&filter_tgids, &tgid) != NULL;
+}
+
+/* Fills id; returns false when the target filter rejects the event. */
+static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct kvm *kvm = NULL;
+	__u32 zero = 0;
+
+	id->tid = (__u32)pid_tgid;
+	id->tgid = pid_tgid >> 32;
+	id->vm_id = VIRQ_TRACE_VM_NONE;
+	id->vcpu_id = VIRQ_TRACE_VCPU_NONE;
+	id->flags = 0;
+
+	if (!vcpu)
+		vcpu = current_vcpu(task);
+	if (vcpu) {
+		kvm = BPF_CORE_READ(vcpu, kvm);
+		if (kvm) {
+			id->vcpu_id = BPF_CORE_READ(vcpu, vcpu_id);
+			id->flags |= VIRQ_TKF_VM_FROM_VCPU;
+		}
+	}
+	if (!kvm) {
+		struct ioctl_ctx *ic = bpf_map_lookup_elem(&ioctl_vm, &id->tid);
+
+		if (ic && ic->kvm) {
+			kvm = (struct kvm *)ic->kvm;
+			id->flags |= VIRQ_TKF_VM_FROM_IOCTL;
+			if (ic->vcpu) {
+				struct kvm_vcpu *v = (struct kvm_vcpu *)ic->vcpu;
+
+				id->vcpu_id = BPF_CORE_READ(v, vcpu_id);
+			}
+		}
+	}
+	if (!kvm) {
+		__u64 *k = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+
+		if (k && *k) {
+			kvm = (struct kvm *)*k;
+			id->flags |= VIRQ_TKF_VM_FROM_IRQFD;
+		}
+	}
+	if (kvm) {
+		id->vm_id = vm_cookie(kvm);
+		vm_note(kvm, id->vm_id);
+		/* Not in the VMM's address space (kworker): charge the VM's creator. */
+		if ((void *)BPF_CORE_READ(task, mm) != (void *)BPF_CORE_READ(kvm, mm))
+			id->tgid = BPF_CORE_READ(kvm, userspace_pid);
+	}
+	if (!filter_pass(id->tgid)) {
+		stat_inc(VIRQ_TSTAT_FILTERED);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void ring_emit(const struct virq_trace_key *k, const struct ident *id)
+{
+	struct virq_trace_record *r;
+	__u32 zero = 0;
+	__u64 *seq, flags = BPF_RB_NO_WAKEUP;
+
+	r = bpf_ringbuf_reserve(&ring, sizeof(*r), 0);
+	if (!r) {
+		stat_inc(VIRQ_TSTAT_RING_DROPS);
+		return;
+	}
+	r->ts_ns = bpf_ktime_get_ns();
+	r->key = *k;
+	r->tid = id->tid;
+	r->cpu = bpf_get_smp_processor_id();
+	seq = bpf_map_lookup_elem(&ring_seq, &zero);
+	if (seq) {
+		*seq += 1;
+		/* Batched wakeups: one per Nth record on this CPU, or when enough is unread. */
+		if (ring_wakeup_every <= 1 || *seq % ring_wakeup_every == 0)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	if (ring_wakeup_bytes && bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= ring_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+	stat_inc(VIRQ_TSTAT_RING_RECORDS);
+}
+
+static __always_inline void count_key(struct virq_trace_key *k, const struct ident *id, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, k);
+
+	if (v) {
+		*v += n;
+	} else if (bpf_map_update_elem(&counters, k, &n, BPF_NOEXIST)) {
+		/* lost a race with another CPU's insert (per-CPU hash: retry once) or full */
+		v = bpf_map_lookup_elem(&counters, k);
+		if (v)
+			*v += n;
+		else
+			stat_inc(VIRQ_TSTAT_COUNTER_FULL);
+	}
+}
+
+static __always_inline void count(const struct ident *id, __u32 ev, __u32 arg, __u32 aux,
+				  __u32 flags)
+{
+	struct virq_trace_key k = {
+		.tgid = id->tgid,
+		.vm_id = id->vm_id,
+		.vcpu_id = id->vcpu_id,
+		.event = ev,
+		.flags = (id->flags | flags),
+		.arg = arg,
+		.aux = aux,
+	};
+
+	count_key(&k, id, 1);
+	if (ring_enabled)
+		ring_emit(&k, id);
+}
+
+/* Adds/subtracts a derived count without a ring record (per-CPU u64 sums wrap correctly). */
+static __always_inline void count_delta(const struct ident *id, __u32 ev, __u32 arg, __u32 aux,
+					__u64 delta)
+{
+	struct virq_trace_key k = {
+		.tgid = id->tgid,
+		.vm_id = id->vm_id,
+		.vcpu_id = id->vcpu_id,
+		.event = ev,
+		.flags = id->flags,
+		.arg = arg,
+		.aux = aux,
+	};
+
+	count_key(&k, id, delta);
+}
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xffffffffULL) << 5;
+	v >>= s;
+	r |= s;
+	s = (v > 0xffff) << 4;
+	v >>= s;
+	r |= s;
+	s = (v > 0xff) << 3;
+	v >>= s;
+	r |= s;
+	s = (v > 0xf) << 2;
+	v >>= s;
+	r |= s;
+	s = (v > 0x3) << 1;
+	v >>= s;
+	r |= s;
+	r |= (v >> 1);
+	return r < VIRQ_TRACE_HIST_SLOTS ? r : VIRQ_TRACE_HIST_SLOTS - 1;
+}
+
+static __always_inline void hist_add(const struct ident *id, __u32 h, __u64 ns)
+{
+	struct virq_trace_hist_key k = { .tgid = id->tgid, .vm_id = id->vm_id, .hist = h };
+	struct virq_trace_hist_val *v;
+	__u32 slot;
+
+	v = bpf_map_lookup_elem(&hists, &k);
+	if (!v) {
+		if (bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&hists, &k)) {
+			stat_inc(VIRQ_TSTAT_HIST_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&hists, &k);
+		if (!v)
+			return;
+	}
+	slot = log2_slot(ns);
+	if (slot < VIRQ_TRACE_HIST_SLOTS)
+		v->slots[slot] += 1;
+	v->count += 1;
+	v->sum_ns += ns;
+}
+
+/* ---- handlers (shared by every variant) ---------------------------------------------- */
+
+static __always_inline void src_mark(const struct ident *id)
+{
+	__u32 zero = 0;
+	struct src_slot *s = bpf_map_lookup_elem(&src_ts, &zero);
+
+	if (s) {
+		s->ts = bpf_ktime_get_ns();
+		s->tid = id->tid;
+	}
+}
+
+static __always_inline void on_set_irq(__u32 gsi)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_SET_IRQ);
+	if (!resolve(&id, NULL))
+		return;
+	src_mark(&id);
+	count(&id, VIRQ_TEV_SET_IRQ, gsi, 0, 0);
+}
+
+static __always_inline void on_msi_set_irq(__u64 address, __u64 data)
+{
+	struct ident id;
+	/* MSI address: destination ID in bits 19:12, extended (x2APIC) ID in 63:40 as KVM's
+	 * format decodes it; data: vector in bits 7:0 (SDM Vol. 3A 11.11.1, 11.11.2). */
+	__u32 dest = (__u8)(address >> 12) | ((address >> 32) & 0xffffff00);
+
+	point_seen(VIRQ_TEV_MSI_SET_IRQ);
+	if (!resolve(&id, NULL))
+		return;
+	src_mark(&id);
+	count(&id, VIRQ_TEV_MSI_SET_IRQ, (__u8)data, dest, 0);
+}
+
+static __always_inline void on_pic_set_irq(__u8 chip, __u8 pin)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_PIC_SET_IRQ);
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_PIC_SET_IRQ, chip * 8u + pin, 0, 0);
+}
+
+static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_IOAPIC_SET_IRQ);
+	/* RTE bits 7:0 are the vector (82093AA datasheet, 3.2.4). */
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
+}
+
+static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
+{
+	struct ident id;
+	struct src_slot *s;
+	__u32 zero = 0;
+	__u64 now;
+
+	point_seen(VIRQ_TEV_APIC_ACCEPT_IRQ);
+	if (!resolve(&id, NULL))
+		return;
+	count(&id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, 0);
+	now = bpf_ktime_get_ns();
+	s = bpf_map_lookup_elem(&src_ts, &zero);
+	if (s && s->ts && s->tid == id.tid) {
+		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, now - s->ts);
+		s->ts = 0;
+	}
+	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
+	 * fixed and lowest-priority interrupts go through IRR and can be posted. */
+	if (((dm >> 8) & 7) <= 1) {
+		struct pend_key pk = { .vm_id = id.vm_id, .apic_id = apicid, .vector = vec };
+
+		count_delta(&id, VIRQ_TEV_DELIVER_NONPOSTED, vec, apicid, 1);
+		if (bpf_map_update_elem(&pending, &pk, &now, BPF_ANY))
+			stat_inc(VIRQ_TSTAT_PENDING_FULL);
+	}
+}
+
+static __always_inline void pend_close(const struct ident *id, __u32 apic_id, __u32 vec, __u32 h)
+{
+	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
+	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
+
+	if (!ts)
+		return;
+	hist_add(id, h, bpf_ktime_get_ns() - *ts);
+	bpf_map_delete_elem(&pending, &pk);
+}
+
+static __always_inline void on_apicv_accept(__u32 apicid, __u8 vec)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_APICV_ACCEPT_IRQ);
+	if (!resolve(&id, NULL))
+		return;
+	count(&id, VIRQ_TEV_APICV_ACCEPT_IRQ, vec, apicid, 0);
+	/* The accept just counted it as non-posted: move it (same thread, right after). */
+	count_delta(&id, VIRQ_TEV_DELIVER_NONPOSTED, vec, apicid, (__u64)-1);
+	count_delta(&id, VIRQ_TEV_DELIVER_POSTED, vec, apicid, 1);
+	pend_close(&id, apicid, vec, VIRQ_THIST_ACCEPT_TO_INJECT);
+}
+
+static __always_inline void on_apic_ipi(__u32 icr_low, __u32 dest_id)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_APIC_IPI);
+	if (!resolve(&id, NULL))
+		return;
+	src_mark(&id);
+	count(&id, VIRQ_TEV_APIC_IPI, (__u8)icr_low, dest_id, 0);
+}
+
+static __always_inline void on_eoi(struct kvm_vcpu *vcpu, int vector)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_EOI);
+	if (!resolve(&id, vcpu))
+		return;
+	count(&id, VIRQ_TEV_EOI, (__u32)vector, 0, 0);
+	/* APIC ID == vcpu_id: KVM's reset value, and the read-only x2APIC ID. */
+	if (vector >= 0 && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
+		pend_close(&id, id.vcpu_id, (__u32)vector, VIRQ_THIST_ACCEPT_TO_VCPU);
+}
+
+static __always_inline void on_ack_irq(__u32 irqchip, __u32 pin)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_ACK_IRQ);
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_ACK_IRQ, irqchip * 256 + pin, 0, 0);
+}
+
+static __always_inline void on_inj_virq(__u32 vector, bool soft)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_INJ_VIRQ);
+	if (!resolve(&id, NULL))
+		return;
+	count(&id, VIRQ_TEV_INJ_VIRQ, vector, soft, 0);
+	if (!soft && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
+		pend_close(&id, id.vcpu_id, vector, VIRQ_THIST_ACCEPT_TO_INJECT);
+}
+
+static __always_inline void on_pi_irte(struct kvm_vcpu *vcpu, __u32 gsi, __u32 gvec)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_PI_IRTE_UPDATE);
+	if (resolve(&id, vcpu))
+		count(&id, VIRQ_TEV_PI_IRTE_UPDATE, gsi, gvec, 0);
+}
+
+static __always_inline void on_wakeup(__u64 ns, bool waited)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_VCPU_WAKEUP);
+	if (!resolve(&id, NULL))
+		return;
+	count(&id, VIRQ_TEV_VCPU_WAKEUP, waited, 0, 0);
+	hist_add(&id, VIRQ_THIST_WAKEUP, ns);
+}
+
+static __always_inline void on_entry(struct kvm_vcpu *vcpu)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_ENTRY);
+	if (resolve(&id, vcpu))
+		count(&id, VIRQ_TEV_ENTRY, 0, 0, 0);
+}
+
+static __always_inline void on_exit(struct kvm_vcpu *vcpu, __u32 reason, __u32 isa)
+{
+	struct ident id;
+	__u32 f = (isa & VIRQ_TKF_ISA_MASK) << VIRQ_TKF_ISA_SHIFT;
+
+	point_seen(VIRQ_TEV_EXIT);
+	if (!resolve(&id, vcpu))
+		return;
+	count(&id, VIRQ_TEV_EXIT, reason, 0, f);
+	/* External interrupt: VMX basic exit reason 1 (SDM Vol. 3D Appendix C), SVM 0x60. */
+	if ((isa == 1 && (reason & 0xffff) == 1) || (isa == 2 && reason == 0x60))
+		count_delta(&id, VIRQ_TEV_EXIT_EXTINT, reason, 0, 1);
+}
+
+static __always_inline void on_uexit(__u32 reason, int err)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_USERSPACE_EXIT);
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_USERSPACE_EXIT, reason, (__u32)err, 0);
+}
+
+static __always_inline void on_pio(__u32 rw, __u32 port)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_PIO);
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_PIO, port, rw, 0);
+}
+
+static __always_inline void on_mmio(__u32 type, __u64 gpa)
+{
+	struct ident id;
+
+	point_seen(VIRQ_TEV_MMIO);
+	if (resolve(&id, NULL))
+		count(&id, VIRQ_TEV_MMIO, type, (__u32)(gpa >> 12), 0);
+}
+
+/* ---- exit reason from the vCPU (raw_tp gets only the vcpu and the ISA) ----------------- */
+
+struct vcpu_vmx___virq {
+	struct kvm_vcpu vcpu;
+	union {
+		__u32 full;
+	} exit_reason;
+} __attribute__((preserve_access_index));
+
+struct vmcb_control_area___virq {
+	__u64 exit_code;
+} __attribute__((preserve_access_index));
+
+struct vmcb___virq {
+	struct vmcb_control_area___virq control;
+} __attribute__((preserve_access_index));
+
+struct vcpu_svm___virq {
+	struct kvm_vcpu vcpu;
+	struct vmcb___virq *vmcb;
+} __attribute__((preserve_access_index));
+
+#define EXIT_REASON_UNKNOWN 0xffffffffu
+
+static __always_inline __u32 exit_reason_of(struct kvm_vcpu *vcpu, __u32 isa)
+{
+	if (isa == 1 && bpf_core_type_exists(struct vcpu_vmx___virq)) {
+		struct vcpu_vmx___virq *vmx = (void *)vcpu;
+
+		return BPF_CORE_READ(vmx, exit_reason.full);
+	}
+	if (isa == 2 && bpf_core_type_exists(struct vcpu_svm___virq)) {
+		struct vcpu_svm___virq *svm = (void *)vcpu;
+
+		return (__u32)BPF_CORE_READ(svm, vmcb, control.exit_code);
+	}
+	return EXIT_REASON_UNKNOWN;
+}
+
+/* ---- raw_tp variants --------------------------------------------------------------- */
+
+SEC("raw_tp/kvm_set_irq")
+int BPF_PROG(rtp_set_irq, unsigned int gsi, int level, int src)
+{
+	on_set_irq(gsi);
+	return 0;
+}
+
+SEC("raw_tp/kvm_msi_set_irq")
+int BPF_PROG(rtp_msi_set_irq, __u64 address, __u64 data)
+{
+	on_msi_set_irq(address, data);
+	return 0;
+}
+
+SEC("raw_tp/kvm_pic_set_irq")
+int BPF_PROG(rtp_pic_set_irq, __u8 chip, __u8 pin, __u8 elcr, __u8 imr, bool coalesced)
+{
+	on_pic_set_irq(chip, pin);
+	return 0;
+}
+
+SEC("raw_tp/kvm_ioapic_set_irq")
+int BPF_PROG(rtp_ioapic_set_irq, __u64 e, int pin, bool coalesced)
+{
+	on_ioapic_set_irq(e, pin);
+	return 0;
+}
+
+SEC("raw_tp/kvm_apic_accept_irq")
+int BPF_PROG(rtp_apic_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
+{
+	on_accept(apicid, dm, vec);
+	return 0;
+}
+
+SEC("raw_tp/kvm_apicv_accept_irq")
+int BPF_PROG(rtp_apicv_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
+{
+	on_apicv_accept(apicid, vec);
+	return 0;
+}
+
+SEC("raw_tp/kvm_apic_ipi")
+int BPF_PROG(rtp_apic_ipi, __u32 icr_low, __u32 dest_id)
+{
+	on_apic_ipi(icr_low, dest_id);
+	return 0;
+}
+
+SEC("raw_tp/kvm_eoi")
+int BPF_PROG(rtp_eoi, struct kvm_lapic *apic, int vector)
+{
+	on_eoi(apic ? BPF_CORE_READ(apic, vcpu) : NULL, vector);
+	return 0;
+}
+
+SEC("raw_tp/kvm_ack_irq")
+int BPF_PROG(rtp_ack_irq, unsigned int irqchip, unsigned int pin)
+{
+	on_ack_irq(irqchip, pin);
+	return 0;
+}
+
+SEC("raw_tp/kvm_inj_virq")
+int BPF_PROG(rtp_inj_virq, unsigned int vector, bool soft, bool reinjected)
+{
+	on_inj_virq(vector, soft);
+	return 0;
+}
+
+SEC("raw_tp/kvm_pi_irte_update")
+int BPF_PROG(rtp_pi_irte_update, unsigned int host_irq, struct kvm_vcpu *vcpu, unsigned int gsi,
+	     unsigned int gvec, bool set)
+{
+	on_pi_irte(vcpu, gsi, gvec);
+	return 0;
+}
+
+SEC("raw_tp/kvm_vcpu_wakeup")
+int BPF_PROG(rtp_vcpu_wakeup, __u64 ns, bool waited, bool valid)
+{
+	on_wakeup(ns, waited);
+	return 0;
+}
+
+SEC("raw_tp/kvm_entry")
+int BPF_PROG(rtp_entry, struct kvm_vcpu *vcpu)
+{
+	on_entry(vcpu);
+	return 0;
+}
+
+SEC("raw_tp/kvm_exit")
+int BPF_PROG(rtp_exit, struct kvm_vcpu *vcpu, __u32 isa)
+{
+	on_exit(vcpu, vcpu ? exit_reason_of(vcpu, isa) : EXIT_REASON_UNKNOWN, isa);
+	return 0;
+}
+
+SEC("raw_tp/kvm_userspace_exit")
+int BPF_PROG(rtp_userspace_exit, __u32 reason, int err)
+{
+	on_uexit(reason, err);
+	return 0;
+}
+
+SEC("raw_tp/kvm_pio")
+int BPF_PROG(rtp_pio, unsigned int rw, unsigned int port)
+{
+	on_pio(rw, port);
+	return 0;
+}
+
+SEC("raw_tp/kvm_mmio")
+int BPF_PROG(rtp_mmio, int type, int len, __u64 gpa)
+{
+	on_mmio(type, gpa);
+	return 0;
+}
+
+/* ---- classic tp variants (tracefs records) ----------------------------------------- */
+
+SEC("tp/kvm/kvm_set_irq")
+int tp_set_irq(struct trace_event_raw_kvm_set_irq *r)
+{
+	on_set_irq(r->gsi);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_msi_set_irq")
+int tp_msi_set_irq(struct trace_event_raw_kvm_msi_set_irq *r)
+{
+	on_msi_set_irq(r->address, r->data);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_pic_set_irq")
+int tp_pic_set_irq(struct trace_event_raw_kvm_pic_set_irq *r)
+{
+	on_pic_set_irq(r->chip, r->pin);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_ioapic_set_irq")
+int tp_ioapic_set_irq(struct trace_event_raw_kvm_ioapic_set_irq *r)
+{
+	on_ioapic_set_irq(r->e, r->pin);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_apic_accept_irq")
+int tp_apic_accept_irq(struct trace_event_raw_kvm_apic_accept_irq *r)
+{
+	on_accept(r->apicid, r->dm, r->vec);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_apicv_accept_irq")
+int tp_apicv_accept_irq(struct trace_event_raw_kvm_apicv_accept_irq *r)
+{
+	on_apicv_accept(r->apicid, r->vec);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_apic_ipi")
+int tp_apic_ipi(struct trace_event_raw_kvm_apic_ipi *r)
+{
+	on_apic_ipi(r->icr_low, r->dest_id);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_eoi")
+int tp_eoi(struct trace_event_raw_kvm_eoi *r)
+{
+	on_eoi(NULL, r->vector);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_ack_irq")
+int tp_ack_irq(struct trace_event_raw_kvm_ack_irq *r)
+{
+	on_ack_irq(r->irqchip, r->pin);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_inj_virq")
+int tp_inj_virq(struct trace_event_raw_kvm_inj_virq *r)
+{
+	on_inj_virq(r->vector, r->soft);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_pi_irte_update")
+int tp_pi_irte_update(struct trace_event_raw_kvm_pi_irte_update *r)
+{
+	on_pi_irte(NULL, r->gsi, r->gvec);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_vcpu_wakeup")
+int tp_vcpu_wakeup(struct trace_event_raw_kvm_vcpu_wakeup *r)
+{
+	on_wakeup(r->ns, r->waited);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_entry")
+int tp_entry(struct trace_event_raw_kvm_entry *r)
+{
+	on_entry(NULL);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_exit")
+int tp_exit(struct trace_event_raw_kvm_exit *r)
+{
+	on_exit(NULL, r->exit_reason, r->isa);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_userspace_exit")
+int tp_userspace_exit(struct trace_event_raw_kvm_userspace_exit *r)
+{
+	on_uexit(r->reason, r->errno);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_pio")
+int tp_pio(struct trace_event_raw_kvm_pio *r)
+{
+	on_pio(r->rw, r->port);
+	return 0;
+}
+
+SEC("tp/kvm/kvm_mmio")
+int tp_mmio(struct trace_event_raw_kvm_mmio *r)
+{
+	on_mmio(r->type, r->gpa);
+	return 0;
+}
+
+/* ---- kprobes (kernels with CONFIG_KPROBES): extra attach points, seen counts only ------ */
+
+SEC("kprobe/__apic_accept_irq")
+int kp_apic_accept_irq(struct pt_regs *ctx)
+{
+	point_seen(KP_APIC_ACCEPT);
+	return 0;
+}
+
+SEC("kprobe/vmx_deliver_posted_interrupt")
+int kp_posted_interrupt(struct pt_regs *ctx)
+{
+	point_seen(KP_POSTED);
+	return 0;
+}
+
+/* Baseline for the benchmark: the cheapest possible raw_tp program (loaded only with
+ * no_attach, never attached). */
+SEC("raw_tp/kvm_set_irq")
+int BPF_PROG(rtp_nop)
+{
+	return 0;
+}
+
+/* ---- attribution helpers ---------------------------------------------------------- */
+
+#define NR_IOCTL_X86_64 16
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
+{
+	struct task_struct *task;
+	struct file **fdarr, *file;
+	struct ioctl_ctx ic = {};
+	const unsigned char *dname;
+	char name[9] = {};
+	unsigned int fd, max;
+	__u32 tid;
+
+	if (nr != NR_IOCTL_X86_64)
+		return 0;
+	if (!filter_pass(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	fd = (unsigned int)BPF_CORE_READ(regs, di);
+	task = (void *)bpf_get_current_task();
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max)
+		return 0;
+	fdarr = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), fdarr + fd) || !file)
+		return 0;
+	/* KVM's fds are anon inodes named "kvm-vm" and "kvm-vcpu:N" (kvm_main.c). */
+	dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) < 0)
+		return 0;
+	if (name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-')
+		return 0;
+	if (name[4] == 'v' && name[5] == 'm' && name[6] == 0) {
+		ic.kvm = (__u64)BPF_CORE_READ(file, private_data);
+	} else if (name[4] == 'v' && name[5] == 'c' && name[6] == 'p' && name[7] == 'u') {
+		struct kvm_vcpu *v = BPF_CORE_READ(file, private_data);
+
+		ic.vcpu = (__u64)v;
+		ic.kvm = (__u64)BPF_CORE_READ(v, kvm);
+	} else {
+		return 0;
+	}
+	tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&ioctl_vm, &tid, &ic, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(rtp_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid;
+
+	/* sys_exit has no syscall number argument: read orig_ax. */
+	if (BPF_CORE_READ(regs, orig_ax) != NR_IOCTL_X86_64)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&ioctl_vm, &tid);
+	return 0;
+}
+
+SEC("raw_tp/workqueue_execute_start")
+int BPF_PROG(rtp_wq_start, struct work_struct *work)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+	struct kvm_kernel_irqfd *irqfd;
+	struct ident id;
+	struct kvm *kvm;
+
+	if (!slot)
+		return 0;
+	*slot = 0;
+	if (!&irqfd_inject || (void *)BPF_CORE_READ(work, func) != (void *)&irqfd_inject)
+		return 0;
+	irqfd = (void *)work - bpf_core_field_offset(struct kvm_kernel_irqfd, inject);
+	kvm = BPF_CORE_READ(irqfd, kvm);
+	*slot = (__u64)kvm;
+	if (resolve(&id, NULL))
+		count_delta(&id, VIRQ_TEV_IRQFD_INJECT, BPF_CORE_READ(irqfd, gsi), 0, 1);
+	return 0;
+}
+
+SEC("raw_tp/workqueue_execute_end")
+int BPF_PROG(rtp_wq_end, struct work_struct *work)
+{
+	__u32 zero = 0;
+	__u64 *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+
+	if (slot)
+		*slot = 0;
+	return 0;
+}

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The loader of bpf/virq_trace.bpf.c: variant choice, attach report, filter, map reads,
+ * ring buffer. See include/virq/trace.h for the contract.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "virq/trace.h"
+#include "virq_trace.skel.h"
+
+#define NR_KPROBES 2
+#define NR_HELPERS 4 /* sys_enter, sys_exit, workqueue_execute_start/end */
+#define NR_POINTS (VIRQ_TEV__TP_COUNT + NR_KPROBES + NR_HELPERS)
+
+struct point {
+	struct virq_trace_point pub;
+	struct bpf_program *want[2]; /* candidates in order of preference */
+	enum virq_trace_variant want_var[2];
+	struct bpf_link *link;
+	int ev_index; /* index in point_events, -1 for helper points */
+};
+
+struct virq_trace {
+	struct virq_trace_bpf *skel;
+	struct virq_trace_opts opts;
+	struct point points[NR_POINTS];
+	unsigned int nr_points;
+	int nr_cpus;
+	struct ring_buffer *rb;
+	int (*ring_cb)(const struct virq_trace_record *r, void *ctx);
+	void *ring_ctx;
+	bool ring_stop;
+};
+
+static const char *const point_names[NR_POINTS] = {
+	[VIRQ_TEV_SET_IRQ] = "kvm_set_irq",
+	[VIRQ_TEV_MSI_SET_IRQ] = "kvm_msi_set_irq",
+	[VIRQ_TEV_PIC_SET_IRQ] = "kvm_pic_set_irq",
+	[VIRQ_TEV_IOAPIC_SET_IRQ] = "kvm_ioapic_set_irq",
+	[VIRQ_TEV_APIC_ACCEPT_IRQ] = "kvm_apic_accept_irq",
+	[VIRQ_TEV_APICV_ACCEPT_IRQ] = "kvm_apicv_accept_irq",
+	[VIRQ_TEV_APIC_IPI] = "kvm_apic_ipi",
+	[VIRQ_TEV_EOI] = "kvm_eoi",
+	[VIRQ_TEV_ACK_IRQ] = "kvm_ack_irq",
+	[VIRQ_TEV_INJ_VIRQ] = "kvm_inj_virq",
+	[VIRQ_TEV_PI_IRTE_UPDATE] = "kvm_pi_irte_update",
+	[VIRQ_TEV_VCPU_WAKEUP] = "kvm_vcpu_wakeup",
+	[VIRQ_TEV_ENTRY] = "kvm_entry",
+	[VIRQ_TEV_EXIT] = "kvm_exit",
+	[VIRQ_TEV_USERSPACE_EXIT] = "kvm_userspace_exit",
+	[VIRQ_TEV_PIO] = "kvm_pio",
+	[VIRQ_TEV_MMIO] = "kvm_mmio",
+	[VIRQ_TEV__TP_COUNT] = "kprobe:__apic_accept_irq",
+	[VIRQ_TEV__TP_COUNT + 1] = "kprobe:vmx_deliver_posted_interrupt",
+	[VIRQ_TEV__TP_COUNT + 2] = "attr:sys_enter(ioctl)",
+	[VIRQ_TEV__TP_COUNT + 3] = "attr:sys_exit(ioctl)",
+	[VIRQ_TEV__TP_COUNT + 4] = "attr:workqueue_execute_start(irqfd)",
+	[VIRQ_TEV__TP_COUNT + 5] = "attr:workqueue_execute_end",
+};
+
+const char *virq_trace_variant_name(enum virq_trace_variant v)
+{
+	static const char *const n[VIRQ_TVAR__COUNT] = { "none", "tp_btf", "raw_tp", "tp",
+							 "kprobe" };
+
+	return (unsigned int)v < VIRQ_TVAR__COUNT ? n[v] : "?";
+}
+
+const char *virq_trace_point_state_name(enum virq_trace_point_state s)
+{
+	switch (s) {
+	case VIRQ_TPS_LIVE:
+		return "live";
+	case VIRQ_TPS_SILENT:
+		return "silent";
+	case VIRQ_TPS_UNAVAILABLE:
+		return "unavailable";
+	}
+	return "?";
+}
+
+const char *virq_trace_event_name(enum virq_trace_event ev)
+{
+	switch (ev) {
+	case VIRQ_TEV_EXIT_EXTINT:
+		return "exit_external_interrupt";
+	case VIRQ_TEV_DELIVER_POSTED:
+		return "deliver_posted";
+	case VIRQ_TEV_DELIVER_NONPOSTED:
+		return "deliver_nonposted";
+	case VIRQ_TEV_IRQFD_INJECT:
+		return "irqfd_inject";
+	default:
+		break;
+	}
+	return (unsigned int)ev < VIRQ_TEV__TP_COUNT ? point_names[ev] : "?";
+}
+
+void virq_trace_opts_init(struct virq_trace_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->pref = VIRQ_TPREF_AUTO;
+	o->kprobes = true;
+	o->attribute_ioctl = true;
+}
+
+/* libbpf talks a lot on expected failures (kprobes missing); keep warnings only and send
+ * them to stderr once per open, never per event. */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || !getenv("VIRQ_TRACE_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool btf_has_typedef(const struct btf *a, const struct btf *b, const char *name)
+{
+	if (a && btf__find_by_name_kind(a, name, BTF_KIND_TYPEDEF) > 0)
+		return true;
+	return b && btf__find_by_name_kind(b, name, BTF_KIND_TYPEDEF) > 0;
+}
+
+static bool tracefs_event_exists(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/kvm/%s/format", name);
+	return access(path, R_OK) == 0;
+}
+
+static void tp_programs(struct virq_trace_bpf *s, unsigned int ev, struct bpf_program **raw,
+			struct bpf_program **tp)
+{
+	struct bpf_program *r[VIRQ_TEV__TP_COUNT] = {
+		s->progs.rtp_set_irq,
+		s->progs.rtp_msi_set_irq,
+		s->progs.rtp_pic_set_irq,
+		s->progs.rtp_ioapic_set_irq,
+		s->progs.rtp_apic_accept_irq,
+		s->progs.rtp_apicv_accept_irq,
+		s->progs.rtp_apic_ipi,
+		s->progs.rtp_eoi,
+		s->progs.rtp_ack_irq,
+		s->progs.rtp_inj_virq,
+		s->progs.rtp_pi_irte_update,
+		s->progs.rtp_vcpu_wakeup,
+		s->progs.rtp_entry,
+		s->progs.rtp_exit,
+		s->progs.rtp_userspace_exit,
+		s->progs.rtp_pio,
+		s->progs.rtp_mmio,
+	};
+	struct bpf_program *t[VIRQ_TEV__TP_COUNT] = {
+		s->progs.tp_set_irq,
+		s->progs.tp_msi_set_irq,
+		s->progs.tp_pic_set_irq,
+		s->progs.tp_ioapic_set_irq,
+		s->progs.tp_apic_accept_irq,
+		s->progs.tp_apicv_accept_irq,
+		s->progs.tp_apic_ipi,
+		s->progs.tp_eoi,
+		s->progs.tp_ack_irq,
+		s->progs.tp_inj_virq,
+		s->progs.tp_pi_irte_update,
+		s->progs.tp_vcpu_wakeup,
+		s->progs.tp_entry,
+		s->progs.tp_exit,
+		s->progs.tp_userspace_exit,
+		s->progs.tp_pio,
+		s->progs.tp_mmio,
+	};
+
+	*raw = r[ev];
+	*tp = t[ev];
+}
+
+static void point_fail(struct point *p, const char *what, int err)
+{
+	p->pub.state = VIRQ_TPS_UNAVAILABLE;
+	p->pub.variant = VIRQ_TVAR_NONE;
+	snprintf(p->pub.error, sizeof(p->pub.error), "%s: %s", what,
+		 strerror(err > 0 ? err : -err));
+}
+
+/* Decides, before load, which program of each attach point to load (set_autoload). */
+static void choose_variants(struct virq_trace *t)
+{
+	struct virq_trace_bpf *s = t->skel;
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct btf *kvm = vmlinux ? btf__load_module_btf("kvm", vmlinux) : NULL;
+	bool tracefs = access("/sys/kernel/tracing/events/kvm", R_OK) == 0;
+	unsigned int i;
+
+	for (i = 0; i < VIRQ_TEV__TP_COUNT; i++) {
+		struct point *p = &t->points[i];
+		struct bpf_program *raw, *tp;
+		char tdname[96];
+		bool have_raw, have_tp;
+
+		tp_programs(s, i, &raw, &tp);
+		snprintf(tdname, sizeof(tdname), "btf_trace_%s", point_names[i]);
+		have_raw = btf_has_typedef(vmlinux, kvm, tdname);
+		have_tp = tracefs && tracefs_event_exists(point_names[i]);
+		bpf_program__set_autoload(raw, false);
+		bpf_program__set_autoload(tp, false);
+		if (t->opts.pref != VIRQ_TPREF_TP && have_raw) {
+			bpf_program__set_autoload(raw, true);
+			p->want[0] = raw;
+			p->want_var[0] = VIRQ_TVAR_RAW_TP;
+		} else if (t->opts.pref != VIRQ_TPREF_RAW_TP && have_tp) {
+			bpf_program__set_autoload(tp, true);
+			p->want[0] = tp;
+			p->want_var[0] = VIRQ_TVAR_TP;
+		} else if (t->opts.pref == VIRQ_TPREF_RAW_TP || !have_raw) {
+			point_fail(p,
+				   have_raw ? "tp (disabled by preference)" :
+					      "raw_tp: tracepoint not in kernel BTF",
+				   ENOENT);
+			if (t->opts.pref == VIRQ_TPREF_TP && !tracefs)
+				snprintf(p->pub.error, sizeof(p->pub.error),
+					 "tp: tracefs events/kvm unavailable");
+		} else {
+			point_fail(p,
+				   tracefs ? "tp: event not in tracefs" : "tp: tracefs unavailable",
+				   ENOENT);
+		}
+	}
+	i = VIRQ_TEV__TP_COUNT;
+	bpf_program__set_autoload(s->progs.kp_apic_accept_irq, t->opts.kprobes);
+	bpf_program__set_autoload(s->progs.kp_posted_interrupt, t->opts.kprobes);
+	t->points[i].want[0] = s->progs.kp_apic_accept_irq;
+	t->points[i].want_var[0] = VIRQ_TVAR_KPROBE;
+	t->points[i + 1].want[0] = s->progs.kp_posted_interrupt;
+	t->points[i + 1].want_var[0] = VIRQ_TVAR_KPROBE;
+	if (!t->opts.kprobes) {
+		point_fail(&t->points[i], "kprobe (disabled by option)", ENOENT);
+		point_fail(&t->points[i + 1], "kprobe (disabled by option)", ENOENT);
+		t->points[i].want[0] = t->points[i + 1].want[0] = NULL;
+	}
+	i += NR_KPROBES;
+	bpf_program__set_autoload(s->progs.rtp_sys_enter, t->opts.attribute_ioctl);
+	bpf_program__set_autoload(s->progs.rtp_sys_exit, t->opts.attribute_ioctl);
+	if (t->opts.attribute_ioctl) {
+		t->points[i].want[0] = s->progs.rtp_sys_enter;
+		t->points[i + 1].want[0] = s->progs.rtp_sys_exit;
+		t->points[i].want_var[0] = t->points[i + 1].want_var[0] = VIRQ_TVAR_RAW_TP;
+	} else {
+		point_fail(&t->points[i], "raw_tp (ioctl attribution disabled by option)", ENOENT);
+		point_fail(&t->points[i + 1], "raw_tp (ioctl attribution disabled by option)",
+			   ENOENT);
+	}
+	t->points[i + 2].want[0] = s->progs.rtp_wq_start;
+	t->points[i + 3].want[0] = s->progs.rtp_wq_end;
+	t->points[i + 2].want_var[0] = t->points[i + 3].want_var[0] = VIRQ_TVAR_RAW_TP;
+	bpf_program__set_autoload(s->progs.rtp_nop, t->opts.no_attach);
+	btf__free(kvm);
+	btf__free(vmlinux);
+}
+
+static void attach_all(struct virq_trace *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nr_points; i++) {
+		struct point *p = &t->points[i];
+		struct bpf_link *l;
+
+		if (!p->want[0])
+			continue;
+		if (t->opts.no_attach) {
+			snprintf(p->pub.error, sizeof(p->pub.error), "not attached (no_attach)");
+			p->pub.state = VIRQ_TPS_UNAVAILABLE;
+			continue;
+		}
+		l = bpf_program__attach(p->want[0]);
+		if (!l) {
+			int err = errno;
+
+			point_fail(p, virq_trace_variant_name(p->want_var[0]), err);
+			continue;
+		}
+		p->link = l;
+		p->pub.variant = p->want_var[0];
+		p->pub.state = VIRQ_TPS_SILENT;
+		p->pub.error[0] = 0;
+	}
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int ring_sample(void *ctx, void *data, size_t size)
+{
+	struct virq_trace *t = ctx;
+
+	if (size < sizeof(struct virq_trace_record) || !t->ring_cb || t->ring_stop)
+		return 0;
+	if (t->ring_cb(data, t->ring_ctx)) {
+		t->ring_stop = true;
+		return 1; /* stops ring_buffer__consume */
+	}
+	return 0;
+}
+
+struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err, size_t errlen)
+{
+	struct virq_trace *t;
+	char why[160];
+	unsigned int i;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		set_err(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	virq_trace_opts_init(&t->opts);
+	if (opts)
+		memcpy(&t->opts, opts,
+		       opts->sz && opts->sz < sizeof(t->opts) ? opts->sz : sizeof(t->opts));
+	t->opts.sz = sizeof(t->opts);
+	t->nr_points = NR_POINTS;
+	for (i = 0; i < NR_POINTS; i++) {
+		t->points[i].pub.name = point_names[i];
+		t->points[i].ev_index = i < VIRQ_TEV__TP_COUNT + NR_KPROBES ? (int)i : -1;
+		t->points[i].pub.state = VIRQ_TPS_UNAVAILABLE;
+	}
+	t->nr_cpus = libbpf_num_possible_cpus();
+	if (t->nr_cpus <= 0) {
+		ret = t->nr_cpus ? t->nr_cpus : -EINVAL;
+		set_err(err, errlen, "cannot count possible CPUs: %s", strerror(-ret));
+		goto err_free;
+	}
+	libbpf_set_print(libbpf_quiet);
+	/* Classic tp/ needs tracefs; a failure only costs the fallback. */
+	if (virq_tracefs_ensure(why, sizeof(why)) < 0 && t->opts.pref == VIRQ_TPREF_TP) {
+		set_err(err, errlen, "classic tracepoints unavailable: %s", why);
+		ret = -ENOENT;
+		goto err_free;
+	}
+
+	t->skel = virq_trace_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		set_err(err, errlen, "BPF open: %s", strerror(errno));
+		goto err_free;
+	}
+	if (t->opts.ring) {
+		uint32_t sz = t->opts.ring_bytes ? t->opts.ring_bytes : 1u << 20;
+
+		if (sz < 4096 || (sz & (sz - 1))) {
+			ret = -EINVAL;
+			set_err(err, errlen, "ring_bytes %u: not a power of two >= 4096", sz);
+			goto err_skel;
+		}
+		bpf_map__set_max_entries(t->skel->maps.ring, sz);
+		t->skel->rodata->ring_enabled = 1;
+		t->skel->rodata->ring_wakeup_every = t->opts.ring_wakeup_every ?
+							     t->opts.ring_wakeup_every :
+							     VIRQ_TRACE_RING_WAKEUP_DEFAULT;
+		t->skel->rodata->ring_wakeup_bytes = sz / 2;
+	}
+	choose_variants(t);
+	ret = virq_trace_bpf__load(t->skel);
+	if (ret) {
+		set_err(err, errlen, "BPF load: %s", strerror(-ret));
+		goto err_skel;
+	}
+	if (t->opts.filter_enabled) {
+		uint32_t zero = 0, one = 1;
+
+		ret = bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &one, 0);
+		if (ret) {
+			ret = -errno;
+			set_err(err, errlen, "filter: %s", strerror(errno));
+			goto err_skel;
+		}
+	}
+	if (t->opts.ring) {
+		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.ring), ring_sample, t, NULL);
+		if (!t->rb) {
+			ret = -errno;
+			set_err(err, errlen, "ring buffer: %s", strerror(errno));
+			goto err_skel;
+		}
+	}
+	attach_all(t);
+	return t;
+
+err_skel:
+	virq_trace_bpf__destroy(t->skel);
+err_free:
+	free(t);
+	errno = -ret;
+	return NULL;
+}
+
+void virq_trace_close(struct virq_trace *t)
+{
+	unsigned int i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nr_points; i++)
+		bpf_link__destroy(t->points[i].link);
+	ring_buffer__free(t->rb);
+	virq_trace_bpf__destroy(t->skel);
+	free(t);
+}
+
+/* Sum of a per-CPU u64 array/hash value. */
+static int percpu_sum(int fd, const void *key, int nr_cpus, uint64_t *sum)
+{
+	uint64_t *v;
+	int i;
+
+	v = calloc((size_t)nr_cpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, key, v)) {
+		int e = -errno;
+
+		free(v);
+		return e;
+	}
+	*sum = 0;
+	for (i = 0; i < nr_cpus; i++)
+		*sum += v[i];
+	free(v);
+	return 0;
+}
+
+unsigned int virq_trace_nr_points(const struct virq_trace *t)
+{
+	return t ? t->nr_points : 0;
+}
+
+int virq_trace_points(struct virq_trace *t, int (*cb)(const struct virq_trace_point *p, void *ctx),
+		      void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.point_events);
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < t->nr_points; i++) {
+		struct point *p = &t->points[i];
+		uint32_t key = (uint32_t)p->ev_index;
+		uint64_t n = 0;
+
+		if (p->ev_index >= 0 && percpu_sum(fd, &key, t->nr_cpus, &n) == 0)
+			p->pub.events = n;
+		if (p->link)
+			p->pub.state = (p->ev_index < 0 || n) ? VIRQ_TPS_LIVE : VIRQ_TPS_SILENT;
+		ret = cb(&p->pub, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int virq_trace_filter_all(struct virq_trace *t)
+{
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &zero, 0))
+		return -errno;
+	return 0;
+}
+
+static bool tgid_in(const pid_t *tgids, size_t n, uint32_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((uint32_t)tgids[i] == v)
+			return true;
+	return false;
+}
+
+int virq_trace_filter_set(struct virq_trace *t, const pid_t *tgids, size_t n)
+{
+	int fd = bpf_map__fd(t->skel->maps.filter_tgids);
+	uint32_t key, next, zero = 0, one = 1;
+	uint8_t yes = 1;
+	void *prev = NULL;
+	size_t i;
+
+	if (n > VIRQ_TRACE_FILTER_MAX)
+		return -E2BIG;
+	if (n && !tgids)
+		return -EINVAL;
+	/* Add the new set, then drop the rest, then turn filtering on: at no point does a
+	 * tgid outside both sets get counted. */
+	for (i = 0; i < n; i++) {
+		key = (uint32_t)tgids[i];
+		if (bpf_map_update_elem(fd, &key, &yes, BPF_ANY))
+			return -errno;
+	}
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (!tgid_in(tgids, n, next)) {
+			if (bpf_map_delete_elem(fd, &next))
+				return -errno;
+			prev = NULL; /* restart: the iteration order changed */
+			continue;
+		}
+		key = next;
+		prev = &key;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &one, 0))
+		return -errno;
+	return 0;
+}
+
+int virq_trace_read_counters(struct virq_trace *t,
+			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
+			     void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.counters);
+	struct virq_trace_key key, next;
+	void *prev = NULL;
+	uint64_t sum;
+	int ret;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		ret = percpu_sum(fd, &key, t->nr_cpus, &sum);
+		if (ret == -ENOENT)
+			continue; /* deleted meanwhile (reset) */
+		if (ret)
+			return ret;
+		ret = cb(&key, sum, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct total_ctx {
+	enum virq_trace_event ev;
+	pid_t tgid;
+	uint64_t sum;
+};
+
+static int total_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	struct total_ctx *c = ctx;
+
+	if (k->event == c->ev && (!c->tgid || k->tgid == (uint32_t)c->tgid))
+		c->sum += v;
+	return 0;
+}
+
+uint64_t virq_trace_event_total(struct virq_trace *t, enum virq_trace_event ev, pid_t tgid)
+{
+	struct total_ctx c = { .ev = ev, .tgid = tgid };
+
+	virq_trace_read_counters(t, total_cb, &c);
+	return c.sum;
+}
+
+int virq_trace_read_hist(struct virq_trace *t,
+			 int (*cb)(const struct virq_trace_hist_key *k,
+				   const struct virq_trace_hist_val *v, void *ctx),
+			 void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.hists);
+	struct virq_trace_hist_key key, next;
+	struct virq_trace_hist_val *vals, sum;
+	void *prev = NULL;
+	int ret = 0, c, i;
+
+	vals = calloc((size_t)t->nr_cpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		for (c = 0; c < t->nr_cpus; c++) {
+			for (i = 0; i < VIRQ_TRACE_HIST_SLOTS; i++)
+				sum.slots[i] += vals[c].slots[i];
+			sum.count += vals[c].count;
+			sum.sum_ns += vals[c].sum_ns;
+		}
+		ret = cb(&key, &sum, ctx);
+		if (ret)
+			break;
+	}
+	free(vals);
+	return ret;
+}
+
+int virq_trace_read_vms(struct virq_trace *t,
+			int (*cb)(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx),
+			void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.vms);
+	uint32_t key, next;
+	struct virq_trace_vm vm;
+	void *prev = NULL;
+	int ret;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &vm))
+			continue;
+		vm.stats_id[sizeof(vm.stats_id) - 1] = 0;
+		ret = cb(key, &vm, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int clear_map(int fd, size_t key_size)
+{
+	char key[64];
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	return 0;
+}
+
+static int zero_percpu_array(int fd, unsigned int n, int nr_cpus)
+{
+	uint64_t *z = calloc((size_t)nr_cpus, sizeof(*z));
+	uint32_t i;
+	int ret = 0;
+
+	if (!z)
+		return -ENOMEM;
+	for (i = 0; i < n && !ret; i++)
+		if (bpf_map_update_elem(fd, &i, z, 0))
+			ret = -errno;
+	free(z);
+	return ret;
+}
+
+int virq_trace_reset(struct virq_trace *t)
+{
+	int ret;
+
+	ret = clear_map(bpf_map__fd(t->skel->maps.counters), sizeof(struct virq_trace_key));
+	if (!ret)
+		ret = clear_map(bpf_map__fd(t->skel->maps.hists),
+				sizeof(struct virq_trace_hist_key));
+	if (!ret)
+		ret = zero_percpu_array(bpf_map__fd(t->skel->maps.point_events),
+					VIRQ_TEV__TP_COUNT + NR_KPROBES, t->nr_cpus);
+	return ret;
+}
+
+uint64_t virq_trace_stat(struct virq_trace *t, enum virq_trace_stat s)
+{
+	uint32_t key = s;
+	uint64_t sum = 0;
+
+	if ((unsigned int)s >= VIRQ_TSTAT__COUNT)
+		return 0;
+	if (percpu_sum(bpf_map__fd(t->skel->maps.stats), &key, t->nr_cpus, &sum))
+		return 0;
+	return sum;
+}
+
+uint64_t virq_trace_drops(struct virq_trace *t)
+{
+	return virq_trace_stat(t, VIRQ_TSTAT_RING_DROPS);
+}
+
+int virq_trace_ring_fd(struct virq_trace *t)
+{
+	return t->rb ? ring_buffer__epoll_fd(t->rb) : -ENODEV;
+}
+
+static int ring_run(struct virq_trace *t, int timeout_ms,
+		    int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx)
+{
+	int n, m;
+
+	if (!t->rb)
+		return -ENODEV;
+	t->ring_cb = cb;
+	t->ring_ctx = ctx;
+	t->ring_stop = false;
+	n = 0;
+	if (timeout_ms) {
+		n = ring_buffer__poll(t->rb, timeout_ms);
+		if (n < 0 && n != -EINTR)
+			return n;
+		if (n < 0)
+			n = 0;
+	}
+	/* Wakeups are batched (every Nth record): records below the batch are still there
+	 * after a timeout, so always drain. */
+	if (!t->ring_stop) {
+		m = ring_buffer__consume(t->rb);
+		if (m < 0)
+			return m;
+		n += m;
+	}
+	return n;
+}
+
+int virq_trace_ring_poll(struct virq_trace *t, int timeout_ms,
+			 int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx)
+{
+	return ring_run(t, timeout_ms > 0 ? timeout_ms : 0, cb, ctx);
+}
+
+int virq_trace_ring_consume(struct virq_trace *t,
+			    int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx)
+{
+	return ring_run(t, 0, cb, ctx);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const uint64_t *args,
+			unsigned int nargs, unsigned int repeat, uint32_t *duration_ns)
+{
+	struct bpf_program *prog, *tp;
+	uint64_t ctx[8] = { 0 };
+	uint64_t t0, t1;
+	unsigned int i;
+	int fd;
+
+	if (nargs > 8 || (nargs && !args) || !repeat)
+		return -EINVAL;
+	if (ev == VIRQ_TEV__COUNT)
+		prog = t->skel->progs.rtp_nop;
+	else if ((unsigned int)ev < VIRQ_TEV__TP_COUNT)
+		tp_programs(t->skel, ev, &prog, &tp);
+	else
+		return -EINVAL;
+	fd = bpf_program__fd(prog);
+	if (fd < 0)
+		return -ENOENT;
+	if (nargs)
+		memcpy(ctx, args, nargs * sizeof(*args));
+	t0 = now_ns();
+	for (i = 0; i < repeat; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = sizeof(ctx), );
+
+		if (bpf_prog_test_run_opts(fd, &o))
+			return -errno;
+	}
+	t1 = now_ns();
+	if (duration_ns)
+		*duration_ns = (uint32_t)((t1 - t0) / repeat);
+	return 0;
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virq trace: host-wide BPF tracing of KVM interrupt delivery and exits (daemon/trace/).
+ *
+ * One `struct virq_trace` owns the loaded programs (bpf/virq_trace.bpf.c), their maps and
+ * links. Each KVM tracepoint is attached through the cheapest variant the kernel offers:
+ * raw_tp (BTF-typed raw tracepoint), else classic tp/ through tracefs, and, where the
+ * kernel has kprobes, kprobes on __apic_accept_irq and vmx_deliver_posted_interrupt as
+ * extra attach points. virq_trace_points() reports each attach point as live, silent or
+ * unavailable with the variant used.
+ *
+ * Threading: a `struct virq_trace` is not internally locked. Open, close and the ring
+ * functions belong to one thread (the daemon's event loop). The read functions and the
+ * filter functions only touch BPF maps through the bpf() syscall and may be called from
+ * any one other thread concurrently with the loop; counts read while events arrive are a
+ * consistent snapshot per key, not across keys.
+ *
+ * Privileges: root, or CAP_BPF + CAP_PERFMON (+ tracefs read access for classic tp/,
+ * CAP_SYSLOG for the kvm_sched_in ksym used by vCPU attribution).
+ *
+ * Errors: fallible functions return 0 or -errno; constructors return NULL with errno set
+ * and a human-readable reason in `err`.
+ */
+#ifndef VIRQ_TRACE_H
+#define VIRQ_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "virq/trace_abi.h"
+
+/* ---- loader ------------------------------------------------------------------------ */
+
+enum virq_trace_variant {
+	VIRQ_TVAR_NONE = 0, /* not attached */
+	VIRQ_TVAR_TP_BTF,
+	VIRQ_TVAR_RAW_TP,
+	VIRQ_TVAR_TP, /* classic tracepoint through tracefs */
+	VIRQ_TVAR_KPROBE,
+	VIRQ_TVAR__COUNT
+};
+const char *virq_trace_variant_name(enum virq_trace_variant v);
+
+enum virq_trace_variant_pref {
+	VIRQ_TPREF_AUTO = 0, /* raw_tp, falling back to tp/ per attach point */
+	VIRQ_TPREF_RAW_TP, /* raw_tp only */
+	VIRQ_TPREF_TP, /* classic tp/ only (needs tracefs) */
+};
+
+struct virq_trace_opts {
+	size_t sz; /* sizeof(struct virq_trace_opts), for forward compatibility */
+	enum virq_trace_variant_pref pref;
+	bool ring; /* enable the opt-in event stream (ring buffer) */
+	uint32_t ring_bytes; /* ring size, power of two >= 4096; 0 = 1 MiB */
+	uint32_t ring_wakeup_every; /* wake the reader every Nth record; 0 = default (64) */
+	bool kprobes; /* also try kprobes (__apic_accept_irq, vmx_deliver_posted_interrupt) */
+	bool attribute_ioctl; /* resolve the VM of KVM ioctls (sys_enter/exit raw_tp); costs a
+			       * few tens of ns per syscall host-wide */
+	bool filter_enabled; /* start with the target filter on and empty (count nothing) */
+	bool no_attach; /* load only (BPF_PROG_TEST_RUN tests and benchmarks) */
+};
+
+/* Fills defaults: AUTO, ring off, kprobes on, ioctl attribution on, all VMs. */
+void virq_trace_opts_init(struct virq_trace_opts *o);
+
+struct virq_trace;
+
+/*
+ * Loads the programs and attaches every attach point it can. Attach points that fail are
+ * recorded (see virq_trace_points) and do not fail the open; the open fails only when
+ * nothing can be loaded at all (no BPF privilege, no BTF). Mounts tracefs at
+ * /sys/kernel/tracing if it is not mounted and we are root. Owner thread.
+ */
+struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err, size_t errlen);
+/* Detaches and frees everything. Accepts NULL. Owner thread. */
+void virq_trace_close(struct virq_trace *t);
+
+enum virq_trace_point_state {
+	VIRQ_TPS_LIVE = 0, /* attached, events seen */
+	VIRQ_TPS_SILENT, /* attached, no event yet */
+	VIRQ_TPS_UNAVAILABLE, /* not attached; see error */
+};
+const char *virq_trace_point_state_name(enum virq_trace_point_state s);
+
+struct virq_trace_point {
+	const char *name; /* "kvm_msi_set_irq", "kprobe:__apic_accept_irq", ... (static) */
+	enum virq_trace_point_state state;
+	enum virq_trace_variant variant; /* variant attached, NONE when unavailable */
+	uint64_t events; /* events seen so far (sum over CPUs, all VMs, before filtering) */
+	char error[128]; /* why unavailable ("" otherwise), e.g. "kprobe: No such file..." */
+};
+
+/* Calls cb once per attach point, in a fixed order; stops early if cb returns non-zero
+ * and returns that value; else 0. Any thread. */
+int virq_trace_points(struct virq_trace *t, int (*cb)(const struct virq_trace_point *p, void *ctx),
+		      void *ctx);
+
+/* Number of attach points reported by virq_trace_points(). */
+unsigned int virq_trace_nr_points(const struct virq_trace *t);
+
+/* ---- target filter ------------------------------------------------------------------ */
+
+#define VIRQ_TRACE_FILTER_MAX 1024
+
+/* Count only events whose VMM tgid is in tgids[0..n). n == 0 counts nothing.
+ * -E2BIG if n > VIRQ_TRACE_FILTER_MAX. Replaces the previous set. Any thread. */
+int virq_trace_filter_set(struct virq_trace *t, const pid_t *tgids, size_t n);
+/* Count every VM on the host (the default). */
+int virq_trace_filter_all(struct virq_trace *t);
+
+/* ---- counters and histograms --------------------------------------------------------- */
+
+/* Calls cb for every counter key with its value summed over CPUs. Stops early when cb
+ * returns non-zero (returned). Any thread. */
+int virq_trace_read_counters(struct virq_trace *t,
+			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
+			     void *ctx);
+/* Sum of every counter of `event` (all VMs, vCPUs, args) for `tgid` (0 = all tgids). */
+uint64_t virq_trace_event_total(struct virq_trace *t, enum virq_trace_event ev, pid_t tgid);
+
+/* Calls cb for every histogram with its per-CPU values summed. Any thread. */
+int virq_trace_read_hist(struct virq_trace *t,
+			 int (*cb)(const struct virq_trace_hist_key *k,
+				   const struct virq_trace_hist_val *v, void *ctx),
+			 void *ctx);
+
+/* Calls cb for every VM the programs have seen (vm_id and what KVM told us). */
+int virq_trace_read_vms(struct virq_trace *t,
+			int (*cb)(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx),
+			void *ctx);
+
+/* Zeroes counters, histograms and the point event counts. Any thread. */
+int virq_trace_reset(struct virq_trace *t);
+
+/* Global statistic (enum virq_trace_stat) summed over CPUs. */
+uint64_t virq_trace_stat(struct virq_trace *t, enum virq_trace_stat s);
+/* Ring records lost because the ring buffer was full. */
+uint64_t virq_trace_drops(struct virq_trace *t);
+
+/* ---- event stream (opt-in ring buffer) ----------------------------------------------- */
+
+/* Epoll-able fd of the ring buffer, or -ENODEV when the ring is off. Owner thread. */
+int virq_trace_ring_fd(struct virq_trace *t);
+/* Waits up to timeout_ms for records and calls cb per record; returns the number of
+ * records consumed or -errno. cb returning non-zero stops consumption (returned as -EINTR
+ * is NOT used: the count so far is returned). Owner thread. */
+int virq_trace_ring_poll(struct virq_trace *t, int timeout_ms,
+			 int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx);
+/* Consumes what is available without waiting (call when ring_fd is readable). */
+int virq_trace_ring_consume(struct virq_trace *t,
+			    int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx);
+
+/* ---- test and bench hooks ------------------------------------------------------------ */
+
+/* Runs the raw_tp program of `ev` `repeat` times with ctx = args[0..nargs) (the
+ * tracepoint's arguments as u64) through BPF_PROG_TEST_RUN, in the calling thread (so
+ * the target filter sees the caller's tgid). Raw tracepoint test runs take no kernel-side
+ * repeat, so this loops; *duration_ns (may be NULL) gets the average wall time per run
+ * including the bpf() syscall. ev == VIRQ_TEV__COUNT runs an empty baseline program
+ * (loaded with no_attach only). 0 or -errno (-ENOENT: program not loaded). Owner thread. */
+int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const uint64_t *args,
+			unsigned int nargs, unsigned int repeat, uint32_t *duration_ns);
+
+/* ---- names ------------------------------------------------------------------------- */
+
+const char *virq_trace_event_name(enum virq_trace_event ev); /* "kvm_msi_set_irq", ... */
+const char *virq_trace_hist_name(enum virq_trace_hist h); /* "src_to_accept", ... */
+
+/* Log2 histogram bucket of a nanosecond value (what the BPF side computes): 0 for 0 and
+ * 1, else floor(log2(ns)), capped at VIRQ_TRACE_HIST_SLOTS - 1. */
+unsigned int virq_trace_hist_slot(uint64_t ns);
+/* Lower bound in ns of slot i (0 for slot 0). */
+uint64_t virq_trace_hist_slot_low(unsigned int slot);
+/* Approximate quantile q (0..1) of a histogram: upper bound of the slot where it falls;
+ * 0 when the histogram is empty. */
+uint64_t virq_trace_hist_quantile(const struct virq_trace_hist_val *v, double q);
+
+/* ---- exit-reason names, from the kernel's own kvm_exit print format ------------------- */
+
+#define VIRQ_ISA_VMX 1 /* KVM_ISA_VMX */
+#define VIRQ_ISA_SVM 2 /* KVM_ISA_SVM */
+
+struct virq_exit_names;
+
+/*
+ * Parses the `print fmt:` of events/kvm/kvm_exit/format (the whole file text or just the
+ * line): its "(REC->isa == 1) ? __print_symbolic(...) : __print_symbolic(...)" tables give
+ * the VMX (isa 1) and SVM (isa 2) names. A format with a single table (older kernels,
+ * per-vendor formats) is accepted; the table is then used for `default_isa`. NULL with
+ * errno EINVAL when no table is found, ENOMEM. The result is immutable: any thread.
+ */
+struct virq_exit_names *virq_exit_names_parse(const char *text, size_t len,
+					      unsigned int default_isa);
+/* Reads <tracefs>/events/kvm/kvm_exit/format (tracefs NULL = /sys/kernel/tracing). */
+struct virq_exit_names *virq_exit_names_load(const char *tracefs);
+void virq_exit_names_free(struct virq_exit_names *n);
+/* Name of (isa, reason), or NULL if the kernel does not name it. VMX reasons are matched on
+ * their low 16 bits (basic exit reason, SDM Vol. 3C 28.2.1 / Appendix C). */
+const char *virq_exit_name(const struct virq_exit_names *n, unsigned int isa, uint32_t reason);
+/* Number of names known for isa. */
+unsigned int virq_exit_names_count(const struct virq_exit_names *n, unsigned int isa);
+/* Is this the external-interrupt exit (VMX basic reason 1, SVM 0x60 SVM_EXIT_INTR)? */
+bool virq_exit_is_extint(unsigned int isa, uint32_t reason);
+
+/* Mounts tracefs at /sys/kernel/tracing when missing. 0 if mounted (before or now), else
+ * -errno with the reason in err. */
+int virq_tracefs_ensure(char *err, size_t errlen);
+
+#endif /* VIRQ_TRACE_H */

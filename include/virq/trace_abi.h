@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virq trace ABI: the map keys, values and ring-buffer records shared by the BPF programs
+ * (bpf/virq_trace.bpf.c) and their loader (daemon/trace/). Fixed-width types only,
+ * explicit padding, no pointers: the same bytes are read by both sides, so every struct
+ * here is append-only and its size is checked at compile time.
+ *
+ * Included from BPF code (after vmlinux.h, which provides __u32/__u64) and from
+ * userspace (which gets them from <linux/types.h>).
+ */
+#ifndef VIRQ_TRACE_ABI_H
+#define VIRQ_TRACE_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define VIRQ_TRACE_ABI_VERSION 1
+
+/* Events. The first VIRQ_TEV__TP_COUNT are KVM tracepoints (one attach point each, in this
+ * order); the rest are derived counts. Append only. */
+enum virq_trace_event {
+	VIRQ_TEV_SET_IRQ = 0, /* kvm_set_irq: arg = GSI */
+	VIRQ_TEV_MSI_SET_IRQ, /* kvm_msi_set_irq: arg = vector, aux = destination ID */
+	VIRQ_TEV_PIC_SET_IRQ, /* kvm_pic_set_irq: arg = chip * 8 + pin */
+	VIRQ_TEV_IOAPIC_SET_IRQ, /* kvm_ioapic_set_irq: arg = pin, aux = vector */
+	VIRQ_TEV_APIC_ACCEPT_IRQ, /* kvm_apic_accept_irq: arg = vector, aux = APIC ID */
+	VIRQ_TEV_APICV_ACCEPT_IRQ, /* kvm_apicv_accept_irq (posted): arg = vector, aux = APIC ID */
+	VIRQ_TEV_APIC_IPI, /* kvm_apic_ipi: arg = vector, aux = destination ID */
+	VIRQ_TEV_EOI, /* kvm_eoi: arg = vector (0xffffffff = guest EOI, vector -1) */
+	VIRQ_TEV_ACK_IRQ, /* kvm_ack_irq: arg = irqchip * 256 + pin */
+	VIRQ_TEV_INJ_VIRQ, /* kvm_inj_virq: arg = vector */
+	VIRQ_TEV_PI_IRTE_UPDATE, /* kvm_pi_irte_update: arg = GSI, aux = guest vector */
+	VIRQ_TEV_VCPU_WAKEUP, /* kvm_vcpu_wakeup: arg = waited (1) or polled (0) */
+	VIRQ_TEV_ENTRY, /* kvm_entry: arg = 0 */
+	VIRQ_TEV_EXIT, /* kvm_exit: arg = exit reason, flags carry the ISA */
+	VIRQ_TEV_USERSPACE_EXIT, /* kvm_userspace_exit: arg = KVM_EXIT_* reason */
+	VIRQ_TEV_PIO, /* kvm_pio: arg = port, aux = rw */
+	VIRQ_TEV_MMIO, /* kvm_mmio: arg = type, aux = gpa >> 12 (low 32 bits) */
+	VIRQ_TEV__TP_COUNT,
+	/* derived */
+	VIRQ_TEV_EXIT_EXTINT = VIRQ_TEV__TP_COUNT, /* external-interrupt exits (VMX 1, SVM 0x60) */
+	VIRQ_TEV_DELIVER_POSTED, /* fixed/lowest accept delivered as a posted interrupt */
+	VIRQ_TEV_DELIVER_NONPOSTED, /* fixed/lowest accept delivered through IRR + event injection */
+	VIRQ_TEV_IRQFD_INJECT, /* irqfd_inject work run by a kworker (workqueue_execute_start) */
+	VIRQ_TEV__COUNT
+};
+
+/* VM/vCPU unknown markers. */
+#define VIRQ_TRACE_VCPU_NONE 0xffffffffu
+#define VIRQ_TRACE_VM_NONE 0u
+
+/* virq_trace_key.flags */
+#define VIRQ_TKF_ISA_SHIFT 0 /* kvm_exit: 1 VMX, 2 SVM (KVM_ISA_VMX/SVM), 0 unknown */
+#define VIRQ_TKF_ISA_MASK 0x3u
+#define VIRQ_TKF_VM_FROM_VCPU (1u << 2) /* VM found through the running vCPU */
+#define VIRQ_TKF_VM_FROM_IOCTL (1u << 3) /* VM found through the ioctl's fd (VMM thread) */
+#define VIRQ_TKF_VM_FROM_IRQFD (1u << 4) /* VM found through an irqfd kworker */
+
+/* Per-CPU counter key ("counters" map, a per-CPU hash). */
+struct virq_trace_key {
+	__u32 tgid; /* VMM process: kvm->userspace_pid when the VM is known, else current tgid */
+	__u32 vm_id; /* per-VM cookie (see virq_trace_vm), VIRQ_TRACE_VM_NONE when unknown */
+	__u32 vcpu_id; /* kvm_vcpu.vcpu_id, or VIRQ_TRACE_VCPU_NONE */
+	__u16 event; /* enum virq_trace_event */
+	__u16 flags; /* VIRQ_TKF_* */
+	__u32 arg; /* vector / GSI / exit reason / port, per event (see the enum) */
+	__u32 aux; /* second per-event value (APIC ID, destination, ...) */
+};
+
+/* Latency histograms (log2 of nanoseconds). */
+enum virq_trace_hist {
+	VIRQ_THIST_SRC_TO_ACCEPT = 0, /* kvm_set_irq/msi_set_irq/apic_ipi -> kvm_apic_accept_irq */
+	VIRQ_THIST_ACCEPT_TO_INJECT, /* accept -> kvm_inj_virq or kvm_apicv_accept_irq */
+	VIRQ_THIST_ACCEPT_TO_VCPU, /* accept -> vCPU-side kvm_eoi (auto-EOI hosts) or kvm_entry */
+	VIRQ_THIST_WAKEUP, /* kvm_vcpu_wakeup: time halted or polled (the event's own ns) */
+	VIRQ_THIST__COUNT
+};
+
+#define VIRQ_TRACE_HIST_SLOTS 40 /* slot i holds [2^i, 2^(i+1)) ns; slot 0 holds 0 and 1 */
+
+struct virq_trace_hist_key {
+	__u32 tgid;
+	__u32 vm_id;
+	__u32 hist; /* enum virq_trace_hist */
+	__u32 pad;
+};
+
+struct virq_trace_hist_val {
+	__u64 slots[VIRQ_TRACE_HIST_SLOTS];
+	__u64 count;
+	__u64 sum_ns;
+};
+
+/* A VM seen by the programs ("vms" hash, keyed by vm_id). */
+struct virq_trace_vm {
+	__u32 userspace_pid; /* kvm->userspace_pid */
+	__u32 pad;
+	char stats_id[48]; /* kvm->stats_id, e.g. "kvm-1234" (KVM_STATS_NAME_SIZE) */
+};
+
+/* Ring-buffer record of the opt-in event stream. */
+struct virq_trace_record {
+	__u64 ts_ns; /* bpf_ktime_get_ns() */
+	struct virq_trace_key key;
+	__u32 tid; /* the thread the event ran in */
+	__u32 cpu;
+};
+
+/* Global drop/diagnostic counters ("stats" per-CPU array, indexed by this enum). */
+enum virq_trace_stat {
+	VIRQ_TSTAT_RING_DROPS = 0, /* ring buffer full: records not written */
+	VIRQ_TSTAT_COUNTER_FULL, /* counters map full: counts not recorded */
+	VIRQ_TSTAT_HIST_FULL, /* histogram map full */
+	VIRQ_TSTAT_PENDING_FULL, /* accept -> inject pairing map full (oldest evicted, LRU) */
+	VIRQ_TSTAT_FILTERED, /* events dropped by the target filter */
+	VIRQ_TSTAT_RING_RECORDS, /* records written to the ring buffer */
+	VIRQ_TSTAT__COUNT
+};
+
+/* Settings in .rodata (set before load). */
+#define VIRQ_TRACE_RING_WAKEUP_DEFAULT 64 /* wake the reader every Nth record */
+
+#ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct virq_trace_key) == 24, "virq_trace_key layout");
+_Static_assert(sizeof(struct virq_trace_hist_key) == 16, "virq_trace_hist_key layout");
+_Static_assert(sizeof(struct virq_trace_hist_val) == (VIRQ_TRACE_HIST_SLOTS + 2) * 8,
+	       "virq_trace_hist_val layout");
+_Static_assert(sizeof(struct virq_trace_vm) == 56, "virq_trace_vm layout");
+_Static_assert(sizeof(struct virq_trace_record) == 40, "virq_trace_record layout");
+#endif
+
+#endif /* VIRQ_TRACE_ABI_H */

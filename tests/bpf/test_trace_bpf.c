@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+/*
+ * BPF integration: the real programs, loaded and attached on this host, driven through
+ * BPF_PROG_TEST_RUN (raw_tp test runs execute in the calling task, so tgid filtering is
+ * real) and checked through the loader's public API.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "virq/trace.h"
+#include "virq_test.h"
+
+struct found {
+	const char *name;
+	struct virq_trace_point p;
+	bool seen;
+};
+
+static int find_point(const struct virq_trace_point *p, void *ctx)
+{
+	struct found *f = ctx;
+
+	if (strcmp(p->name, f->name) == 0) {
+		f->p = *p;
+		f->seen = true;
+		return 1;
+	}
+	return 0;
+}
+
+static struct virq_trace_point point(struct virq_trace *t, const char *name)
+{
+	struct found f = { .name = name };
+
+	virq_trace_points(t, find_point, &f);
+	if (!f.seen)
+		fail_msg("attach point %s not reported", name);
+	return f.p;
+}
+
+static struct virq_trace *open_or_skip(const struct virq_trace_opts *o)
+{
+	char err[256] = "";
+	struct virq_trace *t;
+
+	t = virq_trace_open(o, err, sizeof(err));
+	if (!t)
+		fail_msg("virq_trace_open: %s", err);
+	return t;
+}
+
+/* MSI address for physical destination `dest` (SDM Vol. 3A 11.11.1) and data for a fixed
+ * edge `vector` (11.11.2). */
+static void msi_args(uint64_t *a, uint8_t dest, uint8_t vector)
+{
+	a[0] = 0xfee00000ull | ((uint64_t)dest << 12);
+	a[1] = vector;
+}
+
+struct match {
+	uint16_t event;
+	uint32_t arg, aux, tgid;
+	uint64_t sum;
+	unsigned int keys;
+};
+
+static int match_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	struct match *m = ctx;
+
+	if (k->event == m->event && k->arg == m->arg && k->aux == m->aux && k->tgid == m->tgid) {
+		m->sum += v;
+		m->keys++;
+	}
+	return 0;
+}
+
+static uint64_t count_of(struct virq_trace *t, uint16_t ev, uint32_t arg, uint32_t aux)
+{
+	struct match m = { .event = ev, .arg = arg, .aux = aux, .tgid = (uint32_t)getpid() };
+
+	assert_int_equal(virq_trace_read_counters(t, match_cb, &m), 0);
+	return m.sum;
+}
+
+static void test_attach_report_matches_host(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	static const char *const attach[] = {
+		"kvm_set_irq",	  "kvm_msi_set_irq", "kvm_apic_accept_irq",
+		"kvm_apic_ipi",	  "kvm_eoi",	     "kvm_entry",
+		"kvm_exit",	  "kvm_inj_virq",    "kvm_apicv_accept_irq",
+		"kvm_vcpu_wakeup"
+	};
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	t = open_or_skip(&o);
+	for (i = 0; i < sizeof(attach) / sizeof(attach[0]); i++) {
+		struct virq_trace_point p = point(t, attach[i]);
+
+		if (p.state == VIRQ_TPS_UNAVAILABLE)
+			fail_msg("%s unavailable: %s", attach[i], p.error);
+		/* raw_tp is the preferred variant and this kernel has BTF for KVM */
+		assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
+	}
+	/* Without /dev/kvm nothing raises these: attached but silent. */
+	if (access("/dev/kvm", F_OK) != 0) {
+		assert_int_equal(point(t, "kvm_entry").state, VIRQ_TPS_SILENT);
+		assert_int_equal(point(t, "kvm_exit").state, VIRQ_TPS_SILENT);
+		assert_int_equal(point(t, "kvm_apicv_accept_irq").state, VIRQ_TPS_SILENT);
+		assert_int_equal(point(t, "kvm_inj_virq").state, VIRQ_TPS_SILENT);
+	}
+	/* kprobes: unavailable with the kernel's error where CONFIG_KPROBES is off. */
+	if (access("/sys/kernel/tracing/kprobe_events", F_OK) != 0) {
+		struct virq_trace_point p = point(t, "kprobe:__apic_accept_irq");
+
+		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+		if (!strstr(p.error, strerror(ENOENT)))
+			fail_msg("kprobe error '%s' is not ENOENT", p.error);
+	}
+	virq_trace_close(t);
+}
+
+static void test_classic_tp_variant_attaches(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.pref = VIRQ_TPREF_TP;
+	o.kprobes = false;
+	t = open_or_skip(&o);
+	struct virq_trace_point p = point(t, "kvm_msi_set_irq");
+	if (p.state == VIRQ_TPS_UNAVAILABLE)
+		fail_msg("tp kvm_msi_set_irq: %s", p.error);
+	assert_int_equal(p.variant, VIRQ_TVAR_TP);
+	p = point(t, "kvm_exit");
+	assert_int_equal(p.variant, VIRQ_TVAR_TP);
+	virq_trace_close(t);
+}
+
+static void test_n_msi_give_n_counts_with_vector_and_apic_id(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2], acc[4];
+	const unsigned int n = 37;
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	msi_args(msi, 3, 0x41);
+	/* kvm_apic_accept_irq(apicid, dm, tm, vec): APIC_DM_FIXED = 0 */
+	acc[0] = 3;
+	acc[1] = 0;
+	acc[2] = 0;
+	acc[3] = 0x41;
+	for (i = 0; i < n; i++) {
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	}
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x41, 3), n);
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x41, 3), n);
+	/* a different vector or APIC ID was never raised */
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x42, 3), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x41, 2), 0);
+	/* fixed deliveries without a posted (apicv) accept are non-posted */
+	assert_int_equal(count_of(t, VIRQ_TEV_DELIVER_NONPOSTED, 0x41, 3), n);
+	assert_int_equal(virq_trace_event_total(t, VIRQ_TEV_DELIVER_POSTED, getpid()), 0);
+	virq_trace_close(t);
+}
+
+static void test_posted_accept_moves_delivery_to_posted(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t acc[4] = { 1, 0x100 /* APIC_DM_LOWEST */, 0, 0x52 };
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+		if (i < 3)
+			assert_int_equal(
+				virq_trace_test_run(t, VIRQ_TEV_APICV_ACCEPT_IRQ, acc, 4, 1, NULL),
+				0);
+	}
+	assert_int_equal(count_of(t, VIRQ_TEV_DELIVER_POSTED, 0x52, 1), 3);
+	assert_int_equal(count_of(t, VIRQ_TEV_DELIVER_NONPOSTED, 0x52, 1), 2);
+	/* NMI (delivery mode 4) does not go through IRR: neither posted nor non-posted */
+	acc[1] = 0x400;
+	acc[3] = 2;
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_DELIVER_NONPOSTED, 2, 1), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 2, 1), 1);
+	virq_trace_close(t);
+}
+
+static void test_filter_excludes_other_tgids_and_updates_at_run_time(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2];
+	pid_t other = 1, me = getpid();
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	msi_args(msi, 0, 0x30);
+	assert_int_equal(virq_trace_filter_set(t, &other, 1), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 10, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x30, 0), 0);
+	assert_int_equal(virq_trace_stat(t, VIRQ_TSTAT_FILTERED), 10);
+	/* the attach point's own count sees them (it is taken before filtering) */
+	assert_int_equal(point(t, "kvm_msi_set_irq").events, 10);
+	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 4, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x30, 0), 4);
+	assert_int_equal(virq_trace_filter_set(t, NULL, 0), 0); /* empty set: nothing */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 3, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x30, 0), 4);
+	assert_int_equal(virq_trace_filter_all(t), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 2, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x30, 0), 6);
+	virq_trace_close(t);
+}
+
+struct hsum {
+	uint32_t hist;
+	uint64_t count;
+	uint64_t slots;
+};
+
+static int hist_cb(const struct virq_trace_hist_key *k, const struct virq_trace_hist_val *v,
+		   void *ctx)
+{
+	struct hsum *h = ctx;
+	unsigned int i;
+
+	if (k->hist != h->hist || k->tgid != (uint32_t)getpid())
+		return 0;
+	h->count += v->count;
+	for (i = 0; i < VIRQ_TRACE_HIST_SLOTS; i++)
+		h->slots += v->slots[i];
+	return 0;
+}
+
+static void test_source_to_accept_latency_is_histogrammed_per_delivery(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x61 }, wake[3] = { 5000, 1, 1 };
+	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
+	struct hsum w = { .hist = VIRQ_THIST_WAKEUP };
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	msi_args(msi, 0, 0x61);
+	for (i = 0; i < 9; i++) {
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	}
+	/* an accept without a source (e.g. LAPIC timer) adds no source latency */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_VCPU_WAKEUP, wake, 3, 6, NULL), 0);
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &w), 0);
+	assert_int_equal(h.count, 9);
+	assert_int_equal(h.slots, 9);
+	assert_int_equal(w.count, 6);
+	virq_trace_close(t);
+}
+
+static int ring_cb(const struct virq_trace_record *r, void *ctx)
+{
+	unsigned int *n = ctx;
+
+	if (r->key.event == VIRQ_TEV_MSI_SET_IRQ && r->key.arg == 0x77 &&
+	    r->key.tgid == (uint32_t)getpid() && r->tid == (uint32_t)gettid())
+		(*n)++;
+	return 0;
+}
+
+static void test_ring_delivers_records_and_counts_drops_when_full(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2];
+	unsigned int got = 0, cap;
+	int n;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	o.ring = true;
+	o.ring_bytes = 4096;
+	o.ring_wakeup_every = 16;
+	t = open_or_skip(&o);
+	assert_true(virq_trace_ring_fd(t) >= 0);
+	msi_args(msi, 0, 0x77);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 20, NULL), 0);
+	n = virq_trace_ring_poll(t, 100, ring_cb, &got);
+	assert_int_equal(n, 20);
+	assert_int_equal(got, 20);
+	assert_int_equal(virq_trace_drops(t), 0);
+	/* 4096 bytes hold 4096 / (40 + 8 header) records; push twice that without reading */
+	cap = 4096 / (sizeof(struct virq_trace_record) + 8);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 2 * cap, NULL), 0);
+	got = 0;
+	n = virq_trace_ring_consume(t, ring_cb, &got);
+	assert_int_equal((unsigned int)n, got);
+	assert_int_equal(got + virq_trace_drops(t), 2 * cap);
+	assert_true(virq_trace_drops(t) >= cap);
+	assert_int_equal(virq_trace_stat(t, VIRQ_TSTAT_RING_RECORDS), 20 + got);
+	/* counters are not affected by ring drops */
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x77, 0), 20 + 2 * cap);
+	virq_trace_close(t);
+}
+
+static void test_reset_zeroes_counters(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t gsi[3] = { 4, 1, 0 };
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, gsi, 3, 3, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_SET_IRQ, 4, 0), 3);
+	assert_int_equal(virq_trace_reset(t), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_SET_IRQ, 4, 0), 0);
+	virq_trace_close(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_report_matches_host),
+		cmocka_unit_test(test_classic_tp_variant_attaches),
+		cmocka_unit_test(test_n_msi_give_n_counts_with_vector_and_apic_id),
+		cmocka_unit_test(test_posted_accept_moves_delivery_to_posted),
+		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
+		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
+		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
+		cmocka_unit_test(test_reset_zeroes_counters),
+	};
+
+	return cmocka_run_group_tests_name("bpf/trace", tests, NULL, NULL);
+}

@@ -1,0 +1,1 @@
+LIBS_test_trace_bpf := trace
