@@ -1,0 +1,695 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Local APIC rules, one test per SDM Vol. 3A chapter 11 rule: priorities, acknowledge and
+ * EOI, ESR, SVR, register access classes, x2APIC MSRs, APIC_BASE transitions, timer on a
+ * fake clock, LINT pins, INIT/SIPI and save/restore.
+ */
+#include "virq_test.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "virq/apicbus.h"
+#include "virq/lapic.h"
+
+struct rec {
+	unsigned int notifies[8];
+	uint32_t last_events[8];
+	int extint_vector;
+	unsigned int eois;
+	uint8_t eoi_vec[16];
+};
+
+static struct rec rec;
+
+static void rec_notify(void *o, unsigned int cpu, uint32_t ev)
+{
+	rec.notifies[cpu]++;
+	rec.last_events[cpu] |= ev;
+}
+
+static int rec_extint(void *o, unsigned int cpu)
+{
+	return rec.extint_vector;
+}
+
+static void rec_eoi(void *o, uint8_t v)
+{
+	if (rec.eois < 16)
+		rec.eoi_vec[rec.eois] = v;
+	rec.eois++;
+}
+
+static const struct virq_apicbus_ops rec_ops = { .notify = rec_notify, .extint_ack = rec_extint };
+static const struct virq_sink_ops rec_sink_ops = { .eoi_broadcast = rec_eoi };
+
+static struct virq_apicbus *mkbus(unsigned int n, const struct virq_lapic_config *lc)
+{
+	struct virq_apicbus_config cfg = {
+		.nr_cpus = n,
+		.ops = &rec_ops,
+		.eoi_sink = { &rec_sink_ops, NULL },
+	};
+	struct virq_apicbus *bus;
+
+	if (lc)
+		cfg.lapic = *lc;
+	memset(&rec, 0, sizeof(rec));
+	bus = virq_apicbus_new(&cfg);
+	assert_non_null(bus);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(
+			virq_lapic_mmio_write(virq_apicbus_lapic(bus, i), VIRQ_APIC_SVR, 0x1FF), 0);
+	return bus;
+}
+
+static uint32_t rd(struct virq_lapic *l, uint32_t off)
+{
+	uint32_t v = 0xDEADBEEF;
+
+	assert_int_equal(virq_lapic_mmio_read(l, off, &v), 0);
+	return v;
+}
+
+static void wr(struct virq_lapic *l, uint32_t off, uint32_t v)
+{
+	assert_int_equal(virq_lapic_mmio_write(l, off, v), 0);
+}
+
+static int msg(struct virq_apicbus *bus, uint32_t dest, uint8_t vec, bool level)
+{
+	struct virq_irq irq = {
+		.dest = dest, .vector = vec, .level_trig = level, .level = 1, .path = VIRQ_PATH_MSI
+	};
+
+	return virq_apicbus_deliver(bus, &irq);
+}
+
+static bool irr_bit(struct virq_lapic *l, unsigned int v)
+{
+	return rd(l, VIRQ_APIC_IRR + (v / 32) * 0x10) & (1u << (v % 32));
+}
+
+static bool isr_bit(struct virq_lapic *l, unsigned int v)
+{
+	return rd(l, VIRQ_APIC_ISR + (v / 32) * 0x10) & (1u << (v % 32));
+}
+
+/* SDM 11.8.3.1: PPR = TPR when TPR[7:4] >= ISRV[7:4], else ISRV[7:4]:0. */
+static void test_ppr_is_max_of_tpr_and_isr_class_sdm_11_8_3_1(void **state)
+{
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+
+	wr(l, VIRQ_APIC_TPR, 0x35);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x35);
+	assert_int_equal(msg(bus, 0, 0x52, false), 1);
+	assert_int_equal(virq_lapic_ack(l), 0x52);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x50); /* ISR class wins, low nibble 0 */
+	wr(l, VIRQ_APIC_TPR, 0x57);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x57); /* equal class: TPR */
+	wr(l, VIRQ_APIC_TPR, 0x1234);
+	assert_int_equal(rd(l, VIRQ_APIC_TPR), 0x34); /* TPR[31:8] reserved */
+	virq_lapic_eoi(l);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x34);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.8.3: an IRR vector is deliverable only if its class exceeds PPR[7:4]. */
+static void test_tpr_blocks_vectors_of_equal_or_lower_class_sdm_11_8_3(void **state)
+{
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+
+	wr(l, VIRQ_APIC_TPR, 0x40);
+	assert_int_equal(msg(bus, 0, 0x4F, false), 1);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(virq_lapic_ack(l), 0xFF); /* spurious vector (SVR[7:0]) */
+	assert_int_equal(virq_lapic_stats(l)->spurious[0xFF], 1);
+	assert_int_equal(msg(bus, 0, 0x50, false), 1);
+	assert_int_equal(virq_lapic_pending(l), 0x50);
+	wr(l, VIRQ_APIC_TPR, 0x00);
+	assert_int_equal(virq_lapic_pending(l), 0x50); /* highest first */
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.8.4/11.8.5: nested service; EOI retires the highest ISR bit first. */
+static void test_eoi_retires_highest_in_service_vector_sdm_11_8_5(void **state)
+{
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+
+	msg(bus, 0, 0x31, false);
+	assert_int_equal(virq_lapic_ack(l), 0x31);
+	msg(bus, 0, 0x32, false); /* same class as in service: blocked */
+	assert_int_equal(virq_lapic_pending(l), -1);
+	msg(bus, 0, 0x61, false); /* higher class nests */
+	assert_int_equal(virq_lapic_ack(l), 0x61);
+	assert_true(isr_bit(l, 0x31) && isr_bit(l, 0x61));
+	wr(l, VIRQ_APIC_EOI, 0);
+	assert_false(isr_bit(l, 0x61));
+	assert_true(isr_bit(l, 0x31));
+	assert_int_equal(virq_lapic_pending(l), -1);
+	wr(l, VIRQ_APIC_EOI, 0);
+	assert_int_equal(virq_lapic_pending(l), 0x32);
+	wr(l, VIRQ_APIC_EOI, 0); /* nothing in service */
+	assert_int_equal(s->eoi_empty, 1);
+	assert_int_equal(s->eoi[0x31], 1);
+	assert_int_equal(s->eoi[0x61], 1);
+	assert_int_equal(rec.eois, 0); /* edge: no broadcast */
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.8.5: level-triggered EOI is broadcast; SVR[12] suppresses it, and SVR[12] is
+ * writable only when VER[24] advertises directed EOI. */
+static void test_level_eoi_broadcast_and_directed_eoi_sdm_11_8_5(void **state)
+{
+	struct virq_lapic_config lc = { .directed_eoi = false };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+
+	assert_int_equal(rd(l, VIRQ_APIC_VER), 0x00050014);
+	wr(l, VIRQ_APIC_SVR, 0x11FF);
+	assert_int_equal(rd(l, VIRQ_APIC_SVR), 0x1FF);
+	msg(bus, 0, 0x40, true);
+	assert_true(rd(l, VIRQ_APIC_TMR + 0x20) & 1);
+	assert_int_equal(virq_lapic_ack(l), 0x40);
+	virq_lapic_eoi(l);
+	assert_int_equal(rec.eois, 1);
+	assert_int_equal(rec.eoi_vec[0], 0x40);
+	virq_apicbus_free(bus);
+
+	lc.directed_eoi = true;
+	lc.cmci = true;
+	bus = mkbus(1, &lc);
+	l = virq_apicbus_lapic(bus, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_VER), 0x01060014);
+	wr(l, VIRQ_APIC_SVR, 0x11FF);
+	assert_int_equal(rd(l, VIRQ_APIC_SVR), 0x11FF);
+	msg(bus, 0, 0x40, true);
+	virq_lapic_ack(l);
+	virq_lapic_eoi(l);
+	assert_int_equal(rec.eois, 0);
+	assert_int_equal(virq_lapic_stats(l)->eoi_suppressed, 1);
+	/* A later edge delivery of the same vector clears its TMR bit (SDM 11.8.4). */
+	msg(bus, 0, 0x40, false);
+	assert_false(rd(l, VIRQ_APIC_TMR + 0x20) & 1);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.3: illegal vectors and registers set ESR bits; a write latches them. */
+static void test_esr_records_illegal_vector_and_register_and_latches_sdm_11_5_3(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	uint32_t v;
+
+	assert_int_equal(msg(bus, 0, 7, false), -EINVAL); /* receive illegal vector */
+	assert_false(irr_bit(l, 7));
+	assert_int_equal(rd(l, VIRQ_APIC_ESR), 0); /* not latched yet */
+	wr(l, VIRQ_APIC_ESR, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_ESR), VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	wr(l, VIRQ_APIC_ICR_HI, 1u << 24);
+	wr(l, VIRQ_APIC_ICR_LO, 0x0F); /* fixed IPI, vector 15: send illegal */
+	assert_false(irr_bit(virq_apicbus_lapic(bus, 1), 15));
+	assert_int_equal(virq_lapic_stats(virq_apicbus_lapic(bus, 1))->recv_illegal_vector, 0);
+	assert_int_equal(virq_lapic_mmio_read(l, 0x2A0, &v), 0); /* reserved register */
+	assert_int_equal(v, 0);
+	wr(l, VIRQ_APIC_ESR, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_ESR), VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_ILLEGAL_REG);
+	wr(l, VIRQ_APIC_ESR, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_ESR), 0);
+	/* With the error LVT unmasked, an error raises its vector. */
+	wr(l, VIRQ_APIC_LVT_ERROR, 0xE3);
+	msg(bus, 0, 3, false);
+	assert_true(irr_bit(l, 0xE3));
+	assert_int_equal(virq_lapic_stats(l)->error_interrupts, 1);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.4.7.2: software disable masks every LVT and keeps them masked; fixed
+ * interrupts are refused, NMI/INIT still accepted. */
+static void test_svr_software_disable_masks_lvts_sdm_11_4_7_2(void **state)
+{
+	struct virq_lapic_config lc = { .cmci = true };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	static const uint32_t lvts[] = { VIRQ_APIC_LVT_TIMER, VIRQ_APIC_LVT_THERMAL,
+					 VIRQ_APIC_LVT_PERF,  VIRQ_APIC_LVT_LINT0,
+					 VIRQ_APIC_LVT_LINT1, VIRQ_APIC_LVT_ERROR,
+					 VIRQ_APIC_LVT_CMCI };
+	struct virq_irq nmi = { .delivery_mode = VIRQ_DM_NMI };
+
+	for (unsigned int i = 0; i < 7; i++)
+		wr(l, lvts[i], 0x40 + i);
+	wr(l, VIRQ_APIC_SVR, 0xFF);
+	for (unsigned int i = 0; i < 7; i++) {
+		assert_true(rd(l, lvts[i]) & VIRQ_LVT_MASKED);
+		wr(l, lvts[i], 0x50);
+		assert_int_equal(rd(l, lvts[i]), VIRQ_LVT_MASKED | 0x50);
+	}
+	assert_int_equal(msg(bus, 0, 0x50, false), -ENXIO);
+	assert_int_equal(virq_lapic_stats(l)->rejected_sw_disabled, 1);
+	assert_int_equal(virq_apicbus_deliver(bus, &nmi), 1);
+	wr(l, VIRQ_APIC_SVR, 0x1FF);
+	assert_true(rd(l, VIRQ_APIC_LVT_TIMER) & VIRQ_LVT_MASKED); /* stays masked */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x50);
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_TIMER), 0x50);
+	virq_apicbus_free(bus);
+}
+
+/* SDM Table 11-1: read-only registers ignore writes; DFR[27:0] read as ones; LDR[23:0]
+ * reserved; reserved offsets read 0; the MMIO page is not decoded in x2APIC mode. */
+static void test_xapic_register_access_classes_sdm_table_11_1(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	uint32_t v;
+
+	wr(l, VIRQ_APIC_VER, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_VER), 0x50014);
+	msg(bus, 0, 0x80, false);
+	wr(l, VIRQ_APIC_IRR + 0x40, 0);
+	assert_true(irr_bit(l, 0x80));
+	wr(l, VIRQ_APIC_DFR, 0x0);
+	assert_int_equal(rd(l, VIRQ_APIC_DFR), 0x0FFFFFFF);
+	wr(l, VIRQ_APIC_LDR, 0xFFFFFFFF);
+	assert_int_equal(rd(l, VIRQ_APIC_LDR), 0xFF000000);
+	wr(l, VIRQ_APIC_ID, 0x07000000);
+	assert_int_equal(rd(l, VIRQ_APIC_ID), 0x07000000);
+	assert_int_equal(virq_lapic_id(l), 7);
+	wr(l, VIRQ_APIC_TDCR, 0xFF);
+	assert_int_equal(rd(l, VIRQ_APIC_TDCR), 0xB);
+	wr(l, VIRQ_APIC_LVT_LINT1, 0xFFFFFFFF); /* LINT1 has no level trigger */
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_LINT1), 0x127FF);
+	wr(l, VIRQ_APIC_LVT_CMCI, 0x44); /* no CMCI configured: reserved */
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_CMCI), 0);
+	wr(l, VIRQ_APIC_ESR, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_ESR), VIRQ_ESR_ILLEGAL_REG);
+	assert_int_equal(virq_lapic_set_apic_base(l,
+						  0xFEE00000 | VIRQ_APIC_BASE_EN |
+							  VIRQ_APIC_BASE_EXTD | VIRQ_APIC_BASE_BSP,
+						  false),
+			 0);
+	assert_int_equal(virq_lapic_mmio_read(l, VIRQ_APIC_ID, &v), -ENXIO);
+	assert_int_equal(virq_lapic_mmio_write(l, VIRQ_APIC_TPR, 0), -ENXIO);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.12.1-11.12.10: x2APIC ID is the 32-bit initial ID and read-only; LDR is derived
+ * (cluster ID[19:4] in [31:16], 1 << ID[3:0]); no DFR/APR/ICR_HI; #GP conditions. */
+static void test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12(void **state)
+{
+	static const uint32_t ids[] = { 0, 0x25 };
+	struct virq_apicbus_config cfg = { .nr_cpus = 2,
+					   .apic_ids = ids,
+					   .lapic = { .x2apic_supported = true } };
+	struct virq_apicbus *bus = virq_apicbus_new(&cfg);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 1);
+	uint64_t v;
+
+	assert_int_equal(virq_lapic_msr_read(l, 0x802, &v), -EINVAL); /* xAPIC mode: #GP */
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_APIC_BASE, 0xFEE00C00ull), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x802, &v), 0);
+	assert_int_equal(v, 0x25);
+	assert_int_equal(virq_lapic_msr_read(l, 0x80D, &v), 0);
+	assert_int_equal(v, 0x00020020);
+	assert_int_equal(virq_lapic_msr_write(l, 0x802, 0x3), -EINVAL); /* ID read-only */
+	assert_int_equal(virq_lapic_msr_write(l, 0x80D, 0x1), -EINVAL); /* LDR read-only */
+	assert_int_equal(virq_lapic_msr_read(l, 0x80E, &v), -EINVAL); /* no DFR */
+	assert_int_equal(virq_lapic_msr_read(l, 0x809, &v), -EINVAL); /* no APR */
+	assert_int_equal(virq_lapic_msr_read(l, 0x831, &v), -EINVAL); /* no ICR high */
+	assert_int_equal(virq_lapic_msr_read(l, 0x80B, &v), -EINVAL); /* EOI write-only */
+	assert_int_equal(virq_lapic_msr_read(l, 0x83F, &v), -EINVAL); /* SELF IPI write-only */
+	assert_int_equal(virq_lapic_msr_read(l, 0x8FF, &v), -EINVAL); /* reserved */
+	assert_int_equal(virq_lapic_msr_write(l, 0x839, 1), -EINVAL); /* CCR read-only */
+	assert_int_equal(virq_lapic_msr_write(l, 0x80B, 1), -EINVAL); /* EOI non-zero */
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 1), -EINVAL); /* ESR non-zero */
+	assert_int_equal(virq_lapic_msr_write(l, 0x808, 0x100), -EINVAL); /* TPR[31:8] */
+	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 1ull << 32), -EINVAL); /* high half */
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x1FF), -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 12)), -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 20)), -EINVAL);
+	assert_int_equal(virq_lapic_msr_read(l, 0x1234, &v), -ENOENT);
+	assert_int_equal(virq_lapic_stats(l)->gp_faults, 17);
+
+	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 0x1FF), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x66), 0); /* SELF IPI */
+	assert_int_equal(virq_lapic_pending(l), 0x66);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x06), 0); /* illegal: ESR[6] */
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
+	assert_int_equal(v, VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	/* 64-bit ICR: read back whole. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, (0x25ull << 32) | 0x4077), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x830, &v), 0);
+	assert_int_equal(v, (0x25ull << 32) | 0x4077);
+	assert_true(virq_lapic_pending(l) == 0x77);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.12.5, Figure 11-27: legal and illegal IA32_APIC_BASE transitions. */
+static void test_apic_base_transitions_sdm_11_12_5(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true, .maxphyaddr = 36 };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *bsp = virq_apicbus_lapic(bus, 0), *ap = virq_apicbus_lapic(bus, 1);
+	const uint64_t B = 0xFEE00000ull, EN = VIRQ_APIC_BASE_EN, X = VIRQ_APIC_BASE_EXTD;
+
+	assert_int_equal(virq_lapic_apic_base(bsp), B | EN | VIRQ_APIC_BASE_BSP);
+	assert_int_equal(virq_lapic_apic_base(ap), B | EN);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | X, false), -EINVAL); /* EN=0 EXTD=1 */
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN | 1, false), -EINVAL); /* rsvd */
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN | (1ull << 9), false), -EINVAL);
+	assert_int_equal(virq_lapic_set_apic_base(ap, (1ull << 36) | EN, false), -EINVAL);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN | X, false), 0); /* xAPIC->x2 */
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN, false), -EINVAL); /* x2->xAPIC */
+	assert_int_equal(virq_lapic_mode(ap), VIRQ_LAPIC_X2APIC);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B, false), 0); /* x2->disabled */
+	assert_int_equal(virq_lapic_mode(ap), VIRQ_LAPIC_DISABLED);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN | X, false), -EINVAL); /* dis->x2 */
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN, false), 0); /* dis->xAPIC */
+	/* Disabling reset the state: software-disabled, LVTs masked. */
+	assert_int_equal(rd(ap, VIRQ_APIC_SVR), 0xFF);
+	assert_int_equal(rd(ap, VIRQ_APIC_LVT_LINT0), VIRQ_LVT_MASKED);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN | X, true), 0);
+	assert_int_equal(virq_lapic_set_apic_base(ap, B | EN, true), 0); /* host may */
+	/* A disabled APIC is off the bus. */
+	assert_int_equal(virq_lapic_set_apic_base(ap, B, false), 0);
+	assert_int_equal(msg(bus, 1, 0x40, false), -ENOENT);
+	/* Without x2APIC support EXTD is reserved. */
+	virq_apicbus_free(bus);
+	bus = mkbus(1, NULL);
+	assert_int_equal(virq_lapic_set_apic_base(virq_apicbus_lapic(bus, 0), B | EN | X, false),
+			 -EINVAL);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.4, Figure 11-10: divide configuration encodings. */
+static void test_timer_divide_configuration_encodings_sdm_11_5_4(void **state)
+{
+	static const struct {
+		uint32_t tdcr, div;
+	} t[] = { { 0x0, 2 },  { 0x1, 4 },  { 0x2, 8 },	  { 0x3, 16 },
+		  { 0x8, 32 }, { 0x9, 64 }, { 0xA, 128 }, { 0xB, 1 } };
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+
+	for (unsigned int i = 0; i < 8; i++) {
+		uint64_t t0 = 1000000 * (i + 1);
+
+		virq_lapic_tick(l, t0);
+		wr(l, VIRQ_APIC_TDCR, t[i].tdcr);
+		wr(l, VIRQ_APIC_TMICT, 100);
+		/* 1 GHz bus clock: 100 counts take 100 * div ns. */
+		assert_int_equal(virq_lapic_timer_deadline(l), t0 + 100 * t[i].div);
+		virq_lapic_tick(l, t0 + 10 * t[i].div);
+		assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 90);
+		wr(l, VIRQ_APIC_TMICT, 0); /* zero stops the timer */
+		assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	}
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.4: one-shot fires once and the count stays 0; periodic reloads. */
+static void test_timer_oneshot_and_periodic_on_fake_clock_sdm_11_5_4(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000 }; /* 100 MHz: 10 ns/count */
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+
+	virq_lapic_tick(l, 5000);
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x41);
+	wr(l, VIRQ_APIC_TMICT, 50); /* 500 ns */
+	assert_int_equal(virq_lapic_timer_deadline(l), 5500);
+	virq_lapic_tick(l, 5499);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 1);
+	virq_lapic_tick(l, 5500);
+	assert_int_equal(virq_lapic_pending(l), 0x41);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	virq_lapic_tick(l, 100000);
+	assert_int_equal(s->timer_fired, 1);
+
+	virq_lapic_ack(l);
+	virq_lapic_eoi(l);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x41 | (VIRQ_LVT_TIMER_PERIODIC << 17));
+	wr(l, VIRQ_APIC_TMICT, 100); /* 1000 ns period from t = 100000 */
+	virq_lapic_tick(l, 101000);
+	assert_int_equal(s->timer_fired, 2);
+	assert_int_equal(virq_lapic_timer_deadline(l), 102000);
+	virq_lapic_tick(l, 101250);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 75);
+	virq_lapic_tick(l, 104500); /* 102000, 103000, 104000: one fire, two missed */
+	assert_int_equal(s->timer_fired, 3);
+	assert_int_equal(s->timer_missed, 2);
+	assert_int_equal(virq_lapic_timer_deadline(l), 105000);
+	assert_int_equal(s->coalesced[0x41], 1); /* IRR still held the first fire */
+	/* Masked: keeps counting, delivers nothing. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x41 | VIRQ_LVT_MASKED | (VIRQ_LVT_TIMER_PERIODIC << 17));
+	virq_lapic_tick(l, 105000);
+	assert_int_equal(s->lvt_masked, 1);
+	assert_int_equal(virq_lapic_timer_deadline(l), 106000);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.4.1: TSC-deadline mode arms on IA32_TSC_DEADLINE, ignores TMICT, fires once
+ * and clears the MSR; switching modes disarms. */
+static void test_timer_tsc_deadline_mode_sdm_11_5_4_1(void **state)
+{
+	struct virq_lapic_config lc = { .tsc_hz = 2000000000ull }; /* 2 ticks per ns */
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	uint64_t v;
+
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x42 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_TIMER) >> 17, VIRQ_LVT_TIMER_TSC_DEADLINE);
+	wr(l, VIRQ_APIC_TMICT, 1000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMICT), 0);
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 20000), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 10000);
+	virq_lapic_tick(l, 9999);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_tick(l, 10000);
+	assert_int_equal(virq_lapic_pending(l), 0x42);
+	assert_int_equal(virq_lapic_msr_read(l, VIRQ_MSR_TSC_DEADLINE, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 50000), 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x42); /* back to one-shot: disarmed */
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 50000), 0); /* ignored */
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	virq_apicbus_free(bus);
+
+	/* Without a TSC rate the deadline mode cannot be selected. */
+	bus = mkbus(1, NULL);
+	l = virq_apicbus_lapic(bus, 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x42 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_TIMER), 0x42);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.1: LINT0 ExtINT is the PIC virtual wire (vector from INTA); LINT1 NMI;
+ * level-triggered fixed LINT0 holds remote IRR until EOI and re-fires while high. */
+static void test_lint_pins_extint_nmi_and_level_remote_irr_sdm_11_5_1(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *bsp = virq_apicbus_lapic(bus, 0), *ap = virq_apicbus_lapic(bus, 1);
+	struct virq_lapic_events ev;
+
+	/* Reset: BSP LVT0 = ExtINT (KVM), AP masked. */
+	assert_int_equal(rd(bsp, VIRQ_APIC_LVT_LINT0), 0x700);
+	rec.extint_vector = 0x08;
+	virq_apicbus_set_pic_int(bus, true);
+	assert_true(virq_lapic_has_extint(bsp));
+	assert_false(virq_lapic_has_extint(ap));
+	assert_true(rec.last_events[0] & VIRQ_LAPIC_EV_EXTINT);
+	assert_int_equal(virq_lapic_ack(bsp), 0x08);
+	virq_apicbus_set_pic_int(bus, false);
+	assert_false(virq_lapic_has_extint(bsp));
+
+	wr(bsp, VIRQ_APIC_LVT_LINT1, VIRQ_DM_NMI << 8);
+	virq_lapic_set_lint(bsp, 1, true);
+	virq_lapic_set_lint(bsp, 1, true); /* no edge */
+	assert_int_equal(virq_lapic_stats(bsp)->nmi, 1);
+	virq_lapic_take_events(bsp, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_NMI);
+
+	wr(ap, VIRQ_APIC_LVT_LINT0, 0x45 | VIRQ_LVT_LEVEL);
+	virq_lapic_set_lint(ap, 0, true);
+	assert_true(rd(ap, VIRQ_APIC_LVT_LINT0) & VIRQ_LVT_REMOTE_IRR);
+	assert_int_equal(virq_lapic_ack(ap), 0x45);
+	virq_lapic_eoi(ap); /* still high: fires again */
+	assert_int_equal(virq_lapic_stats(ap)->accepted[0x45], 2);
+	assert_int_equal(virq_lapic_ack(ap), 0x45);
+	virq_lapic_set_lint(ap, 0, false);
+	virq_lapic_eoi(ap);
+	assert_false(rd(ap, VIRQ_APIC_LVT_LINT0) & VIRQ_LVT_REMOTE_IRR);
+	assert_int_equal(virq_lapic_stats(ap)->accepted[0x45], 2);
+	assert_int_equal(virq_lapic_set_lint(ap, 2, true), -EINVAL);
+	virq_apicbus_free(bus);
+}
+
+static void ipi(struct virq_lapic *l, uint32_t dest, uint32_t lo)
+{
+	wr(l, VIRQ_APIC_ICR_HI, dest << 24);
+	wr(l, VIRQ_APIC_ICR_LO, lo);
+}
+
+/* SDM 9.4.4 / 11.6.1: INIT puts an AP in wait-for-SIPI after an INIT reset that keeps the
+ * APIC ID; SIPI starts it at vector << 12; a SIPI outside wait-for-SIPI is dropped; INIT
+ * level de-assert does nothing. */
+static void test_init_sipi_state_machine_sdm_9_4_4(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *bsp = virq_apicbus_lapic(bus, 0), *ap = virq_apicbus_lapic(bus, 1);
+	struct virq_lapic_events ev;
+
+	assert_int_equal(virq_lapic_vcpu_state(ap), VIRQ_VCPU_WAIT_SIPI);
+	ipi(bsp, 1, 0x0600 | 0x9A); /* SIPI */
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_SIPI);
+	assert_int_equal(ev.sipi_vector, 0x9A);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	ipi(bsp, 1, 0x0600 | 0x10); /* second SIPI: running, ignored */
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, 0);
+	assert_int_equal(virq_lapic_stats(ap)->sipi_ignored, 1);
+
+	wr(ap, VIRQ_APIC_ID, 0x09000000);
+	wr(ap, VIRQ_APIC_TPR, 0x20);
+	msg(bus, 9, 0x77, false);
+	ipi(bsp, 9, 0x8000 | 0x0500); /* INIT level de-assert: no-op */
+	assert_int_equal(virq_lapic_stats(ap)->init_deassert, 1);
+	assert_int_equal(virq_lapic_pending_events(ap) & VIRQ_LAPIC_EV_INIT, 0);
+	ipi(bsp, 9, 0xC500); /* INIT assert */
+	assert_true(rec.last_events[1] & VIRQ_LAPIC_EV_INIT);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	assert_int_equal(virq_lapic_id(ap), 9); /* ID survives INIT */
+	assert_int_equal(rd(ap, VIRQ_APIC_TPR), 0);
+	assert_int_equal(rd(ap, VIRQ_APIC_SVR), 0xFF);
+	assert_false(irr_bit(ap, 0x77));
+	assert_int_equal(virq_lapic_stats(ap)->irr_discarded[0x77], 1);
+	/* NMI held while waiting for SIPI, taken after. */
+	ipi(bsp, 9, 0x0400);
+	ipi(bsp, 9, 0x0600 | 0x20);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_SIPI | VIRQ_LAPIC_EV_NMI);
+	/* INIT to the BSP: it restarts running, not waiting for SIPI. */
+	ipi(ap, 0, 0x4500);
+	virq_lapic_take_events(bsp, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	/* HALTED wakes on NMI. */
+	assert_int_equal(virq_lapic_set_vcpu_state(bsp, VIRQ_VCPU_HALTED), 0);
+	assert_int_equal(virq_lapic_set_vcpu_state(bsp, VIRQ_VCPU_WAIT_SIPI), -EINVAL);
+	ipi(ap, 0, 0x0400);
+	virq_lapic_take_events(bsp, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	virq_apicbus_free(bus);
+}
+
+/* Snapshot round trip is exact; restore validates and leaves the LAPIC untouched. */
+static void test_save_restore_round_trip_and_validation(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true, .tsc_hz = 1000000000 };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 1), *m = virq_apicbus_lapic(bus, 0);
+	struct virq_lapic_state st, st2, bad;
+
+	virq_lapic_tick(l, 777);
+	wr(l, VIRQ_APIC_TPR, 0x21);
+	wr(l, VIRQ_APIC_LDR, 0x04000000);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x39 | (VIRQ_LVT_TIMER_PERIODIC << 17));
+	wr(l, VIRQ_APIC_TMICT, 1234);
+	msg(bus, 1, 0x90, true);
+	msg(bus, 1, 0x50, false);
+	virq_lapic_ack(l);
+	virq_lapic_save(l, &st);
+	assert_int_equal(st.version, VIRQ_LAPIC_STATE_VERSION);
+
+	bad = st;
+	bad.magic ^= 1;
+	assert_int_equal(virq_lapic_restore(m, &st), -EINVAL); /* other vCPU's ID */
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+	bad = st;
+	bad.version = 99;
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+	bad = st;
+	bad.apic_base |= VIRQ_APIC_BASE_EXTD;
+	bad.apic_base &= ~VIRQ_APIC_BASE_EN;
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+	bad = st;
+	bad.irr[0] = 1u << 5;
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+	bad = st;
+	bad.lvt[VIRQ_LVT_ERROR] |= 0x700;
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+	bad = st;
+	bad.lvt[VIRQ_LVT_TIMER] |= 3u << 17; /* reserved timer mode */
+	assert_int_equal(virq_lapic_restore(l, &bad), -EINVAL);
+
+	/* Mutate, then restore: registers come back exactly. */
+	virq_lapic_eoi(l);
+	wr(l, VIRQ_APIC_TPR, 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x10000);
+	assert_int_equal(virq_lapic_restore(l, &st), 0);
+	virq_lapic_save(l, &st2);
+	assert_memory_equal(&st, &st2, sizeof(st));
+	assert_true(isr_bit(l, 0x90));
+	assert_true(irr_bit(l, 0x50));
+	assert_int_equal(rd(l, VIRQ_APIC_LDR), 0x04000000);
+	virq_apicbus_free(bus);
+}
+
+/* Every acceptance, ack and EOI is counted so flows add up per vector. */
+static void test_per_vector_counters_add_up(void **state)
+{
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+
+	assert_int_equal(msg(bus, 0, 0x70, false), 1);
+	assert_int_equal(msg(bus, 0, 0x70, false), 0); /* coalesced */
+	assert_int_equal(rec.notifies[0], 1); /* no kick for a merged interrupt */
+	virq_lapic_ack(l);
+	assert_int_equal(msg(bus, 0, 0x70, false), 1); /* in service: IRR free again */
+	virq_lapic_eoi(l);
+	assert_int_equal(s->accepted[0x70], 2);
+	assert_int_equal(s->coalesced[0x70], 1);
+	assert_int_equal(s->delivered[0x70], 1);
+	assert_int_equal(s->eoi[0x70], 1);
+	assert_int_equal(s->accepted[0x70],
+			 s->delivered[0x70] + s->irr_discarded[0x70] + (irr_bit(l, 0x70) ? 1 : 0));
+	virq_apicbus_free(bus);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ppr_is_max_of_tpr_and_isr_class_sdm_11_8_3_1),
+		cmocka_unit_test(test_tpr_blocks_vectors_of_equal_or_lower_class_sdm_11_8_3),
+		cmocka_unit_test(test_eoi_retires_highest_in_service_vector_sdm_11_8_5),
+		cmocka_unit_test(test_level_eoi_broadcast_and_directed_eoi_sdm_11_8_5),
+		cmocka_unit_test(
+			test_esr_records_illegal_vector_and_register_and_latches_sdm_11_5_3),
+		cmocka_unit_test(test_svr_software_disable_masks_lvts_sdm_11_4_7_2),
+		cmocka_unit_test(test_xapic_register_access_classes_sdm_table_11_1),
+		cmocka_unit_test(test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12),
+		cmocka_unit_test(test_apic_base_transitions_sdm_11_12_5),
+		cmocka_unit_test(test_timer_divide_configuration_encodings_sdm_11_5_4),
+		cmocka_unit_test(test_timer_oneshot_and_periodic_on_fake_clock_sdm_11_5_4),
+		cmocka_unit_test(test_timer_tsc_deadline_mode_sdm_11_5_4_1),
+		cmocka_unit_test(test_lint_pins_extint_nmi_and_level_remote_irr_sdm_11_5_1),
+		cmocka_unit_test(test_init_sipi_state_machine_sdm_9_4_4),
+		cmocka_unit_test(test_save_restore_round_trip_and_validation),
+		cmocka_unit_test(test_per_vector_counters_add_up),
+	};
+	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
+}
