@@ -1,0 +1,1 @@
+LIBS_test_xcheck := xcheck irqchip
