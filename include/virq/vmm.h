@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virq VMM engine: small 64-bit guests on /dev/kvm, in three irqchip modes.
+ *
+ * This is the only part of virq that calls KVM ioctls (daemon/vmm/). A `struct virq_vm`
+ * owns a KVM VM fd, its guest memory, one thread per vCPU and its devices. Many VMs may
+ * exist in one process; a VM whose guest dies (triple fault, emulation error, failed
+ * entry) stops with a recorded reason and never takes the process or other VMs down.
+ *
+ * Threading contract (applies to every function below unless stated otherwise):
+ *   - virq_vm_create() / virq_vm_destroy() are called by the owner thread only, and
+ *     virq_vm_destroy() must not race any other call on the same VM.
+ *   - Everything else (start/pause/resume/stop, inject, snapshots, stats) is
+ *     thread-safe and may be called from any thread, including concurrently; none of
+ *     them may be called from a vCPU thread of the same VM.
+ *   - Snapshots copy; the caller owns the copy. No pointer into the VM escapes.
+ *
+ * Errors: fallible functions return 0 or -errno; constructors return NULL with errno set
+ * and, where an `err` buffer is given, a human-readable reason.
+ *
+ * Companion headers: virq/vmm_guest.h (guest memory layout and the guest ABI: ledger,
+ * mailbox, PV-EOI page, page-table/GDT/IDT/TSS builder) and virq/vmm_kvm.h (pure
+ * helpers: exit names, stats-fd parsing, exception merging, request bitmap).
+ */
+#ifndef VIRQ_VMM_H
+#define VIRQ_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "virq/irq.h"
+
+#define VIRQ_VM_MAX_VCPUS 64
+#define VIRQ_VM_NAME_MAX 32
+#define VIRQ_VM_MEM_MB_DEFAULT 16
+#define VIRQ_VM_MEM_MB_MIN 8 /* the fixed guest layout (vmm_guest.h) needs 8 MiB */
+#define VIRQ_VM_MEM_MB_MAX 1024
+#define VIRQ_VM_REASON_MAX 160
+#define VIRQ_NR_VECTORS 256
+
+enum virq_irqchip_mode {
+	VIRQ_IRQCHIP_KERNEL = 0, /* KVM_CREATE_IRQCHIP: in-kernel PIC, IOAPIC, LAPIC */
+	VIRQ_IRQCHIP_SPLIT, /* in-kernel LAPIC; our PIC and IOAPIC models */
+	VIRQ_IRQCHIP_USER, /* no in-kernel irqchip: our PIC, IOAPIC and LAPIC models */
+	VIRQ_IRQCHIP__COUNT
+};
+
+enum virq_idle_style {
+	VIRQ_IDLE_HLT = 0, /* CPL0 `sti; hlt` loop: KVM halts the vCPU */
+	VIRQ_IDLE_CPL3_SPIN, /* CPL3 spin with IF=1, IOPL=3: runs natively here */
+	VIRQ_IDLE__COUNT
+};
+
+struct virq_vm_config {
+	char name[VIRQ_VM_NAME_MAX]; /* NUL-terminated; empty = "vm<N>" */
+	uint32_t nr_vcpus; /* 1..VIRQ_VM_MAX_VCPUS */
+	uint32_t mem_mb; /* VIRQ_VM_MEM_MB_MIN..MAX; 0 = default */
+	enum virq_irqchip_mode irqchip;
+	enum virq_idle_style idle;
+	bool posted; /* user mode: post into the PI descriptor (else mutex + direct) */
+	bool x2apic; /* guest switches its LAPICs to x2APIC mode at boot */
+	bool pv_eoi; /* user mode: paravirtual EOI for edge vectors */
+};
+
+/* Fills the defaults: 1 vCPU, 16 MiB, kernel irqchip, HLT idle, posted, PV-EOI on. */
+void virq_vm_config_init(struct virq_vm_config *cfg);
+/* 0 or -EINVAL with a reason in err (NUL-terminated, may be truncated). */
+int virq_vm_config_check(const struct virq_vm_config *cfg, char *err, size_t errlen);
+
+const char *virq_irqchip_mode_name(enum virq_irqchip_mode m);
+/* 0 and *out set, or -EINVAL. Accepts "kernel", "split", "user". */
+int virq_irqchip_mode_parse(const char *s, enum virq_irqchip_mode *out);
+const char *virq_idle_style_name(enum virq_idle_style s);
+int virq_idle_style_parse(const char *s, enum virq_idle_style *out);
+
+/*
+ * Is the VMM usable on this host? Returns true, or false with `why` filled
+ * ("/dev/kvm does not exist", "/dev/kvm: Permission denied", "KVM API version 11",
+ * "missing capability KVM_CAP_IRQFD", ...). Any thread.
+ */
+bool virq_vmm_available(char *why, size_t whylen);
+
+struct virq_vm;
+
+/*
+ * Creates the VM: KVM VM fd, guest memory (firmware, page tables, GDT, IDT, TSS,
+ * ledger, mailbox), irqchip per cfg->irqchip, vCPUs with their registers set, devices.
+ * No vCPU thread runs yet. Returns NULL with errno set and a reason in err.
+ */
+struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size_t errlen);
+/* Stops (if running) and frees everything. Accepts NULL. Owner thread. */
+void virq_vm_destroy(struct virq_vm *vm);
+
+enum virq_vm_state {
+	VIRQ_VM_CREATED = 0, /* created, vCPU threads not started */
+	VIRQ_VM_RUNNING,
+	VIRQ_VM_PAUSED, /* every vCPU thread parked outside KVM_RUN */
+	VIRQ_VM_STOPPED, /* stopped by request or by the guest (see reason) */
+	VIRQ_VM_STATE__COUNT
+};
+const char *virq_vm_state_name(enum virq_vm_state s);
+
+/* Spawns the vCPU threads (BSP runs, APs wait for INIT/SIPI). -EALREADY if started. */
+int virq_vm_start(struct virq_vm *vm);
+/* Kicks every vCPU out of KVM_RUN and parks it; returns when all are parked. */
+int virq_vm_pause(struct virq_vm *vm);
+int virq_vm_resume(struct virq_vm *vm);
+/* Stops and joins the vCPU threads; reason "stopped by request". Idempotent. */
+int virq_vm_stop(struct virq_vm *vm);
+/* Waits until the guest firmware on every vCPU reported ready, or timeout: 0/-ETIMEDOUT,
+ * -ESHUTDOWN if the VM stopped meanwhile. */
+int virq_vm_wait_ready(struct virq_vm *vm, unsigned int timeout_ms);
+
+/* State and, when STOPPED, why (e.g. "triple fault on vCPU 1"); reason may be NULL. */
+enum virq_vm_state virq_vm_state(const struct virq_vm *vm, char *reason, size_t reasonlen);
+const char *virq_vm_name(const struct virq_vm *vm);
+const struct virq_vm_config *virq_vm_get_config(const struct virq_vm *vm);
+
+/* The VMM process and the vCPU thread ids (for BPF attribution). Returns how many
+ * tids were written (<= max); tids of vCPUs not started are 0. */
+pid_t virq_vm_pid(const struct virq_vm *vm);
+int virq_vm_threads(const struct virq_vm *vm, pid_t *tids, unsigned int max);
+
+/* --- injection ----------------------------------------------------------------- */
+
+enum virq_gsi_op {
+	VIRQ_GSI_ASSERT = 0,
+	VIRQ_GSI_DEASSERT,
+	VIRQ_GSI_PULSE, /* assert then de-assert (an edge) */
+};
+
+/*
+ * Inject an MSI (address/data as in SDM Vol. 3A 11.11.1/11.11.2). Returns the delivery
+ * result of include/virq/irq.h (>0 CPUs reached, 0 coalesced, <0 -errno).
+ * kernel/split: KVM_SIGNAL_MSI. user: our LAPIC bus.
+ */
+int virq_vm_inject_msi(struct virq_vm *vm, uint64_t addr, uint32_t data);
+/* Drive a GSI (0..23). kernel: KVM_IRQ_LINE_STATUS; the answer is counted in the VMM
+ * ledger (VIRQ_LS_*). split/user: our IOAPIC/PIC models. Same result convention. */
+int virq_vm_inject_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op);
+/* NMI to one vCPU (KVM_NMI in user mode; an NMI MSI otherwise). */
+int virq_vm_inject_nmi(struct virq_vm *vm, uint32_t vcpu);
+/* Fire the irqfd bound to `gsi` (kernel/split). -EOPNOTSUPP in user mode. */
+int virq_vm_irqfd_signal(struct virq_vm *vm, uint32_t gsi);
+
+/*
+ * Doorbell round trip (kernel/split): asks vCPU 0 to ring the doorbell port (mailbox
+ * OUTB), KVM signals the ioeventfd without an exit, the VMM's device thread answers
+ * through an irqfd, and the guest handler counts VIRQ_DOORBELL_VECTOR. Waits for that
+ * count; *rtt_ns (may be NULL) gets the host-measured round trip, which includes the
+ * mailbox interrupt. Counted in the VMM ledger. 0, -ETIMEDOUT, -ESHUTDOWN, -EOPNOTSUPP.
+ */
+int virq_vm_doorbell(struct virq_vm *vm, unsigned int timeout_ms, uint64_t *rtt_ns);
+
+/* --- the guest's mailbox (ask the guest firmware to act) -------------------------- */
+
+/*
+ * Runs one mailbox command on vCPU `vcpu` and waits for its completion (timeout_ms).
+ * Commands are defined in vmm_guest.h (VIRQ_MBOX_*). `result` may be NULL.
+ * Serialised per vCPU internally. Returns 0, -ETIMEDOUT, -ESHUTDOWN, -EINVAL.
+ */
+int virq_vm_guest_cmd(struct virq_vm *vm, uint32_t vcpu, uint32_t cmd, uint64_t arg0, uint64_t arg1,
+		      uint64_t *result, unsigned int timeout_ms);
+
+/* --- ledgers ------------------------------------------------------------------- */
+
+/* What the guest's handler recorded for one vector on one vCPU. */
+struct virq_guest_vec {
+	uint64_t count;
+	uint64_t first_seq; /* per-vCPU interrupt sequence number at first/last arrival */
+	uint64_t last_seq;
+	uint64_t last_tsc; /* guest TSC at the last arrival */
+};
+
+struct virq_guest_ledger {
+	uint32_t vcpu;
+	uint32_t apic_id;
+	uint64_t seq; /* interrupts taken so far on this vCPU */
+	uint64_t eoi_written; /* EOIs written to the LAPIC */
+	uint64_t eoi_skipped_pv; /* EOIs skipped thanks to PV EOI */
+	uint64_t eoi_held; /* EOIs deferred by a hold */
+	uint64_t nested; /* handler entered while another ran (should stay 0) */
+	uint64_t mbox_done; /* mailbox commands completed */
+	struct virq_guest_vec vec[VIRQ_NR_VECTORS];
+};
+
+/* Copies one vCPU's guest ledger. 0 or -EINVAL. */
+int virq_vm_guest_ledger(const struct virq_vm *vm, uint32_t vcpu, struct virq_guest_ledger *out);
+/* One entry (count etc.) of the guest ledger; -EINVAL on a bad vcpu. */
+int virq_vm_ledger(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
+		   struct virq_guest_vec *out);
+
+/* KVM_IRQ_LINE_STATUS answers (kvm_set_irq()'s result: <0 ignored, 0 coalesced, >0 CPUs). */
+enum virq_line_status {
+	VIRQ_LS_DELIVERED = 0,
+	VIRQ_LS_COALESCED,
+	VIRQ_LS_IGNORED,
+	VIRQ_LS_ERROR, /* the ioctl itself failed */
+	VIRQ_LS__COUNT
+};
+
+/* The VMM's own injection ledger. */
+struct virq_vmm_vec {
+	uint64_t injected; /* injections aimed at this vCPU/vector */
+	uint64_t coalesced;
+};
+
+struct virq_vmm_ledger {
+	uint64_t path_injected[VIRQ_PATH__COUNT];
+	uint64_t path_coalesced[VIRQ_PATH__COUNT];
+	uint64_t path_failed[VIRQ_PATH__COUNT];
+	uint64_t line_status[VIRQ_LS__COUNT]; /* kernel-mode KVM_IRQ_LINE_STATUS answers */
+	uint64_t irqfd_signals;
+	uint64_t doorbell_roundtrips;
+	uint64_t doorbell_ns_sum;
+	uint64_t posted[4]; /* user mode: notification kinds, see VIRQ_PI_NOTIFY_* */
+};
+
+#define VIRQ_PI_NOTIFY_SUPPRESSED 0 /* ON already set: no kick */
+#define VIRQ_PI_NOTIFY_KICK 1 /* ON 0->1, vCPU in KVM_RUN: signal kick */
+#define VIRQ_PI_NOTIFY_WAKE 2 /* ON 0->1, vCPU halted: wake */
+#define VIRQ_PI_NOTIFY_NONE 3 /* ON 0->1, vCPU outside KVM_RUN: synced at next entry */
+
+int virq_vm_vmm_ledger(const struct virq_vm *vm, struct virq_vmm_ledger *out);
+/* Per vCPU per vector injection counts (the vector as addressed by the VMM). */
+int virq_vm_vmm_vec(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
+		    struct virq_vmm_vec *out);
+
+/* KVM exit reasons counted per vCPU (index = KVM_EXIT_* value, clipped). */
+#define VIRQ_EXIT_REASONS 64
+struct virq_vcpu_exits {
+	uint64_t by_reason[VIRQ_EXIT_REASONS];
+	uint64_t eintr; /* KVM_RUN returned -EINTR (kicks) */
+	uint64_t runs; /* KVM_RUN calls */
+};
+int virq_vm_exits(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_exits *out);
+
+/* --- KVM binary statistics ------------------------------------------------------ */
+
+#define VIRQ_KVM_STAT_NAME_MAX 48
+struct virq_kvm_stat {
+	char name[VIRQ_KVM_STAT_NAME_MAX];
+	int32_t vcpu; /* -1 for VM-wide */
+	uint32_t flags; /* kvm_stats_desc.flags (type, unit, base) */
+	uint64_t value; /* first element (histograms: sum of buckets) */
+};
+
+/*
+ * Reads KVM_GET_STATS_FD of the VM and each vCPU into out[0..max). Returns the number
+ * of stats (may exceed max: then only max were written) or -errno.
+ */
+int virq_vm_kvm_stats(const struct virq_vm *vm, struct virq_kvm_stat *out, size_t max);
+
+/* --- scenarios ----------------------------------------------------------------- */
+
+enum virq_action_kind {
+	VIRQ_ACT_MSI = 0, /* addr/data, or vcpu+vector+logical */
+	VIRQ_ACT_GSI, /* gsi + op */
+	VIRQ_ACT_IPI, /* from vcpu: icr value (any mode/shorthand) */
+	VIRQ_ACT_TIMER, /* on vcpu: vector, initial count, periodic */
+	VIRQ_ACT_NMI, /* to vcpu */
+	VIRQ_ACT_EOI_HOLD, /* on vcpu: hold (arg0=1) or release (arg0=0) EOIs */
+	VIRQ_ACT_GUEST, /* raw mailbox command: cmd, arg0, arg1 */
+	VIRQ_ACT_SLEEP, /* host sleeps arg0 microseconds */
+	VIRQ_ACT_IOAPIC, /* program IOAPIC pin: gsi, vector, dest, level, masked */
+	VIRQ_ACT_PIC, /* program the PIC pair: base vector, mask */
+	VIRQ_ACT_INIT_SIPI, /* start AP vcpu (already done at boot; re-start) */
+	VIRQ_ACT__COUNT
+};
+
+#define VIRQ_SCN_MAX_ACTIONS 4096
+#define VIRQ_SCN_MAX_EXPECT 1024
+
+struct virq_action {
+	enum virq_action_kind kind;
+	uint32_t vcpu; /* target or sender */
+	uint32_t repeat; /* >= 1 */
+	uint32_t gsi;
+	enum virq_gsi_op op;
+	uint8_t vector;
+	uint8_t logical;
+	uint8_t level;
+	uint8_t masked;
+	uint32_t dest;
+	uint64_t addr; /* MSI address, or ICR value for IPI */
+	uint64_t data; /* MSI data, or timer initial count */
+	uint64_t arg0, arg1;
+	uint32_t cmd;
+	uint32_t gap_us; /* host pause after each repetition */
+	/* Optional per-repetition barrier: wait until the guest ledger count of
+	 * (sync_vcpu, sync_vector) grew by sync_n (default 1). sync_vcpu < 0: none. */
+	int32_t sync_vcpu;
+	uint8_t sync_vector;
+	uint32_t sync_n;
+};
+
+struct virq_expect {
+	uint32_t vcpu;
+	uint8_t vector;
+	bool at_least; /* observed >= count passes (level lines may re-fire) */
+	uint64_t count;
+};
+
+struct virq_scenario {
+	char name[64];
+	struct virq_vm_config config;
+	uint32_t nr_actions;
+	struct virq_action *actions;
+	uint32_t nr_expect;
+	struct virq_expect *expect;
+};
+
+const char *virq_action_kind_name(enum virq_action_kind k);
+
+/*
+ * Scenario JSON (numbers may also be strings "0x.."):
+ *   { "name": "...",
+ *     "vm": { "vcpus": 2, "mem_mb": 16, "irqchip": "kernel|split|user",
+ *             "idle": "hlt|cpl3-spin", "x2apic": false, "posted": true, "pv_eoi": true },
+ *     "timeline": [ { "action": "msi", "vcpu": 1, "vector": 97, "logical": false } |
+ *                   { "action": "msi", "addr": .., "data": .. } |
+ *                   { "action": "gsi", "gsi": 10, "op": "assert|deassert|pulse" } |
+ *                   { "action": "ipi", "from": 0, "vector": .., "dest": 1,
+ *                     "mode": "fixed|lowest|nmi|init|startup",
+ *                     "shorthand": "none|self|all|all-but-self", "logical": false } |
+ *                   { "action": "timer", "vcpu": 0, "vector": .., "count": .., "periodic": false } |
+ *                   { "action": "nmi", "vcpu": 1 } | { "action": "eoi_hold", "vcpu": 0, "hold": true } |
+ *                   { "action": "guest", "vcpu": 0, "cmd": 1, "arg0": .., "arg1": .. } |
+ *                   { "action": "sleep", "us": 1000 } |
+ *                   { "action": "ioapic", "gsi": 10, "vector": .., "dest": 0, "level": false,
+ *                     "masked": false, "logical": false } |
+ *                   { "action": "pic", "base": 48, "mask": 65527 } |
+ *                   { "action": "init_sipi", "vcpu": 1 } ],
+ *     every action also takes "repeat", "gap_us", "sync_vcpu", "sync_vector", "sync_n";
+ *     "expect": [ { "vcpu": 1, "vector": 97, "count": 10 } | { ..., "at_least": 3 } ] }
+ */
+
+/*
+ * Parses a scenario (JSON text of `len` bytes, not necessarily NUL-terminated; at most
+ * 1 MiB). Returns a scenario owned by the caller (free with virq_scenario_free), or NULL
+ * with errno set (EINVAL, E2BIG, ENOMEM) and a reason in err.
+ */
+struct virq_scenario *virq_scenario_parse(const char *json, size_t len, char *err, size_t errlen);
+void virq_scenario_free(struct virq_scenario *s);
+
+struct virq_scn_row {
+	uint32_t vcpu;
+	uint8_t vector;
+	bool at_least;
+	bool ok;
+	uint64_t expected;
+	uint64_t observed;
+};
+
+struct virq_scn_result {
+	bool pass;
+	char failure[VIRQ_VM_REASON_MAX]; /* first mismatch or VM failure */
+	uint32_t nr_rows;
+	struct virq_scn_row rows[VIRQ_SCN_MAX_EXPECT];
+	struct virq_vmm_ledger vmm;
+	uint64_t exits_total;
+	uint64_t elapsed_ns;
+};
+
+/*
+ * Runs a scenario. If vm is NULL a VM is created from s->config (with `mode_override`
+ * applied when >= 0) and destroyed afterwards. Fills res; returns 0 when it could run
+ * (res->pass says if expectations held) or -errno (no KVM, VM creation failed).
+ */
+int virq_scenario_run(struct virq_vm *vm, const struct virq_scenario *s, int mode_override,
+		      struct virq_scn_result *res);
+
+#endif /* VIRQ_VMM_H */
