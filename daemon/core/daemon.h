@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virqd's core (daemon/core/): the event loop and the glue that hosts the subsystems.
+ *
+ * Initialise/finalise order (chrony's Foo_Initialise/Foo_Finalise, finalised in reverse):
+ *   log -> config -> epoll + signalfd + timerfd -> VMM probe -> BPF tracer -> metrics HTTP
+ *   -> control socket -> sd_notify READY=1.
+ * The control socket comes last so that a client that can connect sees a complete daemon;
+ * READY=1 is sent only once the socket listens and tracing is attached or has explicitly
+ * degraded (its reason is in `status`).
+ *
+ * Threading: one thread runs the loop; every function here runs on it. vCPU threads
+ * belong to the VMM engine and never touch the control plane.
+ */
+#ifndef VIRQ_DAEMON_CORE_H
+#define VIRQ_DAEMON_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "log.h"
+#include "virq/proto.h"
+
+struct virq_ctl;
+struct virq_ctl_client;
+struct virq_proto_request;
+struct virq_trace;
+struct virq_metrics_http;
+struct virq_stats_snapshot;
+struct virq_vm;
+struct cJSON;
+
+#define VIRQD_MAX_VMS 256
+
+/* Command-line overrides, applied over the file (and re-applied on SIGHUP). */
+struct virqd_overrides {
+	const char *config_path; /* NULL = VIRQ_CONF_DEFAULT_PATH, optional */
+	bool config_explicit; /* --config given: a missing file is an error */
+	const char *socket_path;
+	const char *metrics_addr;
+	const char *socket_group;
+	bool no_bpf;
+	bool no_kvm;
+	bool foreground;
+	int log_level; /* -1 = from config */
+};
+
+struct virqd_vm {
+	unsigned int id; /* stable handle, never reused in one daemon lifetime */
+	struct virq_vm *vm;
+	bool stop_seen; /* its stop was already counted */
+};
+
+/* Daemon-wide counters reported by `status`. */
+struct virqd_counters {
+	uint64_t ticks; /* sampling timer expirations handled */
+	uint64_t ticks_missed; /* expirations merged because the loop was late */
+	uint64_t reloads;
+	uint64_t reload_errors;
+	uint64_t trace_records; /* ring records consumed */
+	uint64_t trace_events_sent; /* event lines queued to subscribers */
+	uint64_t anomalies; /* anomalies seen (logged or rate-limited) */
+	uint64_t vm_failures; /* VMs that stopped on their own (guest crash) */
+};
+
+struct virqd {
+	struct virq_config cfg;
+	struct virqd_overrides ov;
+	int epfd, sigfd, timerfd;
+	struct virq_ctl *ctl;
+	gid_t gid; /* resolved cfg.socket_group, (gid_t)-1 = root only */
+	bool stop;
+	uint64_t start_mono_ns;
+	double start_unix;
+
+	bool kvm_ok;
+	char kvm_why[160];
+	bool bpf_ok;
+	char bpf_why[256];
+	struct virq_trace *trace;
+	bool metrics_ok;
+	char metrics_why[160];
+	struct virq_metrics_http *http;
+	char *snap_json; /* latest sample as the /api/v1/stats document, owned */
+	uint64_t snap_seq;
+
+	struct virqd_vm vms[VIRQD_MAX_VMS];
+	unsigned int nr_vms;
+	unsigned int next_vm_id;
+
+	struct virqd_counters cnt;
+	struct virq_ratelimit anomaly_rl;
+	char state[64]; /* "running", "degraded: observe-only", ... */
+};
+
+/* Everything up to READY=1. 0 or -errno with a logged reason (the process exits 1). */
+int virqd_initialise(struct virqd *d, const struct virqd_overrides *ov);
+/* Runs until SIGTERM/SIGINT. 0, or -errno when the loop itself failed. */
+int virqd_run(struct virqd *d);
+/* STOPPING=1, stops every VM, detaches BPF, removes the socket. Accepts a partially
+ * initialised daemon (everything zero/-1 that was not set up). */
+void virqd_finalise(struct virqd *d);
+/* SIGHUP: re-reads the configuration; applies log level, socket group/mode, limits,
+ * observe list and VM defaults. A bad file leaves everything as it was. 0 or -EINVAL. */
+int virqd_reload(struct virqd *d, char *err, size_t errlen);
+
+/* The state string: "running", "degraded (observe-only: ...)", "degraded (vmm-only: ...)". */
+const char *virqd_state(struct virqd *d);
+
+/* The control protocol handler (daemon/core/commands.c); see virq_ctl_handler. */
+enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
+				 const struct virq_proto_request *req, struct cJSON **result,
+				 char *msg, size_t msglen);
+
+/* Observation glue (daemon/core/observe.c). */
+/* Opens the tracer per configuration, or records why not in bpf_why. Never fails. */
+void virqd_trace_initialise(struct virqd *d);
+void virqd_trace_finalise(struct virqd *d);
+/* Applies cfg.observe to the tracer's target filter (called at start and on reload). */
+void virqd_trace_apply_filter(struct virqd *d);
+/* Ring readable: consume and broadcast to subscribers. */
+void virqd_trace_ring_ready(struct virqd *d);
+/* Builds a fresh stats snapshot from the VMs and the tracer, renders it as JSON into
+ * d->snap_json (for metrics.snapshot) and publishes it to the HTTP server. */
+void virqd_sample(struct virqd *d);
+
+/* vm.crosscheck: fills the cross-check input from our VMs (VMM, guest, KVM stats, BPF when
+ * attributable) and from BPF-observed VMs of other processes; replaces *res with the
+ * report's JSON plus a "sources" object. */
+enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
+					struct cJSON **res, char *msg, size_t msglen);
+
+/* VM glue (daemon/core/vms.c). */
+struct virqd_vm *virqd_vm_find(struct virqd *d, const char *name_or_id);
+/* Stops and destroys every VM (shutdown). */
+void virqd_vms_finalise(struct virqd *d);
+/* Checks every VM for a guest-initiated stop; counts and logs (rate-limited). */
+void virqd_vms_poll(struct virqd *d);
+
+uint64_t virqd_now_ns(void);
+
+#endif /* VIRQ_DAEMON_CORE_H */

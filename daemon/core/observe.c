@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Observation glue: the BPF tracer's life cycle and target filter, the event stream, the
+ * per-tick statistics snapshot and the cross-check inputs. This file only translates
+ * between the VMM, trace, stats and xcheck vocabularies; none of them knows the others.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon.h"
+#include "../ctl/ctl.h"
+#include "virq/metrics.h"
+#include "virq/stats.h"
+#include "virq/trace.h"
+#include "virq/vmm.h"
+#include "virq/vmm_kvm.h"
+#include "virq/xcheck.h"
+
+/* ---- tracer ---------------------------------------------------------------------------- */
+
+void virqd_trace_initialise(struct virqd *d)
+{
+	struct virq_trace_opts o;
+	char err[256] = "";
+
+	if (!d->cfg.bpf) {
+		snprintf(d->bpf_why, sizeof(d->bpf_why), "disabled by configuration");
+		return;
+	}
+	virq_trace_opts_init(&o);
+	o.ring = true;
+	d->trace = virq_trace_open(&o, err, sizeof(err));
+	if (!d->trace) {
+		snprintf(d->bpf_why, sizeof(d->bpf_why), "%s", err[0] ? err : strerror(errno));
+		virq_log(LOG_WARNING, "BPF tracer unavailable (%s): VMM only", d->bpf_why);
+		return;
+	}
+	d->bpf_ok = true;
+	virqd_trace_apply_filter(d);
+}
+
+void virqd_trace_finalise(struct virqd *d)
+{
+	virq_trace_close(d->trace);
+	d->trace = NULL;
+	d->bpf_ok = false;
+}
+
+/* Adds the pids whose comm equals `comm`. */
+static size_t add_comm_pids(const char *comm, pid_t *out, size_t n, size_t max)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+
+	if (!dir)
+		return n;
+	while (n < max && (de = readdir(dir))) {
+		char path[300], c[32] = "";
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(c, sizeof(c), f)) {
+			c[strcspn(c, "\n")] = '\0';
+			if (!strcmp(c, comm))
+				out[n++] = (pid_t)atoi(de->d_name);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+void virqd_trace_apply_filter(struct virqd *d)
+{
+	pid_t tgids[VIRQ_CONF_OBSERVE_MAX * 8 + 1];
+	size_t n = 0;
+	int r;
+
+	if (!d->trace)
+		return;
+	if (d->cfg.nr_observe == 0) {
+		r = virq_trace_filter_all(d->trace);
+	} else {
+		tgids[n++] = getpid(); /* our own VMs are always observed */
+		for (unsigned int i = 0; i < d->cfg.nr_observe; i++) {
+			const struct virq_observe *o = &d->cfg.observe[i];
+
+			if (o->kind == VIRQ_OBSERVE_PID && n < sizeof(tgids) / sizeof(tgids[0]))
+				tgids[n++] = o->pid;
+			else if (o->kind == VIRQ_OBSERVE_COMM)
+				n = add_comm_pids(o->comm, tgids, n,
+						  sizeof(tgids) / sizeof(tgids[0]));
+		}
+		r = virq_trace_filter_set(d->trace, tgids, n);
+	}
+	if (r)
+		virq_log(LOG_WARNING, "trace filter: %s", strerror(-r));
+}
+
+struct ring_ctx {
+	struct virqd *d;
+	unsigned int records;
+};
+
+static int ring_cb(const struct virq_trace_record *r, void *ctx)
+{
+	struct ring_ctx *rc = ctx;
+	struct virqd *d = rc->d;
+	cJSON *o;
+	char *f;
+	size_t len;
+
+	rc->records++;
+	if (!d->ctl)
+		return 0;
+	o = cJSON_CreateObject();
+	if (!o)
+		return 0;
+	cJSON_AddNumberToObject(o, "ts_ns", (double)r->ts_ns);
+	cJSON_AddStringToObject(o, "ev", virq_trace_event_name(r->key.event));
+	cJSON_AddNumberToObject(o, "tgid", r->key.tgid);
+	cJSON_AddNumberToObject(o, "vm", r->key.vm_id);
+	cJSON_AddNumberToObject(
+		o, "vcpu", r->key.vcpu_id == VIRQ_TRACE_VCPU_NONE ? -1 : (double)r->key.vcpu_id);
+	cJSON_AddNumberToObject(o, "arg", r->key.arg);
+	cJSON_AddNumberToObject(o, "aux", r->key.aux);
+	cJSON_AddNumberToObject(o, "tid", r->tid);
+	cJSON_AddNumberToObject(o, "cpu", r->cpu);
+	f = virq_proto_event("trace", o, &len);
+	if (f) {
+		d->cnt.trace_events_sent += virq_ctl_broadcast(d->ctl, f, len);
+		free(f);
+	}
+	return 0;
+}
+
+void virqd_trace_ring_ready(struct virqd *d)
+{
+	struct ring_ctx rc = { .d = d };
+
+	if (!d->trace)
+		return;
+	virq_trace_ring_consume(d->trace, ring_cb, &rc);
+	d->cnt.trace_records += rc.records;
+}
+
+/* ---- statistics snapshot ------------------------------------------------------------------ */
+
+static enum virq_vm_mode stats_mode(enum virq_irqchip_mode m)
+{
+	return m == VIRQ_IRQCHIP_KERNEL ? VIRQ_VM_MODE_KERNEL :
+	       m == VIRQ_IRQCHIP_SPLIT	? VIRQ_VM_MODE_SPLIT :
+					  VIRQ_VM_MODE_USER;
+}
+
+static void sample_own_vm(struct virq_stats_snapshot *s, struct virqd_vm *v,
+			  struct virq_kvm_stat *ks, size_t ks_max)
+{
+	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
+	struct virq_stats_vm *sv;
+	struct virq_vmm_ledger vl;
+	int nk;
+
+	sv = virq_stats_add_vm(s, virq_vm_name(v->vm), stats_mode(cfg->irqchip),
+			       VIRQ_VM_ORIGIN_STARTED, cfg->nr_vcpus, getpid());
+	if (!sv) {
+		s->stats_dropped++;
+		return;
+	}
+	if (virq_vm_vmm_ledger(v->vm, &vl) == 0) {
+		for (int p = 0; p < VIRQ_PATH__COUNT; p++) {
+			int sp = virq_stats_path_from_irq(p);
+
+			if (sp < 0)
+				continue;
+			sv->path[sp].injected += vl.path_injected[p];
+			sv->path[sp].coalesced += vl.path_coalesced[p];
+		}
+	}
+	for (uint32_t c = 0; c < cfg->nr_vcpus; c++) {
+		struct virq_vcpu_exits ex;
+
+		if (virq_vm_exits(v->vm, c, &ex))
+			continue;
+		for (uint32_t r = 0; r < VIRQ_EXIT_REASONS; r++) {
+			const char *name = virq_kvm_exit_name(r);
+			char num[16];
+
+			if (!ex.by_reason[r])
+				continue;
+			if (!name) {
+				snprintf(num, sizeof(num), "%u", r);
+				name = num;
+			}
+			if (virq_stats_vm_add_exit(sv, (int32_t)c, VIRQ_EXIT_SRC_VMM, name,
+						   ex.by_reason[r]))
+				s->stats_dropped++;
+		}
+	}
+	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
+	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
+		int32_t vc = ks[i].vcpu < 0 ? VIRQ_STATS_VCPU_VM : ks[i].vcpu;
+
+		if (virq_stats_vm_add_kvm_stat(sv, vc, ks[i].name, ks[i].value))
+			s->stats_dropped++;
+	}
+}
+
+static int point_to_stats(const struct virq_trace_point *p, void *ctx)
+{
+	struct virq_stats_snapshot *s = ctx;
+	enum virq_attach_state st = p->state == VIRQ_TPS_LIVE	? VIRQ_ATTACH_LIVE :
+				    p->state == VIRQ_TPS_SILENT ? VIRQ_ATTACH_SILENT :
+								  VIRQ_ATTACH_UNAVAILABLE;
+
+	if (virq_stats_add_bpf_point(s, p->name, virq_trace_variant_name(p->variant), st,
+				     p->events))
+		s->stats_dropped++;
+	return 0;
+}
+
+/* Observed VMs: one stats VM per BPF-seen VM of another process. */
+struct obs_ctx {
+	struct virq_stats_snapshot *s;
+	uint32_t ids[VIRQ_STATS_MAX_VMS];
+	struct virq_stats_vm *vms[VIRQ_STATS_MAX_VMS];
+	unsigned int n;
+};
+
+static int vm_to_stats(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
+{
+	struct obs_ctx *oc = ctx;
+	char name[VIRQ_STATS_NAME_MAX];
+	struct virq_stats_vm *sv;
+
+	if ((pid_t)vm->userspace_pid == getpid() || oc->n == VIRQ_STATS_MAX_VMS)
+		return 0;
+	snprintf(name, sizeof(name), "%.*s", (int)sizeof(vm->stats_id), vm->stats_id);
+	sv = virq_stats_add_vm(oc->s, name, VIRQ_VM_MODE_OBSERVED, VIRQ_VM_ORIGIN_OBSERVED, 0,
+			       (int32_t)vm->userspace_pid);
+	if (!sv) {
+		oc->s->stats_dropped++;
+		return 0;
+	}
+	oc->ids[oc->n] = vm_id;
+	oc->vms[oc->n++] = sv;
+	return 0;
+}
+
+static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void *ctx)
+{
+	struct obs_ctx *oc = ctx;
+	struct virq_stats_vm *sv = NULL;
+	int path = -1;
+
+	for (unsigned int i = 0; i < oc->n; i++)
+		if (oc->ids[i] == k->vm_id)
+			sv = oc->vms[i];
+	if (!sv)
+		return 0;
+	switch (k->event) {
+	case VIRQ_TEV_MSI_SET_IRQ:
+		path = VIRQ_SPATH_MSI;
+		break;
+	case VIRQ_TEV_IOAPIC_SET_IRQ:
+		path = VIRQ_SPATH_IOAPIC;
+		break;
+	case VIRQ_TEV_PIC_SET_IRQ:
+		path = VIRQ_SPATH_PIC;
+		break;
+	case VIRQ_TEV_APIC_IPI:
+		path = VIRQ_SPATH_IPI;
+		break;
+	case VIRQ_TEV_APICV_ACCEPT_IRQ:
+		path = VIRQ_SPATH_POSTED;
+		break;
+	case VIRQ_TEV_USERSPACE_EXIT: {
+		const char *n = virq_kvm_exit_name(k->arg);
+
+		if (n && virq_stats_vm_add_exit(sv, VIRQ_STATS_VCPU_VM, VIRQ_EXIT_SRC_KVM_STATS, n,
+						value))
+			oc->s->stats_dropped++;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+	sv->path[path].injected += value;
+	return 0;
+}
+
+static int hist_to_stats(const struct virq_trace_hist_key *k, const struct virq_trace_hist_val *v,
+			 void *ctx)
+{
+	struct obs_ctx *oc = ctx;
+
+	if (k->hist != VIRQ_THIST_SRC_TO_ACCEPT)
+		return 0;
+	for (unsigned int i = 0; i < oc->n; i++) {
+		if (oc->ids[i] != k->vm_id)
+			continue;
+		for (int sl = 0; sl < VIRQ_STATS_HIST_SLOTS && sl < VIRQ_TRACE_HIST_SLOTS; sl++)
+			oc->vms[i]->latency[VIRQ_SPATH_MSI].slot[sl] += v->slots[sl];
+		oc->vms[i]->latency[VIRQ_SPATH_MSI].sum_ns += v->sum_ns;
+	}
+	return 0;
+}
+
+void virqd_sample(struct virqd *d)
+{
+	enum { KS_MAX = 4096 };
+	struct virq_stats_snapshot *s = virq_stats_snapshot_new();
+	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
+	struct obs_ctx *oc = calloc(1, sizeof(*oc));
+	struct timespec now;
+	char *json = NULL;
+	size_t len;
+
+	if (!s || !ks || !oc)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->seq = ++d->snap_seq;
+	s->taken_unix_ns = (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec;
+	s->daemon_start_unix = d->start_unix;
+	for (unsigned int i = 0; i < d->nr_vms; i++)
+		sample_own_vm(s, &d->vms[i], ks, KS_MAX);
+	if (d->trace) {
+		/* A filter on process names follows processes that start later. */
+		for (unsigned int i = 0; i < d->cfg.nr_observe; i++)
+			if (d->cfg.observe[i].kind == VIRQ_OBSERVE_COMM) {
+				virqd_trace_apply_filter(d);
+				break;
+			}
+		oc->s = s;
+		virq_trace_points(d->trace, point_to_stats, s);
+		virq_trace_read_vms(d->trace, vm_to_stats, oc);
+		virq_trace_read_counters(d->trace, counter_to_stats, oc);
+		virq_trace_read_hist(d->trace, hist_to_stats, oc);
+		s->ringbuf_drops = virq_trace_drops(d->trace);
+	}
+	if (virq_metrics_render_json(s, NULL, &json, &len) == 0) {
+		free(d->snap_json);
+		d->snap_json = json;
+	}
+	if (d->http) {
+		virq_metrics_http_publish(d->http, s);
+		s = NULL;
+	}
+out:
+	virq_stats_snapshot_free(s);
+	free(ks);
+	free(oc);
+}
+
+/* ---- cross-check ------------------------------------------------------------------------- */
+
+static enum virq_xcheck_src_state xc_state(enum virq_trace_point_state s)
+{
+	return s == VIRQ_TPS_LIVE   ? VIRQ_XC_SRC_LIVE :
+	       s == VIRQ_TPS_SILENT ? VIRQ_XC_SRC_SILENT :
+				      VIRQ_XC_SRC_UNAVAILABLE;
+}
+
+static int point_to_xc(const struct virq_trace_point *p, void *ctx)
+{
+	struct virq_xcheck_input *in = ctx;
+
+	for (int t = 1; t < VIRQ_XC_TP__COUNT; t++)
+		if (!strcmp(p->name, virq_xcheck_tp_name(t)))
+			virq_xcheck_source_set(&in->tp[t], xc_state(p->state), p->error);
+	return 0;
+}
+
+/* Per-VM BPF counts into a cross-check VM: `tgid` and `vm_id` select (vm_id 0 = any). */
+struct xc_kctx {
+	struct virq_xcheck_vm *vm;
+	struct virq_xcheck_vcpu *vcpus;
+	pid_t tgid;
+	uint32_t vm_id;
+	bool grow; /* observed VM: vCPU slots created as seen */
+};
+
+static struct virq_xcheck_vcpu *xc_vcpu_by(struct xc_kctx *kc, uint32_t id, bool apic)
+{
+	for (uint32_t i = 0; i < kc->vm->nr_vcpus; i++)
+		if ((apic ? kc->vcpus[i].apic_id : kc->vcpus[i].vcpu_id) == id)
+			return &kc->vcpus[i];
+	if (!kc->grow || kc->vm->nr_vcpus >= VIRQ_XC_MAX_VCPUS || id >= VIRQ_XC_MAX_VCPUS)
+		return NULL;
+	/* Observed VMs: vCPU index = APIC ID, which is how KVM numbers them by default. */
+	kc->vcpus[kc->vm->nr_vcpus].vcpu_id = id;
+	kc->vcpus[kc->vm->nr_vcpus].apic_id = id;
+	return &kc->vcpus[kc->vm->nr_vcpus++];
+}
+
+static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *ctx)
+{
+	struct xc_kctx *kc = ctx;
+	struct virq_xcheck_vm *vm = kc->vm;
+	struct virq_xcheck_vcpu *vc;
+	uint32_t vec = k->arg;
+
+	if ((pid_t)k->tgid != kc->tgid || (kc->vm_id && k->vm_id != kc->vm_id))
+		return 0;
+	switch (k->event) {
+	case VIRQ_TEV_MSI_SET_IRQ:
+		vm->kern[VIRQ_XC_PATH_MSI].source += value;
+		vm->kern[VIRQ_XC_PATH_MSI].source_tp = VIRQ_XC_TP_MSI_SET_IRQ;
+		if (vec < VIRQ_XC_NR_VECTORS)
+			vm->k_source_vec[vec] += value;
+		break;
+	case VIRQ_TEV_APIC_IPI:
+		vm->kern[VIRQ_XC_PATH_IPI].source += value;
+		vm->kern[VIRQ_XC_PATH_IPI].source_tp = VIRQ_XC_TP_APIC_IPI;
+		if (vec < VIRQ_XC_NR_VECTORS)
+			vm->k_source_vec[vec] += value;
+		break;
+	case VIRQ_TEV_IOAPIC_SET_IRQ:
+		vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
+		vm->kern[VIRQ_XC_PATH_IOAPIC].source_tp = VIRQ_XC_TP_IOAPIC_SET_IRQ;
+		if (k->aux < VIRQ_XC_NR_VECTORS)
+			vm->k_source_vec[k->aux] += value;
+		break;
+	case VIRQ_TEV_PIC_SET_IRQ:
+		vm->kern[VIRQ_XC_PATH_PIC].source += value;
+		vm->kern[VIRQ_XC_PATH_PIC].source_tp = VIRQ_XC_TP_PIC_SET_IRQ;
+		break;
+	case VIRQ_TEV_APIC_ACCEPT_IRQ:
+		vc = xc_vcpu_by(kc, k->aux, true);
+		if (vc && vec < VIRQ_XC_NR_VECTORS)
+			vc->k_accept[vec] += value;
+		break;
+	case VIRQ_TEV_APICV_ACCEPT_IRQ:
+		vc = xc_vcpu_by(kc, k->aux, true);
+		if (vc)
+			vc->k_posted += value;
+		break;
+	case VIRQ_TEV_EOI:
+		if (k->vcpu_id == VIRQ_TRACE_VCPU_NONE)
+			break;
+		vc = xc_vcpu_by(kc, k->vcpu_id, false);
+		if (!vc)
+			break;
+		if (vec == 0xffffffffu)
+			vc->k_eoi_none += value;
+		else if (vec < VIRQ_XC_NR_VECTORS)
+			vc->k_eoi[vec] += value;
+		break;
+	case VIRQ_TEV_INJ_VIRQ:
+	case VIRQ_TEV_USERSPACE_EXIT:
+	case VIRQ_TEV_PIO:
+	case VIRQ_TEV_MMIO:
+	case VIRQ_TEV_EXIT:
+		if (k->vcpu_id == VIRQ_TRACE_VCPU_NONE)
+			break;
+		vc = xc_vcpu_by(kc, k->vcpu_id, false);
+		if (!vc)
+			break;
+		if (k->event == VIRQ_TEV_INJ_VIRQ)
+			vc->k_inj_virq += value;
+		else if (k->event == VIRQ_TEV_USERSPACE_EXIT && vec < VIRQ_XC_EXIT_REASONS)
+			vc->k_userspace_exit[vec] += value;
+		else if (k->event == VIRQ_TEV_PIO)
+			vc->k_pio += value;
+		else if (k->event == VIRQ_TEV_MMIO)
+			vc->k_mmio += value;
+		else if (k->event == VIRQ_TEV_EXIT)
+			vc->k_exit += value;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void xc_mark_used(struct virq_xcheck_vm *vm)
+{
+	for (uint32_t c = 0; c < vm->nr_vcpus; c++) {
+		const struct virq_xcheck_vcpu *vc = &vm->vcpus[c];
+
+		for (int v = 0; v < VIRQ_XC_NR_VECTORS; v++)
+			if ((vc->vmm_injected[v] || vc->guest_received[v] || vc->k_accept[v]) &&
+			    vm->vector_path[v] == VIRQ_XC_PATH_NONE)
+				vm->vector_path[v] = VIRQ_XC_PATH_VM;
+	}
+	for (int v = 0; v < VIRQ_XC_NR_VECTORS; v++)
+		if (vm->k_source_vec[v] && vm->vector_path[v] == VIRQ_XC_PATH_NONE)
+			vm->vector_path[v] = VIRQ_XC_PATH_VM;
+}
+
+static const struct {
+	const char *name;
+	enum virq_xcheck_stat stat;
+} xc_stats[] = {
+	{ "irq_injections", VIRQ_XC_STAT_IRQ_INJECTIONS },
+	{ "nmi_injections", VIRQ_XC_STAT_NMI_INJECTIONS },
+	{ "exits", VIRQ_XC_STAT_EXITS },
+	{ "halt_exits", VIRQ_XC_STAT_HALT_EXITS },
+	{ "irq_exits", VIRQ_XC_STAT_IRQ_EXITS },
+	{ "mmio_exits", VIRQ_XC_STAT_MMIO_EXITS },
+	{ "io_exits", VIRQ_XC_STAT_IO_EXITS },
+	{ "irq_window_exits", VIRQ_XC_STAT_IRQ_WINDOW_EXITS },
+};
+
+/* Fills one owned VM's ledgers 1, 3 and 4 (and 2 when attributable). */
+static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm *xv,
+		      struct virq_xcheck_vcpu *vcpus, struct virq_guest_ledger *gl,
+		      struct virq_kvm_stat *ks, size_t ks_max, bool traced)
+{
+	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
+	struct virq_vmm_ledger vl;
+	uint32_t n = cfg->nr_vcpus < VIRQ_XC_MAX_VCPUS ? cfg->nr_vcpus : VIRQ_XC_MAX_VCPUS;
+	int nk;
+
+	virq_xcheck_vm_init(xv);
+	snprintf(xv->name, sizeof(xv->name), "%s", virq_vm_name(v->vm));
+	xv->flags =
+		VIRQ_XC_VM_OWNED | VIRQ_XC_VM_GUEST | VIRQ_XC_VM_VMM_PER_VCPU | VIRQ_XC_VM_STATS;
+	if (cfg->irqchip != VIRQ_IRQCHIP_USER)
+		xv->flags |= VIRQ_XC_VM_LAPIC_IN_KERNEL;
+	if (virq_vm_state(v->vm, NULL, 0) != VIRQ_VM_RUNNING)
+		xv->flags |= VIRQ_XC_VM_QUIESCED;
+	xv->nr_vcpus = n;
+	xv->vcpus = vcpus;
+	if (virq_vm_vmm_ledger(v->vm, &vl) == 0) {
+		for (int p = 0; p < VIRQ_PATH__COUNT; p++) {
+			enum virq_xcheck_path xp = virq_xcheck_path_from_irq(p);
+
+			if (xp >= VIRQ_XC_PATH__COUNT)
+				continue;
+			xv->vmm[xp].injected += vl.path_injected[p];
+			xv->vmm[xp].coalesced += vl.path_coalesced[p];
+			xv->vmm[xp].failed += vl.path_failed[p];
+		}
+	}
+	for (uint32_t c = 0; c < n; c++) {
+		struct virq_xcheck_vcpu *vc = &vcpus[c];
+		struct virq_vcpu_exits ex;
+
+		vc->vcpu_id = c;
+		vc->apic_id = c;
+		if (virq_vm_guest_ledger(v->vm, c, gl) == 0) {
+			vc->apic_id = gl->apic_id;
+			vc->guest_eoi_written = gl->eoi_written + gl->eoi_skipped_pv;
+			for (int vec = 0; vec < VIRQ_XC_NR_VECTORS; vec++)
+				vc->guest_received[vec] = gl->vec[vec].count;
+		}
+		for (int vec = 0; vec < VIRQ_XC_NR_VECTORS; vec++) {
+			struct virq_vmm_vec vv;
+
+			if (virq_vm_vmm_vec(v->vm, c, (uint8_t)vec, &vv) == 0) {
+				vc->vmm_injected[vec] = vv.injected;
+				vc->vmm_coalesced[vec] = vv.coalesced;
+			}
+		}
+		if (virq_vm_exits(v->vm, c, &ex) == 0)
+			for (int r = 0; r < VIRQ_XC_EXIT_REASONS && r < VIRQ_EXIT_REASONS; r++)
+				vc->vmm_exits[r] = ex.by_reason[r];
+	}
+	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
+	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
+		if (ks[i].vcpu < 0 || (uint32_t)ks[i].vcpu >= n)
+			continue;
+		for (size_t s = 0; s < sizeof(xc_stats) / sizeof(xc_stats[0]); s++) {
+			if (strcmp(ks[i].name, xc_stats[s].name))
+				continue;
+			vcpus[ks[i].vcpu].stat[xc_stats[s].stat] = ks[i].value;
+			vcpus[ks[i].vcpu].stat_valid |= 1u << xc_stats[s].stat;
+		}
+	}
+	if (traced) {
+		struct xc_kctx kc = { .vm = xv, .vcpus = vcpus, .tgid = getpid() };
+
+		virq_trace_read_counters(d->trace, counter_to_xc, &kc);
+		xv->flags |= VIRQ_XC_VM_TRACED;
+	}
+	xc_mark_used(xv);
+}
+
+struct xc_obs {
+	uint32_t ids[VIRQ_XC_MAX_VMS];
+	struct virq_trace_vm vms[VIRQ_XC_MAX_VMS];
+	unsigned int n;
+};
+
+static int vm_to_xc(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
+{
+	struct xc_obs *o = ctx;
+
+	if ((pid_t)vm->userspace_pid == getpid() || o->n == VIRQ_XC_MAX_VMS)
+		return 0;
+	o->ids[o->n] = vm_id;
+	o->vms[o->n++] = *vm;
+	return 0;
+}
+
+enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
+					cJSON **res, char *msg, size_t msglen)
+{
+	enum { KS_MAX = 4096 };
+	const cJSON *want = req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "vm") : NULL;
+	struct virqd_vm *only = NULL;
+	struct virq_xcheck_input in;
+	struct virq_xcheck_vm *xvms = calloc(VIRQ_XC_MAX_VMS, sizeof(*xvms));
+	struct virq_xcheck_vcpu *vcpus =
+		calloc((size_t)VIRQ_XC_MAX_VMS * VIRQ_XC_MAX_VCPUS, sizeof(*vcpus));
+	struct virq_guest_ledger *gl = malloc(sizeof(*gl));
+	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
+	struct xc_obs *obs = calloc(1, sizeof(*obs));
+	struct virq_xcheck_report *rep = virq_xcheck_report_new();
+	enum virq_proto_err e = VIRQ_E_OK;
+	unsigned int nvm = 0, nown = 0;
+	cJSON *out, *src;
+	int r;
+
+	if (!xvms || !vcpus || !gl || !ks || !obs || !rep) {
+		snprintf(msg, msglen, "out of memory");
+		e = VIRQ_E_INTERNAL;
+		goto out;
+	}
+	if (want && !cJSON_IsNull(want)) {
+		char key[40];
+
+		if (cJSON_IsString(want) && want->valuestring)
+			snprintf(key, sizeof(key), "%s", want->valuestring);
+		else if (cJSON_IsNumber(want) && want->valuedouble >= 0)
+			snprintf(key, sizeof(key), "%u", (unsigned int)want->valuedouble);
+		else {
+			snprintf(msg, msglen, "\"vm\" must be a name or an id");
+			e = VIRQ_E_BAD_ARGS;
+			goto out;
+		}
+		only = virqd_vm_find(d, key);
+		if (!only) {
+			snprintf(msg, msglen, "no VM \"%s\"", key);
+			e = VIRQ_E_NOT_FOUND;
+			goto out;
+		}
+	}
+	virq_xcheck_input_init(&in);
+	if (d->trace)
+		virq_trace_points(d->trace, point_to_xc, &in);
+	/* BPF events carry the VMM's tgid, not our VM: with several of our VMs they cannot be
+	 * split between them, so the kernel ledger is used only when there is one. */
+	for (unsigned int i = 0; i < d->nr_vms && nvm < VIRQ_XC_MAX_VMS; i++) {
+		if (only && &d->vms[i] != only)
+			continue;
+		xc_own_vm(d, &d->vms[i], &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], gl,
+			  ks, KS_MAX, d->trace && d->nr_vms == 1);
+		nvm++;
+		nown++;
+	}
+	if (d->trace && !only) {
+		virq_trace_read_vms(d->trace, vm_to_xc, obs);
+		for (unsigned int i = 0; i < obs->n && nvm < VIRQ_XC_MAX_VMS; i++) {
+			struct virq_xcheck_vm *xv = &xvms[nvm];
+			struct xc_kctx kc = {
+				.vm = xv,
+				.vcpus = &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS],
+				.tgid = (pid_t)obs->vms[i].userspace_pid,
+				.vm_id = obs->ids[i],
+				.grow = true,
+			};
+
+			virq_xcheck_vm_init(xv);
+			snprintf(xv->name, sizeof(xv->name), "%.*s", (int)sizeof(xv->name) - 1,
+				 obs->vms[i].stats_id);
+			xv->flags = VIRQ_XC_VM_TRACED;
+			xv->vcpus = kc.vcpus;
+			virq_trace_read_counters(d->trace, counter_to_xc, &kc);
+			xc_mark_used(xv);
+			nvm++;
+		}
+	}
+	in.nr_vms = nvm;
+	in.vms = xvms;
+	r = virq_xcheck_run(&in, rep);
+	if (r) {
+		snprintf(msg, msglen, "cross-check engine: %s", strerror(-r));
+		e = VIRQ_E_INTERNAL;
+		goto out;
+	}
+	out = virq_xcheck_report_to_json(rep);
+	if (!out) {
+		snprintf(msg, msglen, "out of memory");
+		e = VIRQ_E_INTERNAL;
+		goto out;
+	}
+	src = cJSON_AddObjectToObject(out, "sources");
+	cJSON_AddNumberToObject(src, "owned_vms", nown);
+	cJSON_AddNumberToObject(src, "observed_vms", nvm - nown);
+	cJSON_AddBoolToObject(src, "kvm", d->kvm_ok);
+	cJSON_AddStringToObject(src, "kvm_reason", d->kvm_ok ? "" : d->kvm_why);
+	cJSON_AddBoolToObject(src, "bpf", d->bpf_ok);
+	cJSON_AddStringToObject(src, "bpf_reason", d->bpf_ok ? "" : d->bpf_why);
+	cJSON_Delete(*res);
+	*res = out;
+out:
+	virq_xcheck_report_free(rep);
+	free(obs);
+	free(ks);
+	free(gl);
+	free(vcpus);
+	free(xvms);
+	return e;
+}

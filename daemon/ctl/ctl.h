@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virqd's control socket server (daemon/ctl/): listening socket, clients, framing,
+ * validation up to the permission check, bounded non-blocking output, event streaming.
+ * The commands themselves are the daemon core's (a handler passed in).
+ *
+ * Threading: everything here runs on the daemon's event-loop thread only. The server
+ * registers its fds in the epoll set given at creation; each epoll_event.data.ptr is a
+ * `struct virq_evsrc`, whose ready() the loop calls. After each epoll batch the loop must
+ * call virq_ctl_reap() (clients closed during a batch are freed only then, so a pointer
+ * still queued in that batch never dangles).
+ */
+#ifndef VIRQ_DAEMON_CTL_H
+#define VIRQ_DAEMON_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "virq/proto.h"
+
+/* One epoll source. The loop calls ready(src, epoll events). */
+struct virq_evsrc {
+	int fd;
+	void (*ready)(struct virq_evsrc *src, uint32_t events);
+};
+
+struct cJSON;
+struct virq_ctl;
+struct virq_ctl_client;
+
+/* Who is on the other end (SO_PEERCRED at accept). */
+struct virq_ctl_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool privileged; /* root, or the configured group as primary or supplementary group */
+};
+
+/*
+ * The daemon's command handler (steps 8-10 of proto.h's validation order). Returns
+ * VIRQ_E_OK with *result set (ownership passes to the server; NULL = empty object), or an
+ * error code with a message in msg. Runs on the loop thread.
+ */
+typedef enum virq_proto_err (*virq_ctl_handler)(void *ctx, struct virq_ctl_client *c,
+						const struct virq_proto_request *req,
+						struct cJSON **result, char *msg, size_t msglen);
+
+struct virq_ctl_opts {
+	const char *path; /* socket path; its parent directory is created (0755) if missing */
+	mode_t mode; /* e.g. 0660 */
+	gid_t gid; /* group owning the socket and allowed to mutate; (gid_t)-1 = root only */
+	unsigned int max_clients; /* connections beyond are refused with too_many_clients */
+	size_t out_max; /* per-client output queue bound in bytes; beyond, the client is dropped */
+	virq_ctl_handler handler;
+	void *handler_ctx;
+};
+
+/* Counters, for status and metrics. */
+struct virq_ctl_stats {
+	uint64_t accepted;
+	uint64_t refused; /* over the client limit */
+	uint64_t dropped_slow; /* output queue overflowed */
+	uint64_t requests;
+	uint64_t errors[VIRQ_E__COUNT]; /* error replies by code */
+	uint64_t oversize; /* oversize frames */
+	uint64_t events_sent; /* event lines queued to subscribers */
+	uint64_t events_dropped; /* event lines lost with dropped subscribers */
+	uint64_t bytes_in, bytes_out;
+	unsigned int clients; /* connected now */
+	unsigned int subscribers; /* streaming now */
+};
+
+/*
+ * Binds and listens. A socket file left by a dead daemon (connect() refused) is replaced;
+ * a live one makes this fail with -EADDRINUSE; a non-socket file at the path with -EEXIST.
+ * Returns NULL with errno set and a reason in err.
+ */
+struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, char *err,
+				 size_t errlen);
+/* Closes every client, the listening socket, and unlinks the socket file if it is still the
+ * one we bound. Accepts NULL. */
+void virq_ctl_destroy(struct virq_ctl *ctl);
+/* Frees clients closed since the last call (see the threading note). */
+void virq_ctl_reap(struct virq_ctl *ctl);
+
+/* Changes the group and mode of the socket and the privileged group (SIGHUP reload). New
+ * connections use the new group; existing ones keep their decision. 0 or -errno. */
+int virq_ctl_set_access(struct virq_ctl *ctl, mode_t mode, gid_t gid);
+/* Changes the client limit and output bound for new connections. */
+void virq_ctl_set_limits(struct virq_ctl *ctl, unsigned int max_clients, size_t out_max);
+
+void virq_ctl_get_stats(const struct virq_ctl *ctl, struct virq_ctl_stats *out);
+
+const struct virq_ctl_peer *virq_ctl_client_peer(const struct virq_ctl_client *c);
+/* Switches the client to streaming: after its reply is sent it only receives events.
+ * -EBUSY if already streaming. */
+int virq_ctl_client_subscribe(struct virq_ctl_client *c);
+/* Queues one event line (a frame from virq_proto_event, copied) to every subscriber.
+ * Returns the number of subscribers it was queued to. Subscribers that overflow their
+ * queue are dropped (counted). */
+unsigned int virq_ctl_broadcast(struct virq_ctl *ctl, const char *frame, size_t len);
+
+/* Is `uid`/`gid`/`pid` allowed to mutate under group `group`? Reads the supplementary
+ * groups from <proc_root>/<pid>/status ("Groups:"). proc_root NULL = "/proc". */
+bool virq_ctl_peer_privileged(const char *proc_root, pid_t pid, uid_t uid, gid_t gid, gid_t group);
+
+#endif /* VIRQ_DAEMON_CTL_H */

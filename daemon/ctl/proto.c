@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control protocol's vocabulary, request validation, reply builders and the bounded
+ * line reader (include/virq/proto.h). Shared by virqd and virqctl.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "virq/proto.h"
+
+static const char *const err_names[VIRQ_E__COUNT] = {
+	[VIRQ_E_OK] = "ok",
+	[VIRQ_E_BAD_JSON] = "bad_json",
+	[VIRQ_E_BAD_REQUEST] = "bad_request",
+	[VIRQ_E_UNSUPPORTED_VERSION] = "unsupported_version",
+	[VIRQ_E_UNKNOWN_COMMAND] = "unknown_command",
+	[VIRQ_E_BAD_ARGS] = "bad_args",
+	[VIRQ_E_PERMISSION_DENIED] = "permission_denied",
+	[VIRQ_E_NOT_FOUND] = "not_found",
+	[VIRQ_E_EXISTS] = "exists",
+	[VIRQ_E_KVM_UNAVAILABLE] = "kvm_unavailable",
+	[VIRQ_E_BPF_UNAVAILABLE] = "bpf_unavailable",
+	[VIRQ_E_BUSY] = "busy",
+	[VIRQ_E_INTERNAL] = "internal",
+	[VIRQ_E_TOO_LARGE] = "too_large",
+	[VIRQ_E_VM_STOPPED] = "vm_stopped",
+	[VIRQ_E_TOO_MANY_CLIENTS] = "too_many_clients",
+};
+
+const char *virq_proto_err_name(enum virq_proto_err e)
+{
+	if ((unsigned int)e >= VIRQ_E__COUNT)
+		return NULL;
+	return err_names[e];
+}
+
+int virq_proto_err_parse(const char *name, enum virq_proto_err *out)
+{
+	for (unsigned int i = 0; name && i < VIRQ_E__COUNT; i++) {
+		if (!strcmp(name, err_names[i])) {
+			*out = (enum virq_proto_err)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static const struct virq_proto_cmd_info cmds[VIRQ_CMD__COUNT] = {
+	[VIRQ_CMD_VERSION] = { "version", false, "", "protocol and daemon versions" },
+	[VIRQ_CMD_CAPABILITIES] = { "capabilities", false, "",
+				    "commands, error codes and subsystems available" },
+	[VIRQ_CMD_STATUS] = { "status", false, "", "daemon state, degradations and counters" },
+	[VIRQ_CMD_VM_LIST] = { "vm.list", false, "", "VMs run by this daemon" },
+	[VIRQ_CMD_VM_CREATE] = { "vm.create", true,
+				 "{name, vcpus, mem_mb, irqchip: kernel|split|user, idle: hlt|spin, "
+				 "posted, x2apic, pv_eoi, start}",
+				 "create (and start) a VM" },
+	[VIRQ_CMD_VM_DESTROY] = { "vm.destroy", true, "{vm}", "stop and free a VM" },
+	[VIRQ_CMD_VM_PAUSE] = { "vm.pause", true, "{vm}", "park every vCPU" },
+	[VIRQ_CMD_VM_RESUME] = { "vm.resume", true, "{vm}", "resume a paused VM" },
+	[VIRQ_CMD_VM_INJECT] = { "vm.inject", true,
+				 "{vm, type: msi|gsi|nmi, vcpu, vector, addr, data, gsi, "
+				 "op: assert|deassert|pulse, count}",
+				 "inject interrupts" },
+	[VIRQ_CMD_VM_SCENARIO] = { "vm.scenario", true, "{vm, scenario: object|\"default\"}",
+				   "run a scenario and compare with its expectations" },
+	[VIRQ_CMD_VM_LEDGER] = { "vm.ledger", false, "{vm, vcpu}",
+				 "guest and VMM ledgers (non-zero vectors)" },
+	[VIRQ_CMD_VM_STATS] = { "vm.stats", false, "{vm}", "KVM binary stats and exit counts" },
+	[VIRQ_CMD_VM_CROSSCHECK] = { "vm.crosscheck", false, "{vm}",
+				     "compare guest, VMM, BPF and KVM views" },
+	[VIRQ_CMD_HOST_VMS] = { "host.vms", false, "", "every KVM VM on the host (/proc)" },
+	[VIRQ_CMD_TRACE_POINTS] = { "trace.points", false, "", "BPF attach-point report" },
+	[VIRQ_CMD_TRACE_SUBSCRIBE] = { "trace.subscribe", false, "{}",
+				       "switch this connection to event lines" },
+	[VIRQ_CMD_METRICS_SNAPSHOT] = { "metrics.snapshot", false, "",
+					"counters and rates per VM, vCPU and path" },
+};
+
+const struct virq_proto_cmd_info *virq_proto_cmd_info(enum virq_proto_cmd cmd)
+{
+	if ((unsigned int)cmd >= VIRQ_CMD__COUNT)
+		return NULL;
+	return &cmds[cmd];
+}
+
+int virq_proto_cmd_lookup(const char *name, enum virq_proto_cmd *out)
+{
+	for (unsigned int i = 0; name && i < VIRQ_CMD__COUNT; i++) {
+		if (!strcmp(name, cmds[i].name)) {
+			*out = (enum virq_proto_cmd)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* An integral JSON number in [0, max). cJSON keeps numbers as doubles. */
+static bool json_uint(const cJSON *j, double max, int64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(j))
+		return false;
+	d = j->valuedouble;
+	if (!(d >= 0 && d < max) || floor(d) != d)
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
+enum virq_proto_err virq_proto_request_parse(const char *buf, size_t len,
+					     struct virq_proto_request *req, char *msg,
+					     size_t msglen)
+{
+	const cJSON *v, *id, *cmd, *args;
+	int64_t ver;
+
+	memset(req, 0, sizeof(*req));
+	if (len > VIRQ_PROTO_MAX_FRAME) {
+		snprintf(msg, msglen, "frame of %zu bytes exceeds %u", len, VIRQ_PROTO_MAX_FRAME);
+		return VIRQ_E_TOO_LARGE;
+	}
+	req->root = cJSON_ParseWithLength(buf, len);
+	if (!req->root) {
+		const char *at = cJSON_GetErrorPtr();
+		long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1;
+
+		snprintf(msg, msglen, "invalid JSON near byte %ld", off);
+		return VIRQ_E_BAD_JSON;
+	}
+	if (!cJSON_IsObject(req->root)) {
+		snprintf(msg, msglen, "a request must be a JSON object");
+		return VIRQ_E_BAD_REQUEST;
+	}
+	/* Read the id first so that every later error can echo it. */
+	id = cJSON_GetObjectItemCaseSensitive(req->root, "id");
+	if (id && !cJSON_IsNull(id)) {
+		if (!json_uint(id, (double)VIRQ_PROTO_ID_MAX, &req->id)) {
+			snprintf(msg, msglen, "\"id\" must be an integer in 0..2^53-1");
+			return VIRQ_E_BAD_REQUEST;
+		}
+		req->has_id = true;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(req->root, "v");
+	if (!v || !json_uint(v, 65536, &ver)) {
+		snprintf(msg, msglen, "\"v\" (protocol version) must be a small integer");
+		return VIRQ_E_BAD_REQUEST;
+	}
+	if (!req->has_id) {
+		snprintf(msg, msglen, "\"id\" is required");
+		return VIRQ_E_BAD_REQUEST;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req->root, "cmd");
+	if (!cJSON_IsString(cmd) || !cmd->valuestring) {
+		snprintf(msg, msglen, "\"cmd\" must be a string");
+		return VIRQ_E_BAD_REQUEST;
+	}
+	if (ver != VIRQ_PROTO_VERSION) {
+		snprintf(msg, msglen, "protocol version %lld not supported (this daemon speaks %d)",
+			 (long long)ver, VIRQ_PROTO_VERSION);
+		return VIRQ_E_UNSUPPORTED_VERSION;
+	}
+	if (virq_proto_cmd_lookup(cmd->valuestring, &req->cmd)) {
+		snprintf(msg, msglen, "unknown command \"%.64s\"", cmd->valuestring);
+		return VIRQ_E_UNKNOWN_COMMAND;
+	}
+	args = cJSON_GetObjectItemCaseSensitive(req->root, "args");
+	if (args && !cJSON_IsNull(args) && !cJSON_IsObject(args)) {
+		snprintf(msg, msglen, "\"args\" must be an object");
+		return VIRQ_E_BAD_ARGS;
+	}
+	req->args = cJSON_IsObject(args) ? args : NULL;
+	return VIRQ_E_OK;
+}
+
+void virq_proto_request_fini(struct virq_proto_request *req)
+{
+	if (!req)
+		return;
+	cJSON_Delete(req->root);
+	req->root = NULL;
+	req->args = NULL;
+}
+
+/* Prints obj unformatted with a trailing newline; consumes obj. */
+static char *frame_of(cJSON *obj, size_t *len)
+{
+	char *s, *line;
+	size_t n;
+
+	if (!obj)
+		return NULL;
+	s = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	if (len)
+		*len = n + 1;
+	return line;
+}
+
+static cJSON *envelope(bool has_id, int64_t id)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "v", VIRQ_PROTO_VERSION);
+	if (has_id)
+		cJSON_AddNumberToObject(o, "id", (double)id);
+	else
+		cJSON_AddNullToObject(o, "id");
+	return o;
+}
+
+/* Attaches child (or an empty object) under key; consumes child. */
+static cJSON *attach(cJSON *o, const char *key, cJSON *child)
+{
+	if (!child)
+		child = cJSON_CreateObject();
+	if (!o || !child || !cJSON_AddItemToObject(o, key, child)) {
+		cJSON_Delete(o);
+		cJSON_Delete(child);
+		return NULL;
+	}
+	return o;
+}
+
+char *virq_proto_request_build(int64_t id, const char *cmd, cJSON *args, size_t *len)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o) {
+		cJSON_AddNumberToObject(o, "v", VIRQ_PROTO_VERSION);
+		cJSON_AddNumberToObject(o, "id", (double)id);
+		cJSON_AddStringToObject(o, "cmd", cmd);
+	}
+	return frame_of(attach(o, "args", args), len);
+}
+
+char *virq_proto_reply_ok(bool has_id, int64_t id, cJSON *result, size_t *len)
+{
+	return frame_of(attach(envelope(has_id, id), "result", result), len);
+}
+
+char *virq_proto_reply_err(bool has_id, int64_t id, enum virq_proto_err code, const char *msg,
+			   size_t *len)
+{
+	cJSON *e = cJSON_CreateObject();
+	const char *name = virq_proto_err_name(code);
+
+	if (e) {
+		cJSON_AddStringToObject(e, "code", name ? name : "internal");
+		cJSON_AddStringToObject(e, "message", msg ? msg : "");
+	}
+	return frame_of(attach(envelope(has_id, id), "error", e), len);
+}
+
+char *virq_proto_event(const char *event, cJSON *data, size_t *len)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o) {
+		cJSON_AddNumberToObject(o, "v", VIRQ_PROTO_VERSION);
+		cJSON_AddStringToObject(o, "event", event);
+	}
+	return frame_of(attach(o, "data", data), len);
+}
+
+int virq_proto_reply_parse(const char *buf, size_t len, struct virq_proto_reply *r, char *msg,
+			   size_t msglen)
+{
+	const cJSON *v, *id, *err, *code, *m, *ev;
+	int64_t ver;
+
+	memset(r, 0, sizeof(*r));
+	r->root = cJSON_ParseWithLength(buf, len);
+	if (!r->root) {
+		snprintf(msg, msglen, "daemon sent invalid JSON");
+		return -EINVAL;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(r->root, "v");
+	if (!cJSON_IsObject(r->root) || !json_uint(v, 65536, &ver) || ver != VIRQ_PROTO_VERSION) {
+		snprintf(msg, msglen, "not a protocol v%d message", VIRQ_PROTO_VERSION);
+		goto err;
+	}
+	ev = cJSON_GetObjectItemCaseSensitive(r->root, "event");
+	if (cJSON_IsString(ev)) {
+		r->is_event = true;
+		r->event = ev->valuestring;
+		r->data = cJSON_GetObjectItemCaseSensitive(r->root, "data");
+		return 0;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(r->root, "id");
+	if (id && !cJSON_IsNull(id)) {
+		if (!json_uint(id, (double)VIRQ_PROTO_ID_MAX, &r->id)) {
+			snprintf(msg, msglen, "bad id in reply");
+			goto err;
+		}
+		r->has_id = true;
+	}
+	err = cJSON_GetObjectItemCaseSensitive(r->root, "error");
+	if (cJSON_IsObject(err)) {
+		code = cJSON_GetObjectItemCaseSensitive(err, "code");
+		m = cJSON_GetObjectItemCaseSensitive(err, "message");
+		r->err_code = cJSON_IsString(code) ? code->valuestring : "internal";
+		r->err_msg = cJSON_IsString(m) ? m->valuestring : "";
+		if (virq_proto_err_parse(r->err_code, &r->err) || r->err == VIRQ_E_OK)
+			r->err = VIRQ_E_INTERNAL;
+		return 0;
+	}
+	r->result = cJSON_GetObjectItemCaseSensitive(r->root, "result");
+	if (!r->result) {
+		snprintf(msg, msglen, "reply has neither result nor error");
+		goto err;
+	}
+	return 0;
+err:
+	cJSON_Delete(r->root);
+	r->root = NULL;
+	return -EINVAL;
+}
+
+void virq_proto_reply_fini(struct virq_proto_reply *r)
+{
+	if (!r)
+		return;
+	cJSON_Delete(r->root);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- bounded line reader ----------------------------------------------------------------- */
+
+#define FRAME_INITIAL_CAP 4096
+
+int virq_frame_reader_init(struct virq_frame_reader *r, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+	r->cap = max + 1 < FRAME_INITIAL_CAP ? max + 1 : FRAME_INITIAL_CAP;
+	r->buf = malloc(r->cap);
+	return r->buf ? 0 : -ENOMEM;
+}
+
+void virq_frame_reader_fini(struct virq_frame_reader *r)
+{
+	if (!r)
+		return;
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = r->len = r->start = 0;
+}
+
+char *virq_frame_reader_space(struct virq_frame_reader *r, size_t *avail)
+{
+	if (r->start) {
+		memmove(r->buf, r->buf + r->start, r->len - r->start);
+		r->len -= r->start;
+		r->start = 0;
+	}
+	if (r->len == r->cap) {
+		/* Full: grow, but never past max + 1 (one byte more than a frame may hold,
+		 * so that an oversize line is detectable without its newline). A full
+		 * buffer at max + 1 cannot happen: next() discards it first. */
+		size_t ncap = r->cap * 2 > r->max + 1 ? r->max + 1 : r->cap * 2;
+		char *nb;
+
+		if (ncap <= r->cap)
+			return NULL;
+		nb = realloc(r->buf, ncap);
+		if (!nb)
+			return NULL;
+		r->buf = nb;
+		r->cap = ncap;
+	}
+	*avail = r->cap - r->len;
+	return r->buf + r->len;
+}
+
+void virq_frame_reader_commit(struct virq_frame_reader *r, size_t n)
+{
+	r->len += n;
+}
+
+enum virq_frame_status virq_frame_reader_next(struct virq_frame_reader *r, const char **line,
+					      size_t *len)
+{
+	for (;;) {
+		char *p = r->buf + r->start;
+		size_t held = r->len - r->start;
+		char *nl = held ? memchr(p, '\n', held) : NULL;
+
+		if (r->discarding) {
+			if (!nl) {
+				r->start = r->len = 0;
+				return VIRQ_FRAME_NONE;
+			}
+			r->start += (size_t)(nl - p) + 1;
+			r->discarding = false;
+			continue;
+		}
+		if (!nl) {
+			if (held > r->max) {
+				r->discarding = true;
+				r->oversize++;
+				r->start = r->len = 0;
+				return VIRQ_FRAME_OVERSIZE;
+			}
+			return VIRQ_FRAME_NONE;
+		}
+		r->start += (size_t)(nl - p) + 1;
+		held = (size_t)(nl - p);
+		if (held > r->max) {
+			r->oversize++;
+			return VIRQ_FRAME_OVERSIZE;
+		}
+		if (held && p[held - 1] == '\r')
+			held--;
+		*line = p;
+		*len = held;
+		return VIRQ_FRAME_LINE;
+	}
+}

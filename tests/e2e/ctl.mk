@@ -1,0 +1,1 @@
+LIBS_test_ctl := ctl

@@ -1,0 +1,2 @@
+LIBS_test_proto := ctl
+LIBS_test_config := core ctl
