@@ -122,7 +122,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $$(call test_libs,$$*)
 
 # Fuzz targets: gcc builds link the target with the replay driver (runs the corpus in
 # `make check`); `make fuzz` builds them with clang -fsanitize=fuzzer.
-$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(call MOD_LIB,irqchip)
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $$(call test_libs,$$*)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz/replay.o: tests/fuzz/replay.c

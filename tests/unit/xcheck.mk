@@ -1,1 +1,2 @@
 LIBS_test_xcheck := xcheck irqchip
+LIBS_fuzz_xcheck := xcheck irqchip
