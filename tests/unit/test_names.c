@@ -12,7 +12,7 @@ static void test_path_names_are_distinct_and_bounded(void **state)
 			assert_string_not_equal(virq_path_name(i), virq_path_name(j));
 	}
 	assert_string_equal(virq_path_name(VIRQ_PATH__COUNT), "unknown");
-	assert_string_equal(virq_path_name((enum virq_path)-1), "unknown");
+	assert_string_equal(virq_path_name((enum virq_path) - 1), "unknown");
 }
 
 /* SDM Vol. 3A 11.6.1: delivery-mode encodings 000b..111b. */
