@@ -158,7 +158,8 @@ FORCE:
 deps:
 	$(Q).ci/install-deps
 
-build-tests: $(TEST_BINS) $(FUZZ_REPLAY) $(PROGRAMS)
+# e2e tests also drive bench/metrics_serve (the exporter with a synthetic snapshot).
+build-tests: $(TEST_BINS) $(FUZZ_REPLAY) $(PROGRAMS) $(BENCH_BINS)
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory build-tests
