@@ -46,12 +46,64 @@ static inline void vec_clear(uint32_t *r, unsigned int v)
 	r[v >> 5] &= ~(1u << (v & 31));
 }
 
-static inline int vec_highest(const uint32_t *r)
+/* Summary byte of a vector set: bit w set iff word w is nonzero. */
+static inline uint8_t vec_summary(const uint32_t *r)
 {
-	for (int i = 7; i >= 0; i--)
-		if (r[i])
-			return i * 32 + 31 - __builtin_clz(r[i]);
-	return -1;
+	uint8_t sum = 0;
+
+	for (unsigned int i = 0; i < 8; i++)
+		sum |= (uint8_t)((r[i] != 0) << i);
+	return sum;
+}
+
+/* Highest vector of a set whose summary byte is `sum`, or -1: the highest nonzero word
+ * comes from the summary, the highest bit in it from the word (no scan). */
+static inline int vec_highest_sum(const uint32_t *r, unsigned int sum)
+{
+	unsigned int w;
+
+	if (!sum)
+		return -1;
+	w = 31 - (unsigned int)__builtin_clz(sum);
+	return (int)(w * 32 + 31 - (unsigned int)__builtin_clz(r[w]));
+}
+
+/* IRR/ISR updates go through these four so irr_sum/isr_sum stay exact. */
+static inline void irr_set(struct virq_lapic *l, unsigned int v)
+{
+	vec_set(l->irr, v);
+	l->irr_sum |= (uint8_t)(1u << (v >> 5));
+}
+
+static inline void irr_clear(struct virq_lapic *l, unsigned int v)
+{
+	vec_clear(l->irr, v);
+	if (!l->irr[v >> 5])
+		l->irr_sum &= (uint8_t) ~(1u << (v >> 5));
+}
+
+static inline void isr_set(struct virq_lapic *l, unsigned int v)
+{
+	vec_set(l->isr, v);
+	l->isr_sum |= (uint8_t)(1u << (v >> 5));
+}
+
+static inline void isr_clear(struct virq_lapic *l, unsigned int v)
+{
+	vec_clear(l->isr, v);
+	if (!l->isr[v >> 5])
+		l->isr_sum &= (uint8_t) ~(1u << (v >> 5));
+}
+
+/* IRRV and ISRV of SDM 11.8.3.1 / 11.8.4: highest pending and in-service vector, or -1. */
+static inline int irr_highest(const struct virq_lapic *l)
+{
+	return vec_highest_sum(l->irr, l->irr_sum);
+}
+
+static inline int isr_highest(const struct virq_lapic *l)
+{
+	return vec_highest_sum(l->isr, l->isr_sum);
 }
 
 static inline bool lapic_x2(const struct virq_lapic *l)
@@ -89,13 +141,22 @@ static uint32_t x2apic_ldr(uint32_t id)
 	return ((id >> 4) << 16) | (1u << (id & 0xF));
 }
 
-/* SDM 11.8.3.1: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4. */
-static uint32_t lapic_ppr(const struct virq_lapic *l)
+/* SDM 11.8.3.1: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4. Recomputed
+ * into l->ppr whenever TPR or ISR changes, so reads and INTA cycles only load it. */
+static void ppr_update(struct virq_lapic *l)
 {
-	int isrv = vec_highest(l->isr);
+	int isrv = isr_highest(l);
 	uint32_t isr_class = isrv < 0 ? 0 : ((uint32_t)isrv & 0xF0);
 
-	return (l->tpr & 0xF0) >= isr_class ? l->tpr & 0xFF : isr_class;
+	l->ppr = (l->tpr & 0xF0) >= isr_class ? l->tpr & 0xFF : isr_class;
+}
+
+/* After IRR/ISR/TPR were replaced wholesale (reset, restore): rebuild the derived state. */
+static void lapic_recompute_caches(struct virq_lapic *l)
+{
+	l->irr_sum = vec_summary(l->irr);
+	l->isr_sum = vec_summary(l->isr);
+	ppr_update(l);
 }
 
 /* Arbitration priority (SDM 10.6.2.4 in the P6-era text, kept in 11.6.2.4's lowest-
@@ -103,7 +164,7 @@ static uint32_t lapic_ppr(const struct virq_lapic *l)
  * the highest of the three classes with APR[3:0] = 0. */
 uint32_t virq_lapic_apr(const struct virq_lapic *l)
 {
-	int irrv = vec_highest(l->irr), isrv = vec_highest(l->isr);
+	int irrv = irr_highest(l), isrv = isr_highest(l);
 	uint32_t tc = l->tpr & 0xF0, ic = irrv < 0 ? 0 : (uint32_t)irrv & 0xF0;
 	uint32_t sc = isrv < 0 ? 0 : (uint32_t)isrv & 0xF0, m = tc;
 
@@ -135,7 +196,7 @@ static int lapic_set_irr(struct virq_lapic *l, uint8_t v, bool level)
 		l->stats.coalesced[v]++;
 		return VIRQ_RES_COALESCED;
 	}
-	vec_set(l->irr, v);
+	irr_set(l, v);
 	if (level)
 		vec_set(l->tmr, v);
 	else
@@ -331,10 +392,10 @@ bool virq_lapic_has_extint(const struct virq_lapic *l)
 
 int virq_lapic_pending(const struct virq_lapic *l)
 {
-	int irrv = vec_highest(l->irr);
+	int irrv = irr_highest(l);
 
 	/* SDM 11.8.3: deliverable only if its priority class exceeds PPR[7:4]. */
-	if (irrv < 0 || ((uint32_t)irrv & 0xF0) <= (lapic_ppr(l) & 0xF0))
+	if (irrv < 0 || ((uint32_t)irrv & 0xF0) <= (l->ppr & 0xF0))
 		return -1;
 	return irrv;
 }
@@ -359,21 +420,27 @@ int virq_lapic_ack(struct virq_lapic *l)
 		l->stats.spurious[l->svr & VIRQ_SVR_VECTOR_MASK]++;
 		return l->svr & VIRQ_SVR_VECTOR_MASK;
 	}
-	vec_clear(l->irr, v);
-	vec_set(l->isr, v);
+	irr_clear(l, v);
+	isr_set(l, v);
+	/* v's class exceeded PPR[7:4] >= TPR[7:4] and >= the old ISRV[7:4], so v is the new
+	 * ISRV and, by SDM 11.8.3.1, PPR becomes its class: no rescan needed. */
+	l->ppr = (uint32_t)v & 0xF0;
 	l->stats.delivered[v]++;
 	return v;
 }
 
 void virq_lapic_eoi(struct virq_lapic *l)
 {
-	int v = vec_highest(l->isr);
+	int v = isr_highest(l);
 
 	if (v < 0) {
 		l->stats.eoi_empty++;
 		return;
 	}
-	vec_clear(l->isr, v);
+	/* SDM 11.8.5: EOI retires the highest-priority in-service vector; PPR drops to
+	 * the next one (or TPR). */
+	isr_clear(l, v);
+	ppr_update(l);
 	l->stats.eoi[v]++;
 	if (!vec_test(l->tmr, v))
 		return;
@@ -502,6 +569,7 @@ static void discard_vectors(struct virq_lapic *l)
 	memset(l->irr, 0, sizeof(l->irr));
 	memset(l->isr, 0, sizeof(l->isr));
 	memset(l->tmr, 0, sizeof(l->tmr));
+	l->irr_sum = l->isr_sum = 0;
 }
 
 /* Register state after power-up or INIT (SDM 11.4.7.1, 11.4.7.3); ID and APIC_BASE are
@@ -512,6 +580,7 @@ static void lapic_reset_regs(struct virq_lapic *l)
 {
 	discard_vectors(l);
 	l->tpr = 0;
+	ppr_update(l);
 	l->ldr = lapic_x2(l) ? x2apic_ldr(l->initial_id) : 0; /* x2APIC LDR is derived */
 	l->dfr = 0xFFFFFFFFu;
 	l->svr = 0xFF;
@@ -741,7 +810,7 @@ static uint32_t reg_read(const struct virq_lapic *l, uint32_t off)
 	case VIRQ_APIC_APR:
 		return virq_lapic_apr(l);
 	case VIRQ_APIC_PPR:
-		return lapic_ppr(l);
+		return l->ppr;
 	case VIRQ_APIC_LDR:
 		return l->ldr;
 	case VIRQ_APIC_DFR:
@@ -836,6 +905,7 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		break;
 	case VIRQ_APIC_TPR:
 		l->tpr = val & 0xFF;
+		ppr_update(l);
 		break;
 	case VIRQ_APIC_EOI:
 		virq_lapic_eoi(l);
@@ -1182,6 +1252,7 @@ int virq_lapic_restore(struct virq_lapic *l, const struct virq_lapic_state *st)
 	memcpy(l->irr, st->irr, sizeof(l->irr));
 	memcpy(l->isr, st->isr, sizeof(l->isr));
 	memcpy(l->tmr, st->tmr, sizeof(l->tmr));
+	lapic_recompute_caches(l);
 	l->icr = st->icr;
 	memcpy(l->lvt, st->lvt, sizeof(l->lvt));
 	l->tmict = st->tmict;

@@ -19,6 +19,15 @@ struct virq_lapic {
 	uint32_t id; /* xAPIC ID (8 bits, writable in xAPIC mode) */
 	uint32_t tpr, ldr, dfr, svr, esr, esr_pending;
 	uint32_t irr[8], isr[8], tmr[8];
+	/* Derived state, a pure function of the registers above; lapic.c keeps it in step
+	 * on every IRR/ISR/TPR change (acceptance, INTA, EOI, TPR write, reset, restore) and
+	 * the LAPIC fuzz target checks it against a from-scratch recomputation after every
+	 * step. Bit w of irr_sum/isr_sum is set iff irr[w]/isr[w] is nonzero, so the highest
+	 * pending or in-service vector costs two clz instead of a scan of eight words (the
+	 * role of KVM's irr_pending and highest_isr_cache); ppr is the processor priority
+	 * of SDM 11.8.3.1. */
+	uint8_t irr_sum, isr_sum;
+	uint32_t ppr;
 	uint64_t icr;
 	uint32_t lvt[VIRQ_LVT__COUNT];
 	uint32_t tmict, tdcr;

@@ -8,15 +8,33 @@
  *  - no vector below 16 in IRR or ISR (illegal vectors are never accepted);
  *  - per-vector counters add up (accepted = delivered + discarded + IRR, etc.);
  *  - after a tick, an armed timer lies in the future;
- *  - a snapshot restores onto itself and saves back identically.
+ *  - a snapshot restores onto itself and saves back identically;
+ *  - the LAPIC's derived priority state (irr_sum, isr_sum, ppr in lapic_internal.h) equals
+ *    a from-scratch recomputation from IRR, ISR and TPR (SDM 11.8.3.1), before and after
+ *    that restore.
+ *
+ * Input format: one config byte (bit 0 KVM vector hashing, 1 x2APIC supported, 2 CMCI,
+ * 3 directed EOI, 4 TSC-deadline at 3 GHz, 5 25 MHz APIC bus), then operations: an op
+ * byte (low nibble: which operation, see the switch below; high nibble modulo 3: the CPU;
+ * bit 7: LINT pin, host APIC_BASE write, logical resolve, or for op 11 a snapshot
+ * save/restore instead of taking events) and big-endian arguments.
+ *
+ * Seed corpus: tests/fuzz/corpus/lapic/ holds one named file per scenario (fixed
+ * interrupt, level EOI, nested ISR, TPR, ICR modes, destinations, LINT pins, timers,
+ * x2APIC, APIC_BASE transitions, the priority caches), written by
+ * tests/fuzz/gen_corpus_lapic.sh; re-run it after changing this format. `make check`
+ * replays the corpus through tests/fuzz/replay.c; `make fuzz` extends it with libFuzzer.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "virq/apicbus.h"
 #include "virq/lapic.h"
+/* For the cache invariant only: the target reads the derived fields directly. */
+#include "../../daemon/irqchip/lapic_internal.h"
 
 #define NCPU 3
 
@@ -60,19 +78,39 @@ static int highest(const uint32_t *r)
 	return -1;
 }
 
+/* SDM 11.8.3.1 from scratch: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4]:0. */
+static uint32_t ppr_of(uint32_t tpr, const uint32_t *isr)
+{
+	int isrv = highest(isr);
+	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xF0;
+
+	return (tpr & 0xF0) >= isr_class ? tpr : isr_class;
+}
+
+static void check_caches(const struct virq_lapic *l)
+{
+	unsigned int irr_sum = 0, isr_sum = 0;
+
+	for (unsigned int w = 0; w < 8; w++) {
+		irr_sum |= (l->irr[w] != 0) << w;
+		isr_sum |= (l->isr[w] != 0) << w;
+	}
+	if (l->irr_sum != irr_sum || l->isr_sum != isr_sum || l->ppr != ppr_of(l->tpr, l->isr))
+		abort();
+}
+
 static void check(struct virq_lapic *l)
 {
 	struct virq_lapic_state st, st2;
 	const struct virq_lapic_stats *s = virq_lapic_stats(l);
 	uint32_t ppr, reg = 0;
-	int isrv, irrv, pend;
+	int irrv, pend;
 	uint64_t v64;
 
+	check_caches(l);
 	virq_lapic_save(l, &st);
-	isrv = highest(st.isr);
 	irrv = highest(st.irr);
-	ppr = (st.tpr & 0xF0) >= (uint32_t)(isrv < 0 ? 0 : isrv & 0xF0) ? st.tpr :
-									  (uint32_t)isrv & 0xF0;
+	ppr = ppr_of(st.tpr, st.isr);
 	if (virq_lapic_mode(l) == VIRQ_LAPIC_XAPIC) {
 		if (virq_lapic_mmio_read(l, VIRQ_APIC_PPR, &reg) || reg != ppr)
 			abort();
@@ -100,6 +138,7 @@ static void check(struct virq_lapic *l)
 	}
 	if (virq_lapic_restore(l, &st))
 		abort();
+	check_caches(l);
 	virq_lapic_save(l, &st2);
 	if (memcmp(&st, &st2, sizeof(st)))
 		abort();
@@ -122,6 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			   .bus_hz = conf & 32 ? 25000000 : 0 },
 	};
 	struct virq_apicbus *bus = virq_apicbus_new(&cfg);
+	static struct virq_lapic_state snap[NCPU];
+	bool have_snap[NCPU] = { false };
 	uint64_t now = 0;
 
 	if (!bus)
@@ -204,7 +245,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 11: {
 			struct virq_lapic_events ev;
+			unsigned int c = (op >> 4) % NCPU;
 
+			if (op & 0x80) {
+				/* Snapshot slot: save, or restore the state saved earlier (a
+				 * different IRR/ISR/TPR, unlike check()'s round trip). A
+				 * snapshot of this very LAPIC must always be accepted. */
+				if (have_snap[c]) {
+					if (virq_lapic_restore(l, &snap[c]))
+						abort();
+				} else {
+					virq_lapic_save(l, &snap[c]);
+				}
+				have_snap[c] = !have_snap[c];
+				break;
+			}
 			virq_lapic_take_events(l, &ev);
 			if (ev.state > VIRQ_VCPU_HALTED)
 				abort();

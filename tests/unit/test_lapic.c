@@ -649,6 +649,79 @@ static void test_save_restore_round_trip_and_validation(void **state)
 }
 
 /* Every acceptance, ack and EOI is counted so flows add up per vector. */
+/* PPR (SDM 11.8.3.1) and the pending vector (SDM 11.8.3) stay exact through every way IRR,
+ * ISR and TPR change wholesale or across 32-bit register words: nested INTA/EOI over
+ * several words, TPR writes while vectors are in service, restore of an older snapshot,
+ * INIT (SDM 11.4.7.3) and hardware disable (SDM 11.4.3). */
+static void test_priority_state_follows_restore_init_and_disable(void **state)
+{
+	struct virq_apicbus *bus = mkbus(1, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	struct virq_lapic_state st;
+	struct virq_lapic_events ev;
+	struct virq_irq init = { .dest = 0, .delivery_mode = VIRQ_DM_INIT, .level = 1 };
+	static const uint8_t vecs[] = { 0x21, 0x5E, 0x9F, 0xE5, 0x40 };
+
+	for (unsigned int i = 0; i < sizeof(vecs); i++)
+		assert_int_equal(msg(bus, 0, vecs[i], false), 1);
+	assert_int_equal(virq_lapic_pending(l), 0xE5);
+	assert_int_equal(virq_lapic_ack(l), 0xE5);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0xE0);
+	assert_int_equal(virq_lapic_pending(l), -1); /* 0x9F: class 9 <= 0xE */
+	wr(l, VIRQ_APIC_TPR, 0xF3);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0xF3);
+	wr(l, VIRQ_APIC_TPR, 0x10);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0xE0);
+	virq_lapic_eoi(l); /* ISR empty again: PPR = TPR */
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x10);
+	assert_int_equal(virq_lapic_ack(l), 0x9F);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x90);
+	virq_lapic_save(l, &st); /* ISR {0x9F}, IRR {0x21, 0x40, 0x5E}, TPR 0x10 */
+
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_ack(l), 0x5E);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x50);
+	assert_int_equal(virq_lapic_ack(l), 0xFF); /* 0x40 blocked: spurious (SDM 11.9) */
+
+	/* Back to the snapshot: 0x9F in service again, 0x5E pending again. */
+	assert_int_equal(virq_lapic_restore(l, &st), 0);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x90);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_eoi(l);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x10);
+	assert_int_equal(virq_lapic_pending(l), 0x5E);
+	assert_int_equal(virq_lapic_ack(l), 0x5E);
+
+	/* INIT discards IRR and ISR and clears TPR. */
+	assert_int_equal(virq_apicbus_deliver(bus, &init), 1);
+	virq_lapic_take_events(l, &ev);
+	assert_true(ev.events & VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	wr(l, VIRQ_APIC_SVR, 0x1FF);
+	assert_int_equal(msg(bus, 0, 0x70, false), 1);
+	assert_int_equal(virq_lapic_ack(l), 0x70);
+	assert_int_equal(msg(bus, 0, 0x60, false), 1);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0x70);
+
+	/* Hardware disable loses the state; re-enabling starts from power-up values. */
+	assert_int_equal(
+		virq_lapic_set_apic_base(l, virq_lapic_apic_base(l) & ~VIRQ_APIC_BASE_EN, false),
+		0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(
+		virq_lapic_set_apic_base(l, virq_lapic_apic_base(l) | VIRQ_APIC_BASE_EN, false), 0);
+	wr(l, VIRQ_APIC_SVR, 0x1FF);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(msg(bus, 0, 0x31, false), 1);
+	assert_int_equal(virq_lapic_pending(l), 0x31);
+	assert_int_equal(virq_lapic_ack(l), 0x31);
+	virq_lapic_eoi(l);
+	assert_int_equal(rd(l, VIRQ_APIC_PPR), 0);
+	virq_apicbus_free(bus);
+}
+
 static void test_per_vector_counters_add_up(void **state)
 {
 	struct virq_apicbus *bus = mkbus(1, NULL);
@@ -690,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_init_sipi_state_machine_sdm_9_4_4),
 		cmocka_unit_test(test_save_restore_round_trip_and_validation),
 		cmocka_unit_test(test_per_vector_counters_add_up),
+		cmocka_unit_test(test_priority_state_follows_restore_init_and_disable),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
