@@ -2,10 +2,13 @@
 /*
  * virq_trace: KVM interrupt delivery and exits, host-wide, attributed to VM and vCPU.
  *
- * Every KVM tracepoint has two programs compiled side by side: raw_tp (the cheaper one:
- * BTF-typed arguments, no tracefs record) and tp (the classic tracefs record, fallback).
- * The loader chooses one per attach point with bpf_program__set_autoload(). Both feed the
- * same __always_inline handlers, so counts do not depend on the variant.
+ * Every KVM tracepoint has three programs compiled side by side: tp_btf (BTF-typed
+ * tracepoint: no tracefs record, arguments checked against btf_trace_<name> by the
+ * verifier), raw_tp (as cheap, untyped arguments, attached by name) and tp (the classic
+ * tracefs record, the fallback). The loader chooses one per attach point with
+ * bpf_program__set_autoload(), in that order of preference. All three feed the same
+ * __always_inline handlers, so counts do not depend on the variant; the raw_tp twins are
+ * also what BPF_PROG_TEST_RUN drives in the tests (tp_btf has no test run).
  *
  * Attribution (tracepoints carry no VM id):
  *   - events with a vCPU argument (kvm_exit, kvm_entry, kvm_eoi, kvm_pi_irte_update) use it;
@@ -793,6 +796,130 @@ int BPF_PROG(rtp_pio, unsigned int rw, unsigned int port)
 
 SEC("raw_tp/kvm_mmio")
 int BPF_PROG(rtp_mmio, int type, int len, __u64 gpa)
+{
+	on_mmio(type, gpa);
+	return 0;
+}
+
+/* ---- tp_btf variants (BTF-typed tracepoints: raw_tp's cost, typed pointer arguments) ---
+ * Same signatures as the raw_tp twins above. tp_btf programs cannot be run through
+ * BPF_PROG_TEST_RUN, so the tests drive the shared handlers through the raw_tp twins. */
+
+SEC("tp_btf/kvm_set_irq")
+int BPF_PROG(btf_set_irq, unsigned int gsi, int level, int src)
+{
+	on_set_irq(gsi);
+	return 0;
+}
+
+SEC("tp_btf/kvm_msi_set_irq")
+int BPF_PROG(btf_msi_set_irq, __u64 address, __u64 data)
+{
+	on_msi_set_irq(address, data);
+	return 0;
+}
+
+SEC("tp_btf/kvm_pic_set_irq")
+int BPF_PROG(btf_pic_set_irq, __u8 chip, __u8 pin, __u8 elcr, __u8 imr, bool coalesced)
+{
+	on_pic_set_irq(chip, pin);
+	return 0;
+}
+
+SEC("tp_btf/kvm_ioapic_set_irq")
+int BPF_PROG(btf_ioapic_set_irq, __u64 e, int pin, bool coalesced)
+{
+	on_ioapic_set_irq(e, pin);
+	return 0;
+}
+
+SEC("tp_btf/kvm_apic_accept_irq")
+int BPF_PROG(btf_apic_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
+{
+	on_accept(apicid, dm, vec);
+	return 0;
+}
+
+SEC("tp_btf/kvm_apicv_accept_irq")
+int BPF_PROG(btf_apicv_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
+{
+	on_apicv_accept(apicid, vec);
+	return 0;
+}
+
+SEC("tp_btf/kvm_apic_ipi")
+int BPF_PROG(btf_apic_ipi, __u32 icr_low, __u32 dest_id)
+{
+	on_apic_ipi(icr_low, dest_id);
+	return 0;
+}
+
+SEC("tp_btf/kvm_eoi")
+int BPF_PROG(btf_eoi, struct kvm_lapic *apic, int vector)
+{
+	on_eoi(apic ? BPF_CORE_READ(apic, vcpu) : NULL, vector);
+	return 0;
+}
+
+SEC("tp_btf/kvm_ack_irq")
+int BPF_PROG(btf_ack_irq, unsigned int irqchip, unsigned int pin)
+{
+	on_ack_irq(irqchip, pin);
+	return 0;
+}
+
+SEC("tp_btf/kvm_inj_virq")
+int BPF_PROG(btf_inj_virq, unsigned int vector, bool soft, bool reinjected)
+{
+	on_inj_virq(vector, soft);
+	return 0;
+}
+
+SEC("tp_btf/kvm_pi_irte_update")
+int BPF_PROG(btf_pi_irte_update, unsigned int host_irq, struct kvm_vcpu *vcpu, unsigned int gsi,
+	     unsigned int gvec, bool set)
+{
+	on_pi_irte(vcpu, gsi, gvec);
+	return 0;
+}
+
+SEC("tp_btf/kvm_vcpu_wakeup")
+int BPF_PROG(btf_vcpu_wakeup, __u64 ns, bool waited, bool valid)
+{
+	on_wakeup(ns, waited);
+	return 0;
+}
+
+SEC("tp_btf/kvm_entry")
+int BPF_PROG(btf_entry, struct kvm_vcpu *vcpu)
+{
+	on_entry(vcpu);
+	return 0;
+}
+
+SEC("tp_btf/kvm_exit")
+int BPF_PROG(btf_exit, struct kvm_vcpu *vcpu, __u32 isa)
+{
+	on_exit(vcpu, vcpu ? exit_reason_of(vcpu, isa) : EXIT_REASON_UNKNOWN, isa);
+	return 0;
+}
+
+SEC("tp_btf/kvm_userspace_exit")
+int BPF_PROG(btf_userspace_exit, __u32 reason, int err)
+{
+	on_uexit(reason, err);
+	return 0;
+}
+
+SEC("tp_btf/kvm_pio")
+int BPF_PROG(btf_pio, unsigned int rw, unsigned int port)
+{
+	on_pio(rw, port);
+	return 0;
+}
+
+SEC("tp_btf/kvm_mmio")
+int BPF_PROG(btf_mmio, int type, int len, __u64 gpa)
 {
 	on_mmio(type, gpa);
 	return 0;

@@ -23,10 +23,13 @@
 #define NR_HELPERS 4 /* sys_enter, sys_exit, workqueue_execute_start/end */
 #define NR_POINTS (VIRQ_TEV__TP_COUNT + NR_KPROBES + NR_HELPERS)
 
+#define NR_CAND 3 /* tp_btf, raw_tp, tp */
+
 struct point {
 	struct virq_trace_point pub;
-	struct bpf_program *want[2]; /* candidates in order of preference */
-	enum virq_trace_variant want_var[2];
+	struct bpf_program *want[NR_CAND]; /* candidates in order of preference */
+	enum virq_trace_variant want_var[NR_CAND];
+	unsigned int nr_want;
 	struct bpf_link *link;
 	int ev_index; /* index in point_events, -1 for helper points */
 };
@@ -34,6 +37,7 @@ struct point {
 struct virq_trace {
 	struct virq_trace_bpf *skel;
 	struct virq_trace_opts opts;
+	bool test_run; /* raw_tp twins loaded (opts.test_run || opts.no_attach) */
 	struct point points[NR_POINTS];
 	unsigned int nr_points;
 	int nr_cpus;
@@ -140,9 +144,28 @@ static bool tracefs_event_exists(const char *name)
 	return access(path, R_OK) == 0;
 }
 
-static void tp_programs(struct virq_trace_bpf *s, unsigned int ev, struct bpf_program **raw,
-			struct bpf_program **tp)
+static void tp_programs(struct virq_trace_bpf *s, unsigned int ev, struct bpf_program **btf,
+			struct bpf_program **raw, struct bpf_program **tp)
 {
+	struct bpf_program *b[VIRQ_TEV__TP_COUNT] = {
+		s->progs.btf_set_irq,
+		s->progs.btf_msi_set_irq,
+		s->progs.btf_pic_set_irq,
+		s->progs.btf_ioapic_set_irq,
+		s->progs.btf_apic_accept_irq,
+		s->progs.btf_apicv_accept_irq,
+		s->progs.btf_apic_ipi,
+		s->progs.btf_eoi,
+		s->progs.btf_ack_irq,
+		s->progs.btf_inj_virq,
+		s->progs.btf_pi_irte_update,
+		s->progs.btf_vcpu_wakeup,
+		s->progs.btf_entry,
+		s->progs.btf_exit,
+		s->progs.btf_userspace_exit,
+		s->progs.btf_pio,
+		s->progs.btf_mmio,
+	};
 	struct bpf_program *r[VIRQ_TEV__TP_COUNT] = {
 		s->progs.rtp_set_irq,
 		s->progs.rtp_msi_set_irq,
@@ -182,6 +205,7 @@ static void tp_programs(struct virq_trace_bpf *s, unsigned int ev, struct bpf_pr
 		s->progs.tp_mmio,
 	};
 
+	*btf = b[ev];
 	*raw = r[ev];
 	*tp = t[ev];
 }
@@ -194,107 +218,146 @@ static void point_fail(struct point *p, const char *what, int err)
 		 strerror(err > 0 ? err : -err));
 }
 
-/* Decides, before load, which program of each attach point to load (set_autoload). */
-static void choose_variants(struct virq_trace *t)
+static void want(struct point *p, struct bpf_program *prog, enum virq_trace_variant v)
+{
+	p->want[p->nr_want] = prog;
+	p->want_var[p->nr_want] = v;
+	p->nr_want++;
+}
+
+/* Why a KVM tracepoint has no candidate under the preference. */
+static void no_candidate(struct point *p, enum virq_trace_variant_pref pref, bool tracefs)
+{
+	switch (pref) {
+	case VIRQ_TPREF_TP_BTF:
+		point_fail(p, "tp_btf: no btf_trace_ typedef in kernel BTF", ENOENT);
+		break;
+	case VIRQ_TPREF_RAW_TP:
+		point_fail(p, "raw_tp: tracepoint in neither kernel BTF nor tracefs", ENOENT);
+		break;
+	case VIRQ_TPREF_TP:
+		point_fail(p,
+			   tracefs ? "tp: event not in tracefs" :
+				     "tp: tracefs events/kvm unavailable",
+			   ENOENT);
+		break;
+	default:
+		point_fail(p, "tracepoint in neither kernel BTF nor tracefs", ENOENT);
+		break;
+	}
+}
+
+/*
+ * Decides, before load, which programs to load (set_autoload): the first candidate of each
+ * attach point in order tp_btf, raw_tp, tp (as the preference allows and the kernel
+ * offers), plus the raw_tp twin when test runs are wanted. A raw tracepoint attaches by
+ * name, so raw_tp needs the tracepoint to exist (BTF typedef or tracefs event), not BTF.
+ * allow_btf false drops tp_btf (retry after a load failure).
+ */
+static void choose_variants(struct virq_trace *t, bool allow_btf)
 {
 	struct virq_trace_bpf *s = t->skel;
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct btf *kvm = vmlinux ? btf__load_module_btf("kvm", vmlinux) : NULL;
 	bool tracefs = access("/sys/kernel/tracing/events/kvm", R_OK) == 0;
+	enum virq_trace_variant_pref pref = t->opts.pref;
 	unsigned int i;
 
 	for (i = 0; i < VIRQ_TEV__TP_COUNT; i++) {
 		struct point *p = &t->points[i];
-		struct bpf_program *raw, *tp;
+		struct bpf_program *btf, *raw, *tp;
 		char tdname[96];
-		bool have_raw, have_tp;
+		bool have_btf, have_tp;
 
-		tp_programs(s, i, &raw, &tp);
+		tp_programs(s, i, &btf, &raw, &tp);
 		snprintf(tdname, sizeof(tdname), "btf_trace_%s", point_names[i]);
-		have_raw = btf_has_typedef(vmlinux, kvm, tdname);
+		have_btf = btf_has_typedef(vmlinux, kvm, tdname);
 		have_tp = tracefs && tracefs_event_exists(point_names[i]);
-		bpf_program__set_autoload(raw, false);
-		bpf_program__set_autoload(tp, false);
-		if (t->opts.pref != VIRQ_TPREF_TP && have_raw) {
-			bpf_program__set_autoload(raw, true);
-			p->want[0] = raw;
-			p->want_var[0] = VIRQ_TVAR_RAW_TP;
-		} else if (t->opts.pref != VIRQ_TPREF_RAW_TP && have_tp) {
-			bpf_program__set_autoload(tp, true);
-			p->want[0] = tp;
-			p->want_var[0] = VIRQ_TVAR_TP;
-		} else if (t->opts.pref == VIRQ_TPREF_RAW_TP || !have_raw) {
-			point_fail(p,
-				   have_raw ? "tp (disabled by preference)" :
-					      "raw_tp: tracepoint not in kernel BTF",
-				   ENOENT);
-			if (t->opts.pref == VIRQ_TPREF_TP && !tracefs)
-				snprintf(p->pub.error, sizeof(p->pub.error),
-					 "tp: tracefs events/kvm unavailable");
-		} else {
-			point_fail(p,
-				   tracefs ? "tp: event not in tracefs" : "tp: tracefs unavailable",
-				   ENOENT);
-		}
+		p->nr_want = 0;
+		p->pub.state = VIRQ_TPS_UNAVAILABLE;
+		p->pub.variant = VIRQ_TVAR_NONE;
+		p->pub.error[0] = 0;
+		if (have_btf && allow_btf && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_TP_BTF))
+			want(p, btf, VIRQ_TVAR_TP_BTF);
+		if ((have_btf || have_tp) && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_RAW_TP))
+			want(p, raw, VIRQ_TVAR_RAW_TP);
+		if (have_tp && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_TP))
+			want(p, tp, VIRQ_TVAR_TP);
+		if (!p->nr_want)
+			no_candidate(p, pref, tracefs);
+		bpf_program__set_autoload(btf, p->nr_want && p->want[0] == btf);
+		bpf_program__set_autoload(tp, p->nr_want && p->want[0] == tp);
+		/* The raw_tp twin: chosen, or loaded for test runs when the tracepoint exists. */
+		bpf_program__set_autoload(raw, (p->nr_want && p->want[0] == raw) ||
+						       (t->test_run && (have_btf || have_tp)));
 	}
 	i = VIRQ_TEV__TP_COUNT;
 	bpf_program__set_autoload(s->progs.kp_apic_accept_irq, t->opts.kprobes);
 	bpf_program__set_autoload(s->progs.kp_posted_interrupt, t->opts.kprobes);
-	t->points[i].want[0] = s->progs.kp_apic_accept_irq;
-	t->points[i].want_var[0] = VIRQ_TVAR_KPROBE;
-	t->points[i + 1].want[0] = s->progs.kp_posted_interrupt;
-	t->points[i + 1].want_var[0] = VIRQ_TVAR_KPROBE;
-	if (!t->opts.kprobes) {
+	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
+	if (t->opts.kprobes) {
+		want(&t->points[i], s->progs.kp_apic_accept_irq, VIRQ_TVAR_KPROBE);
+		want(&t->points[i + 1], s->progs.kp_posted_interrupt, VIRQ_TVAR_KPROBE);
+	} else {
 		point_fail(&t->points[i], "kprobe (disabled by option)", ENOENT);
 		point_fail(&t->points[i + 1], "kprobe (disabled by option)", ENOENT);
-		t->points[i].want[0] = t->points[i + 1].want[0] = NULL;
 	}
 	i += NR_KPROBES;
 	bpf_program__set_autoload(s->progs.rtp_sys_enter, t->opts.attribute_ioctl);
 	bpf_program__set_autoload(s->progs.rtp_sys_exit, t->opts.attribute_ioctl);
+	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
 	if (t->opts.attribute_ioctl) {
-		t->points[i].want[0] = s->progs.rtp_sys_enter;
-		t->points[i + 1].want[0] = s->progs.rtp_sys_exit;
-		t->points[i].want_var[0] = t->points[i + 1].want_var[0] = VIRQ_TVAR_RAW_TP;
+		want(&t->points[i], s->progs.rtp_sys_enter, VIRQ_TVAR_RAW_TP);
+		want(&t->points[i + 1], s->progs.rtp_sys_exit, VIRQ_TVAR_RAW_TP);
 	} else {
 		point_fail(&t->points[i], "raw_tp (ioctl attribution disabled by option)", ENOENT);
 		point_fail(&t->points[i + 1], "raw_tp (ioctl attribution disabled by option)",
 			   ENOENT);
 	}
-	t->points[i + 2].want[0] = s->progs.rtp_wq_start;
-	t->points[i + 3].want[0] = s->progs.rtp_wq_end;
-	t->points[i + 2].want_var[0] = t->points[i + 3].want_var[0] = VIRQ_TVAR_RAW_TP;
-	bpf_program__set_autoload(s->progs.rtp_nop, t->opts.no_attach);
+	t->points[i + 2].nr_want = t->points[i + 3].nr_want = 0;
+	want(&t->points[i + 2], s->progs.rtp_wq_start, VIRQ_TVAR_RAW_TP);
+	want(&t->points[i + 3], s->progs.rtp_wq_end, VIRQ_TVAR_RAW_TP);
+	bpf_program__set_autoload(s->progs.rtp_nop, t->test_run);
 	btf__free(kvm);
 	btf__free(vmlinux);
 }
 
+/* Attaches each point through its first loaded candidate; a candidate that fails to attach
+ * falls back to the next loaded one (the raw_tp twin when test runs loaded it). */
 static void attach_all(struct virq_trace *t)
 {
-	unsigned int i;
+	unsigned int i, c;
 
 	for (i = 0; i < t->nr_points; i++) {
 		struct point *p = &t->points[i];
-		struct bpf_link *l;
+		int err = 0;
 
-		if (!p->want[0])
+		if (!p->nr_want)
 			continue;
 		if (t->opts.no_attach) {
 			snprintf(p->pub.error, sizeof(p->pub.error), "not attached (no_attach)");
 			p->pub.state = VIRQ_TPS_UNAVAILABLE;
 			continue;
 		}
-		l = bpf_program__attach(p->want[0]);
-		if (!l) {
-			int err = errno;
+		for (c = 0; c < p->nr_want && !p->link; c++) {
+			struct bpf_link *l;
 
-			point_fail(p, virq_trace_variant_name(p->want_var[0]), err);
-			continue;
+			if (bpf_program__fd(p->want[c]) < 0)
+				continue; /* not loaded */
+			l = bpf_program__attach(p->want[c]);
+			if (!l) {
+				int e = errno ? errno : EINVAL;
+
+				if (!err) /* report the preferred variant's failure */
+					point_fail(p, virq_trace_variant_name(p->want_var[c]), e);
+				err = e;
+				continue;
+			}
+			p->link = l;
+			p->pub.variant = p->want_var[c];
+			p->pub.state = VIRQ_TPS_SILENT;
+			p->pub.error[0] = 0;
 		}
-		p->link = l;
-		p->pub.variant = p->want_var[0];
-		p->pub.state = VIRQ_TPS_SILENT;
-		p->pub.error[0] = 0;
 	}
 }
 
@@ -324,6 +387,49 @@ static int ring_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static bool chose_btf(const struct virq_trace *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < VIRQ_TEV__TP_COUNT; i++)
+		if (t->points[i].nr_want && t->points[i].want_var[0] == VIRQ_TVAR_TP_BTF)
+			return true;
+	return false;
+}
+
+/* Opens the skeleton, applies the settings, chooses the programs and loads them. On failure
+ * the skeleton is gone and err says why. */
+static int skel_load(struct virq_trace *t, bool allow_btf, char *err, size_t errlen)
+{
+	int ret;
+
+	t->skel = virq_trace_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		set_err(err, errlen, "BPF open: %s", strerror(errno));
+		return ret;
+	}
+	if (t->opts.ring) {
+		uint32_t sz = t->opts.ring_bytes ? t->opts.ring_bytes : 1u << 20;
+
+		bpf_map__set_max_entries(t->skel->maps.ring, sz);
+		t->skel->rodata->ring_enabled = 1;
+		t->skel->rodata->ring_wakeup_every = t->opts.ring_wakeup_every ?
+							     t->opts.ring_wakeup_every :
+							     VIRQ_TRACE_RING_WAKEUP_DEFAULT;
+		t->skel->rodata->ring_wakeup_bytes = sz / 2;
+	}
+	choose_variants(t, allow_btf);
+	ret = virq_trace_bpf__load(t->skel);
+	if (ret) {
+		set_err(err, errlen, "BPF load%s: %s", allow_btf ? "" : " (without tp_btf)",
+			strerror(-ret));
+		virq_trace_bpf__destroy(t->skel);
+		t->skel = NULL;
+	}
+	return ret;
+}
+
 struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err, size_t errlen)
 {
 	struct virq_trace *t;
@@ -342,6 +448,7 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 		memcpy(&t->opts, opts,
 		       opts->sz && opts->sz < sizeof(t->opts) ? opts->sz : sizeof(t->opts));
 	t->opts.sz = sizeof(t->opts);
+	t->test_run = t->opts.test_run || t->opts.no_attach;
 	t->nr_points = NR_POINTS;
 	for (i = 0; i < NR_POINTS; i++) {
 		t->points[i].pub.name = point_names[i];
@@ -362,33 +469,22 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 		goto err_free;
 	}
 
-	t->skel = virq_trace_bpf__open();
-	if (!t->skel) {
-		ret = -errno;
-		set_err(err, errlen, "BPF open: %s", strerror(errno));
-		goto err_free;
-	}
 	if (t->opts.ring) {
 		uint32_t sz = t->opts.ring_bytes ? t->opts.ring_bytes : 1u << 20;
 
 		if (sz < 4096 || (sz & (sz - 1))) {
 			ret = -EINVAL;
 			set_err(err, errlen, "ring_bytes %u: not a power of two >= 4096", sz);
-			goto err_skel;
+			goto err_free;
 		}
-		bpf_map__set_max_entries(t->skel->maps.ring, sz);
-		t->skel->rodata->ring_enabled = 1;
-		t->skel->rodata->ring_wakeup_every = t->opts.ring_wakeup_every ?
-							     t->opts.ring_wakeup_every :
-							     VIRQ_TRACE_RING_WAKEUP_DEFAULT;
-		t->skel->rodata->ring_wakeup_bytes = sz / 2;
 	}
-	choose_variants(t);
-	ret = virq_trace_bpf__load(t->skel);
-	if (ret) {
-		set_err(err, errlen, "BPF load: %s", strerror(-ret));
-		goto err_skel;
-	}
+	ret = skel_load(t, true, err, errlen);
+	/* BTF names the tracepoints but the verifier refused a typed program (an argument
+	 * whose type changed): load again without tp_btf. */
+	if (ret && chose_btf(t))
+		ret = skel_load(t, false, err, errlen);
+	if (ret)
+		goto err_free;
 	if (t->opts.filter_enabled) {
 		uint32_t zero = 0, one = 1;
 
@@ -754,7 +850,7 @@ static uint64_t now_ns(void)
 int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const uint64_t *args,
 			unsigned int nargs, unsigned int repeat, uint32_t *duration_ns)
 {
-	struct bpf_program *prog, *tp;
+	struct bpf_program *prog, *btf, *tp;
 	uint64_t ctx[8] = { 0 };
 	uint64_t t0, t1;
 	unsigned int i;
@@ -765,7 +861,7 @@ int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const ui
 	if (ev == VIRQ_TEV__COUNT)
 		prog = t->skel->progs.rtp_nop;
 	else if ((unsigned int)ev < VIRQ_TEV__TP_COUNT)
-		tp_programs(t->skel, ev, &prog, &tp);
+		tp_programs(t->skel, ev, &btf, &prog, &tp);
 	else
 		return -EINVAL;
 	fd = bpf_program__fd(prog);

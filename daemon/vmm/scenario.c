@@ -98,9 +98,14 @@ static uint64_t get_u64(const cJSON *o, const char *key, uint64_t def, uint64_t 
 	} else if (cJSON_IsString(it) && it->valuestring[0]) {
 		char *end;
 
+		/* strtoull() skips white space and takes a sign: " -1" would be 2^64 - 1. */
+		if (it->valuestring[0] < '0' || it->valuestring[0] > '9') {
+			fail(e, "%s: \"%s\" is not a number", ctx, key);
+			return def;
+		}
 		errno = 0;
 		v = strtoull(it->valuestring, &end, 0);
-		if (errno || *end || it->valuestring[0] == '-') {
+		if (errno || *end) {
 			fail(e, "%s: \"%s\" is not a number", ctx, key);
 			return def;
 		}
@@ -226,6 +231,8 @@ static void parse_action(const cJSON *a, uint32_t idx, const struct virq_vm_conf
 				 -1;
 	out->sync_vector = (uint8_t)get_u64(a, "sync_vector", 0, 255, e, ctx);
 	out->sync_n = (uint32_t)get_u64(a, "sync_n", 1, 64, e, ctx);
+	if (out->sync_n == 0) /* a barrier on "grew by 0" would not wait at all */
+		fail(e, "%s: sync_n must be >= 1", ctx);
 	out->vcpu = (uint32_t)get_u64(a, "vcpu", 0, maxcpu, e, ctx);
 	out->vector = (uint8_t)get_u64(a, "vector", 0, 255, e, ctx);
 	out->logical = get_bool(a, "logical", false, e, ctx);

@@ -115,9 +115,8 @@ err_nomem:
 
 /* --- parsing ------------------------------------------------------------------------ */
 
-static int get_u64(const cJSON *o, const char *k, uint64_t *out)
+static int number_to_u64(const cJSON *n, uint64_t *out)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, k);
 	double d;
 
 	if (!cJSON_IsNumber(n))
@@ -127,6 +126,11 @@ static int get_u64(const cJSON *o, const char *k, uint64_t *out)
 		return -EINVAL;
 	*out = (uint64_t)d;
 	return 0;
+}
+
+static int get_u64(const cJSON *o, const char *k, uint64_t *out)
+{
+	return number_to_u64(cJSON_GetObjectItemCaseSensitive(o, k), out);
 }
 
 static int get_i32(const cJSON *o, const char *k, int32_t *out)
@@ -201,7 +205,8 @@ static int check_from_json(const cJSON *o, struct virq_xcheck_check *c)
 			return -EINVAL;
 		dst = &c->values[c->nr_values];
 		snprintf(dst->name, sizeof(dst->name), "%s", v->string);
-		if ((err = get_u64(vals, v->string, &dst->value)))
+		/* The item itself, not a lookup by name: two values may share a name. */
+		if ((err = number_to_u64(v, &dst->value)))
 			return err;
 		c->nr_values++;
 	}

@@ -3,11 +3,17 @@
  * virq trace: host-wide BPF tracing of KVM interrupt delivery and exits (daemon/trace/).
  *
  * One `struct virq_trace` owns the loaded programs (bpf/virq_trace.bpf.c), their maps and
- * links. Each KVM tracepoint is attached through the cheapest variant the kernel offers:
- * raw_tp (BTF-typed raw tracepoint), else classic tp/ through tracefs, and, where the
- * kernel has kprobes, kprobes on __apic_accept_irq and vmx_deliver_posted_interrupt as
- * extra attach points. virq_trace_points() reports each attach point as live, silent or
- * unavailable with the variant used.
+ * links. Each KVM tracepoint is attached through the cheapest variant the kernel offers,
+ * chosen at load time: tp_btf when the kernel's BTF (vmlinux, or the kvm module's) has
+ * btf_trace_<name>, else raw_tp (the tracepoint is known to BTF or tracefs), else classic
+ * tp/ through tracefs; where the kernel has kprobes, kprobes on __apic_accept_irq and
+ * vmx_deliver_posted_interrupt are extra attach points. virq_trace_points() reports each
+ * attach point as live, silent or unavailable with the variant used.
+ *
+ * Tests: BPF_PROG_TEST_RUN cannot run tp_btf (or tp) programs. Every variant calls the
+ * same handlers, so the test hook virq_trace_test_run() drives the raw_tp twin of an
+ * attach point, which is loaded (never attached unless it is the chosen variant) when
+ * opts.test_run or opts.no_attach is set.
  *
  * Threading: a `struct virq_trace` is not internally locked. Open, close and the ring
  * functions belong to one thread (the daemon's event loop). The read functions and the
@@ -44,9 +50,10 @@ enum virq_trace_variant {
 const char *virq_trace_variant_name(enum virq_trace_variant v);
 
 enum virq_trace_variant_pref {
-	VIRQ_TPREF_AUTO = 0, /* raw_tp, falling back to tp/ per attach point */
-	VIRQ_TPREF_RAW_TP, /* raw_tp only */
+	VIRQ_TPREF_AUTO = 0, /* tp_btf, else raw_tp, else tp/, per attach point */
+	VIRQ_TPREF_RAW_TP, /* raw_tp only (forced fallback) */
 	VIRQ_TPREF_TP, /* classic tp/ only (needs tracefs) */
+	VIRQ_TPREF_TP_BTF, /* tp_btf only */
 };
 
 struct virq_trace_opts {
@@ -59,7 +66,10 @@ struct virq_trace_opts {
 	bool attribute_ioctl; /* resolve the VM of KVM ioctls (sys_enter/exit raw_tp); costs a
 			       * few tens of ns per syscall host-wide */
 	bool filter_enabled; /* start with the target filter on and empty (count nothing) */
-	bool no_attach; /* load only (BPF_PROG_TEST_RUN tests and benchmarks) */
+	bool no_attach; /* load only (BPF_PROG_TEST_RUN tests and benchmarks); implies
+			 * test_run */
+	bool test_run; /* also load the raw_tp twin of every KVM tracepoint program and the
+			* empty baseline program, for virq_trace_test_run() */
 };
 
 /* Fills defaults: AUTO, ring off, kprobes on, ioctl attribution on, all VMs. */
@@ -156,10 +166,12 @@ int virq_trace_ring_consume(struct virq_trace *t,
 
 /* Runs the raw_tp program of `ev` `repeat` times with ctx = args[0..nargs) (the
  * tracepoint's arguments as u64) through BPF_PROG_TEST_RUN, in the calling thread (so
- * the target filter sees the caller's tgid). Raw tracepoint test runs take no kernel-side
- * repeat, so this loops; *duration_ns (may be NULL) gets the average wall time per run
- * including the bpf() syscall. ev == VIRQ_TEV__COUNT runs an empty baseline program
- * (loaded with no_attach only). 0 or -errno (-ENOENT: program not loaded). Owner thread. */
+ * the target filter sees the caller's tgid). It is the raw_tp twin even when the attach
+ * point uses tp_btf or tp: they share the handlers. Raw tracepoint test runs take no
+ * kernel-side repeat, so this loops; *duration_ns (may be NULL) gets the average wall time
+ * per run including the bpf() syscall. ev == VIRQ_TEV__COUNT runs an empty baseline
+ * program. Needs opts.test_run or opts.no_attach. 0 or -errno (-ENOENT: program not
+ * loaded). Owner thread. */
 int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const uint64_t *args,
 			unsigned int nargs, unsigned int repeat, uint32_t *duration_ns);
 

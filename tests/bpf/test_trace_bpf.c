@@ -3,6 +3,10 @@
  * BPF integration: the real programs, loaded and attached on this host, driven through
  * BPF_PROG_TEST_RUN (raw_tp test runs execute in the calling task, so tgid filtering is
  * real) and checked through the loader's public API.
+ *
+ * The attach points use tp_btf here, which BPF_PROG_TEST_RUN cannot run. The counting
+ * code is the same __always_inline handlers in every variant, so these tests drive it
+ * through each attach point's raw_tp twin, loaded by opts.no_attach / opts.test_run.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,8 +110,10 @@ static void test_attach_report_matches_host(void **state)
 
 		if (p.state == VIRQ_TPS_UNAVAILABLE)
 			fail_msg("%s unavailable: %s", attach[i], p.error);
-		/* raw_tp is the preferred variant and this kernel has BTF for KVM */
-		assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
+		/* tp_btf is the preferred variant and this kernel's BTF has btf_trace_kvm_* */
+		if (p.variant != VIRQ_TVAR_TP_BTF)
+			fail_msg("%s attached as %s, not tp_btf", attach[i],
+				 virq_trace_variant_name(p.variant));
 	}
 	/* Without /dev/kvm nothing raises these: attached but silent. */
 	if (access("/dev/kvm", F_OK) != 0) {
@@ -143,6 +149,69 @@ static void test_classic_tp_variant_attaches(void **state)
 	assert_int_equal(p.variant, VIRQ_TVAR_TP);
 	p = point(t, "kvm_exit");
 	assert_int_equal(p.variant, VIRQ_TVAR_TP);
+	virq_trace_close(t);
+}
+
+static void test_forced_raw_tp_fallback_attaches(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	static const char *const names[] = { "kvm_msi_set_irq", "kvm_apic_accept_irq", "kvm_exit",
+					     "kvm_eoi" };
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.pref = VIRQ_TPREF_RAW_TP;
+	o.kprobes = false;
+	t = open_or_skip(&o);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct virq_trace_point p = point(t, names[i]);
+
+		if (p.state == VIRQ_TPS_UNAVAILABLE)
+			fail_msg("raw_tp %s: %s", names[i], p.error);
+		assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
+	}
+	/* the attribution helpers are raw_tp in every preference */
+	assert_int_equal(point(t, "attr:sys_enter(ioctl)").variant, VIRQ_TVAR_RAW_TP);
+	virq_trace_close(t);
+
+	o.pref = VIRQ_TPREF_TP_BTF;
+	t = open_or_skip(&o);
+	assert_int_equal(point(t, "kvm_msi_set_irq").variant, VIRQ_TVAR_TP_BTF);
+	virq_trace_close(t);
+}
+
+/* tp_btf attached and the raw_tp twin loaded beside it: the twin is test-runnable and
+ * feeds the same maps; without test_run it is not loaded and the hook says so. */
+static void test_tp_btf_attached_with_raw_tp_twin_for_test_runs(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2];
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.kprobes = false;
+	t = open_or_skip(&o);
+	assert_int_equal(point(t, "kvm_msi_set_irq").variant, VIRQ_TVAR_TP_BTF);
+	msi_args(msi, 0, 0x44);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), -ENOENT);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV__COUNT, NULL, 0, 1, NULL), -ENOENT);
+	virq_trace_close(t);
+
+	o.test_run = true;
+	t = open_or_skip(&o);
+	assert_int_equal(point(t, "kvm_msi_set_irq").variant, VIRQ_TVAR_TP_BTF);
+	/* Here no VM raises it; on a KVM host other VMs may (events only grow). */
+	if (access("/dev/kvm", F_OK) != 0)
+		assert_int_equal(point(t, "kvm_msi_set_irq").state, VIRQ_TPS_SILENT);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 7, NULL), 0);
+	/* our tgid: exactly the test runs, whatever else the attached program sees */
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x44, 0), 7);
+	/* the attach point's count is the handler's, whichever program ran it */
+	assert_true(point(t, "kvm_msi_set_irq").events >= 7);
+	assert_int_equal(point(t, "kvm_msi_set_irq").state, VIRQ_TPS_LIVE);
 	virq_trace_close(t);
 }
 
@@ -358,6 +427,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attach_report_matches_host),
 		cmocka_unit_test(test_classic_tp_variant_attaches),
+		cmocka_unit_test(test_forced_raw_tp_fallback_attaches),
+		cmocka_unit_test(test_tp_btf_attached_with_raw_tp_twin_for_test_runs),
 		cmocka_unit_test(test_n_msi_give_n_counts_with_vector_and_apic_id),
 		cmocka_unit_test(test_posted_accept_moves_delivery_to_posted),
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),

@@ -8,20 +8,31 @@
  * verdict counts add up to stored + dropped checks; every verdict agrees with its numbers
  * (consistent/coalesced: observed >= expected, exactly equal for exact checks; lost:
  * observed < expected; spurious/refired: a surplus; pending only on a running VM;
- * misrouted: something moved); details are terminated; the table's length is exact.
+ * misrouted: something moved); details are terminated; the table's length is exact; the
+ * report survives virq_xcheck_report_to_json() -> virq_xcheck_report_from_json() unchanged.
  *
- * The engine sources are compiled in (no libcjson: `make fuzz` links the irqchip sources
- * only, and the JSON side is exercised by the unit tests).
+ * An input starting with '{' is instead a report as JSON for virq_xcheck_report_from_json()
+ * (what virqctl receives over the control socket). Invariants: it returns 0, -EINVAL or
+ * -E2BIG; a failure leaves no rows; an accepted report has valid enums, terminated strings
+ * and bounded counts, renders a table of exact length, and round-trips through to_json and
+ * from_json unchanged.
+ *
+ * Linked with the xcheck and irqchip modules (LIBS_fuzz_xcheck) and libcjson.
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/xcheck/engine.c"
-#include "../../daemon/xcheck/names.c"
-#include "../../daemon/xcheck/report.c"
+#include <cjson/cJSON.h>
+
+#include "virq/xcheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct virq_xcheck_report rep, back;
+static char table[1 << 20];
 
 static uint32_t rd16(const uint8_t *p)
 {
@@ -186,17 +197,123 @@ static void check_invariants(const struct virq_xcheck_report *r, uint32_t vmflag
 			abort();
 }
 
+/*
+ * Values are compared exactly, duplicate names included: a check may carry two values of
+ * the same name (source_tp == accept_tp), which once came back from JSON with the first
+ * one's number (corpus file dup-value-names).
+ */
+static bool same_check(const struct virq_xcheck_check *a, const struct virq_xcheck_check *b)
+{
+	if (strcmp(a->vm, b->vm) || a->path != b->path || a->kind != b->kind ||
+	    a->verdict != b->verdict || a->nr_values != b->nr_values || a->vcpu != b->vcpu ||
+	    a->index != b->index || a->expected != b->expected || a->observed != b->observed ||
+	    a->coalesced != b->coalesced || a->pending != b->pending ||
+	    a->misrouted != b->misrouted || a->refired != b->refired ||
+	    strcmp(a->detail, b->detail))
+		return false;
+	for (unsigned int i = 0; i < a->nr_values && i < VIRQ_XC_MAX_VALUES; i++)
+		if (strcmp(a->values[i].name, b->values[i].name) ||
+		    a->values[i].value != b->values[i].value)
+			return false;
+	return true;
+}
+
+static bool same_finding(const struct virq_xcheck_finding *a, const struct virq_xcheck_finding *b)
+{
+	return !strcmp(a->vm, b->vm) && a->kind == b->kind && a->status == b->status &&
+	       a->vcpu == b->vcpu && a->vector == b->vector && a->positive == b->positive &&
+	       a->negative == b->negative && a->count == b->count && !strcmp(a->detail, b->detail);
+}
+
+/* to_json -> text -> from_json gives back *r (the control socket's path to virqctl). */
+static void check_round_trip(const struct virq_xcheck_report *r)
+{
+	cJSON *j = virq_xcheck_report_to_json(r), *j2;
+	char *text;
+
+	if (!j)
+		abort();
+	text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	if (!text)
+		abort();
+	j2 = cJSON_Parse(text);
+	free(text);
+	if (!j2 || virq_xcheck_report_from_json(j2, &back))
+		abort();
+	cJSON_Delete(j2);
+	if (back.nr_checks != r->nr_checks || back.nr_findings != r->nr_findings ||
+	    back.dropped_checks != r->dropped_checks ||
+	    back.dropped_findings != r->dropped_findings ||
+	    back.dropped_evidence != r->dropped_evidence ||
+	    memcmp(back.by_verdict, r->by_verdict, sizeof(r->by_verdict)))
+		abort();
+	for (uint32_t i = 0; i < r->nr_checks; i++)
+		if (!same_check(&back.checks[i], &r->checks[i]))
+			abort();
+	for (uint32_t i = 0; i < r->nr_findings; i++)
+		if (!same_finding(&back.findings[i], &r->findings[i]))
+			abort();
+}
+
+static void check_table(const struct virq_xcheck_report *r)
+{
+	size_t need = virq_xcheck_report_to_table(r, table, sizeof(table));
+
+	if (need < sizeof(table) && strlen(table) != need)
+		abort();
+}
+
+/* A report as JSON text (see the top comment). */
+static int fuzz_json(const uint8_t *data, size_t size)
+{
+	cJSON *j = cJSON_ParseWithLength((const char *)data, size);
+	int err;
+
+	if (!j)
+		return 0;
+	err = virq_xcheck_report_from_json(j, &rep);
+	cJSON_Delete(j);
+	if (err) {
+		if ((err != -EINVAL && err != -E2BIG) || rep.nr_checks || rep.nr_findings)
+			abort();
+		return 0;
+	}
+	if (rep.nr_checks > VIRQ_XC_MAX_CHECKS || rep.nr_findings > VIRQ_XC_MAX_FINDINGS)
+		abort();
+	for (uint32_t i = 0; i < rep.nr_checks; i++) {
+		const struct virq_xcheck_check *c = &rep.checks[i];
+
+		if (c->path > VIRQ_XC_PATH_VM || c->kind >= VIRQ_XC_KIND__COUNT ||
+		    c->verdict >= VIRQ_XC_VERDICT__COUNT || c->nr_values > VIRQ_XC_MAX_VALUES ||
+		    !memchr(c->vm, 0, sizeof(c->vm)) || !memchr(c->detail, 0, sizeof(c->detail)))
+			abort();
+		for (unsigned int v = 0; v < c->nr_values; v++)
+			if (!memchr(c->values[v].name, 0, sizeof(c->values[v].name)))
+				abort();
+	}
+	for (uint32_t i = 0; i < rep.nr_findings; i++) {
+		const struct virq_xcheck_finding *f = &rep.findings[i];
+
+		if (f->kind >= VIRQ_XC_DEV__COUNT || f->status >= VIRQ_XC_DEV_STATUS__COUNT ||
+		    !memchr(f->vm, 0, sizeof(f->vm)) || !memchr(f->detail, 0, sizeof(f->detail)))
+			abort();
+	}
+	check_table(&rep);
+	check_round_trip(&rep);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct virq_xcheck_vcpu vc[VIRQ_XC_MAX_VCPUS + 1];
-	static struct virq_xcheck_report rep;
-	static char table[1 << 20];
 	struct virq_xcheck_input in;
 	struct virq_xcheck_vm vm;
 	unsigned int nv;
-	size_t need;
 	int err;
 
+	if (size && data[0] == '{')
+		return fuzz_json(data, size);
 	if (size < 4)
 		return 0;
 	virq_xcheck_input_init(&in);
@@ -230,8 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err)
 		abort();
 	check_invariants(&rep, vm.flags);
-	need = virq_xcheck_report_to_table(&rep, table, sizeof(table));
-	if (need < sizeof(table) && strlen(table) != need)
-		abort();
+	check_table(&rep);
+	check_round_trip(&rep);
 	return 0;
 }
