@@ -28,16 +28,18 @@ CPPFLAGS := -Iinclude -Itests/common -I$(BUILD)/gen -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
 LDLIBS  := -lbpf -lelf -lz -lcjson -lmicrohttpd -lsystemd -lpthread -lm
 
+# Sanitizer flags live in their own variable: `make CFLAGS=...` on the command line
+# overrides CFLAGS entirely (even `+=` in here), which silently built uninstrumented
+# objects for make asan/tsan.
+SAN_FLAGS :=
 ifeq ($(SAN),asan)
-CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 ifeq ($(SAN),tsan)
-CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=thread
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(CPPFLAGS) $(DEPFLAGS)
+ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(DEPFLAGS)
 
 # --- sources -------------------------------------------------------------------
 # daemon/<module>/ -> $(BUILD)/lib/libvirq_<module>.a. Order matters for static linking:
@@ -104,27 +106,27 @@ $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 $(VIRQD): $(BUILD)/daemon/main.o $(ALL_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(VIRQCTL): $(CLI_OBJS) $(ALL_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_COMMON_OBJS) $$(call test_libs,$$*)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $$(call test_libs,$$*)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 # Fuzz targets: gcc builds link the target with the replay driver (runs the corpus in
 # `make check`); `make fuzz` builds them with clang -fsanitize=fuzzer.
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $$(call test_libs,$$*)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz/replay.o: tests/fuzz/replay.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
