@@ -2,12 +2,20 @@
 /*
  * VMM benchmark: per irqchip mode and guest idle style, MSI ping-pong rate and
  * injection -> guest-handler latency (p50/p99, host-observed through the guest
- * ledger), exits per delivered interrupt, and RSS per idle VM. Writes JSON to argv[1].
- * Modes this build cannot create are reported as unavailable with the reason.
+ * ledger), exits per delivered interrupt, and RSS per idle VM; `user` mode in three
+ * variants (posted, posted=off, PV-EOI off). Writes JSON to argv[1]. Modes this build
+ * cannot create are reported as unavailable with the reason.
+ *
+ * Always (with or without /dev/kvm): the user-mode delivery machinery on SIMULATED vCPUs
+ * (daemon/vmm/cpu_sim.c, no KVM): posts/s and injections/s with 2 posting threads into a
+ * 2-vCPU guest, posted vs posted=off, reported as a ratio within one run. These rows
+ * measure the VMM's posting/locking/sync/inject path and a C model of the guest, not KVM.
  */
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
+#include "../daemon/vmm/vmm_internal.h"
 
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +57,7 @@ static long rss_kib(void)
 }
 
 struct row {
-	const char *mode;
+	char mode[32];
 	const char *idle;
 	char status[160];
 	double rate;
@@ -72,7 +80,8 @@ static uint64_t total_exits(struct virq_vm *vm, uint32_t n)
 	return sum;
 }
 
-static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_style idle)
+static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_style idle,
+		    bool posted, bool pv_eoi)
 {
 	struct virq_vm_config cfg;
 	struct virq_vm *vm;
@@ -84,7 +93,11 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	cfg.nr_vcpus = 2;
 	cfg.irqchip = mode;
 	cfg.idle = idle;
-	r->mode = virq_irqchip_mode_name(mode);
+	cfg.posted = posted;
+	cfg.pv_eoi = pv_eoi;
+	snprintf(r->mode, sizeof(r->mode), "%s%s%s", virq_irqchip_mode_name(mode),
+		 mode == VIRQ_IRQCHIP_USER && !posted ? ",posted=off" : "",
+		 mode == VIRQ_IRQCHIP_USER && !pv_eoi ? ",pv_eoi=off" : "");
 	r->idle = virq_idle_style_name(idle);
 	vm = virq_vm_create(&cfg, r->status, sizeof(r->status));
 	if (!vm)
@@ -121,16 +134,19 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	qsort(lat, ROUNDS, sizeof(*lat), cmp_u64);
 	r->p50_us = (double)lat[ROUNDS / 2] / 1000.0;
 	r->p99_us = (double)lat[ROUNDS * 99 / 100] / 1000.0;
-	/* Doorbell round trips (ioeventfd -> device thread -> irqfd), host-measured. */
-	for (int i = 0; i < DOORBELLS; i++) {
+	/* Doorbell round trips (ioeventfd -> device thread -> irqfd), host-measured; no
+	 * in-kernel irqchip in user mode, so no irqfd and no doorbell. */
+	for (int i = 0; mode != VIRQ_IRQCHIP_USER && i < DOORBELLS; i++) {
 		ret = virq_vm_doorbell(vm, 1000, &lat[i]);
 		if (ret) {
 			snprintf(r->status, sizeof(r->status), "doorbell: %s", strerror(-ret));
 			goto out;
 		}
 	}
-	qsort(lat, DOORBELLS, sizeof(*lat), cmp_u64);
-	r->doorbell_p50_us = (double)lat[DOORBELLS / 2] / 1000.0;
+	if (mode != VIRQ_IRQCHIP_USER) {
+		qsort(lat, DOORBELLS, sizeof(*lat), cmp_u64);
+		r->doorbell_p50_us = (double)lat[DOORBELLS / 2] / 1000.0;
+	}
 	snprintf(r->status, sizeof(r->status), "ok");
 out:
 	free(lat);
@@ -159,37 +175,172 @@ static long idle_vm_rss(char *why, size_t whylen)
 	return after < 0 || before < 0 ? -1 : (after - before) / IDLE_VMS;
 }
 
+/* --- simulated vCPUs (no KVM) ----------------------------------------------------- */
+
+#define SIM_POSTS 1000000u
+#define SIM_THREADS 2
+
+struct sim_row {
+	bool posted;
+	char status[160];
+	double posts_per_s, injections_per_s, coalesced_frac;
+};
+
+struct sim_poster {
+	struct virq_vm *vm;
+	unsigned int idx;
+	uint64_t failed;
+};
+
+static void *sim_poster(void *arg)
+{
+	struct sim_poster *p = arg;
+
+	for (uint32_t i = p->idx; i < SIM_POSTS; i += SIM_THREADS) {
+		uint32_t cpu = (i >> 1) & 1;
+
+		if (virq_vm_inject_msi(p->vm, VIRQ_LAPIC_GPA | (cpu << 12), 0x60 + (i & 0x1f)) < 0)
+			p->failed++;
+	}
+	return NULL;
+}
+
+static void sim_measure(struct sim_row *r, bool posted)
+{
+	struct virq_vm_config cfg;
+	struct sim_poster p[SIM_THREADS];
+	pthread_t t[SIM_THREADS];
+	struct virq_vm *vm;
+	uint64_t t0, t1, inj0 = 0, inj1 = 0, coal = 0, inj = 0;
+
+	r->posted = posted;
+	virq_vm_config_init(&cfg);
+	cfg.irqchip = VIRQ_IRQCHIP_USER;
+	cfg.nr_vcpus = 2;
+	cfg.posted = posted;
+	vm = virq_vm_create_sim(&cfg, r->status, sizeof(r->status));
+	if (!vm)
+		return;
+	if (virq_vm_start(vm) || virq_vm_wait_ready(vm, 5000)) {
+		snprintf(r->status, sizeof(r->status), "simulated guest did not start");
+		goto out;
+	}
+	for (uint32_t c = 0; c < 2; c++) {
+		struct virq_vcpu_user_stats u;
+
+		virq_vm_user_stats(vm, c, &u);
+		inj0 += u.injections;
+	}
+	t0 = now_ns();
+	for (unsigned int i = 0; i < SIM_THREADS; i++) {
+		p[i] = (struct sim_poster){ vm, i, 0 };
+		pthread_create(&t[i], NULL, sim_poster, &p[i]);
+	}
+	for (unsigned int i = 0; i < SIM_THREADS; i++)
+		pthread_join(t[i], NULL);
+	t1 = now_ns();
+	for (uint32_t c = 0; c < 2; c++) {
+		struct virq_vcpu_user_stats u;
+
+		virq_vm_user_stats(vm, c, &u);
+		inj1 += u.injections;
+		for (int v = 0x60; v < 0x80; v++) {
+			struct virq_vmm_vec vv;
+
+			virq_vm_vmm_vec(vm, c, (uint8_t)v, &vv);
+			coal += vv.coalesced;
+			inj += vv.injected;
+		}
+	}
+	if (p[0].failed || p[1].failed) {
+		snprintf(r->status, sizeof(r->status), "%llu injections failed",
+			 (unsigned long long)(p[0].failed + p[1].failed));
+		goto out;
+	}
+	r->posts_per_s = SIM_POSTS / ((double)(t1 - t0) / 1e9);
+	r->injections_per_s = (double)(inj1 - inj0) / ((double)(t1 - t0) / 1e9);
+	r->coalesced_frac = inj ? (double)coal / (double)inj : 0;
+	snprintf(r->status, sizeof(r->status), "ok");
+out:
+	virq_vm_destroy(vm);
+}
+
+static void sim_bench(FILE *out)
+{
+	struct sim_row r[2];
+
+	memset(r, 0, sizeof(r));
+	sim_measure(&r[0], true);
+	sim_measure(&r[1], false);
+	printf("user mode, SIMULATED vCPU (cpu_sim.c), no KVM: %u MSIs from %d threads into 2 "
+	       "vCPUs\n",
+	       SIM_POSTS, SIM_THREADS);
+	printf("%-12s %14s %16s %12s  %s\n", "variant", "posts/s", "injections/s", "coalesced",
+	       "status");
+	for (int i = 0; i < 2; i++)
+		printf("%-12s %14.0f %16.0f %11.1f%%  %s\n", r[i].posted ? "posted" : "posted=off",
+		       r[i].posts_per_s, r[i].injections_per_s, 100 * r[i].coalesced_frac,
+		       r[i].status);
+	if (r[1].posts_per_s > 0)
+		printf("ratio posted/posted=off: posts/s %.2fx, injections/s %.2fx\n",
+		       r[0].posts_per_s / r[1].posts_per_s,
+		       r[1].injections_per_s > 0 ? r[0].injections_per_s / r[1].injections_per_s :
+						   0);
+	if (out) {
+		fprintf(out,
+			"\"simulated_user\":{\"note\":\"simulated vCPU, no KVM\",\"posts\":%u,"
+			"\"threads\":%d,\"rows\":[",
+			SIM_POSTS, SIM_THREADS);
+		for (int i = 0; i < 2; i++)
+			fprintf(out,
+				"%s{\"variant\":\"%s\",\"status\":\"%s\",\"posts_per_s\":%.0f,"
+				"\"injections_per_s\":%.0f,\"coalesced_fraction\":%.4f}",
+				i ? "," : "", r[i].posted ? "posted" : "posted=off", r[i].status,
+				r[i].posts_per_s, r[i].injections_per_s, r[i].coalesced_frac);
+		fprintf(out, "]}");
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct row rows[VIRQ_IRQCHIP__COUNT * VIRQ_IDLE__COUNT];
+	struct row rows[(VIRQ_IRQCHIP__COUNT + 2) * VIRQ_IDLE__COUNT];
 	char why[160] = "";
-	FILE *out;
+	FILE *out = argc > 1 ? fopen(argv[1], "w") : NULL;
 	long rss;
 	int n = 0;
 
+	if (out)
+		fprintf(out, "{\"name\":\"vmm\",");
+	sim_bench(out);
 	if (!virq_vmm_available(why, sizeof(why))) {
 		printf("skipped: %s\n", why);
+		if (out) {
+			fprintf(out, ",\"skipped\":\"%s\"}\n", why);
+			fclose(out);
+		}
 		return 0;
 	}
 	memset(rows, 0, sizeof(rows));
 	for (int m = 0; m < VIRQ_IRQCHIP__COUNT; m++)
 		for (int i = 0; i < VIRQ_IDLE__COUNT; i++)
-			measure(&rows[n++], (enum virq_irqchip_mode)m, (enum virq_idle_style)i);
+			measure(&rows[n++], (enum virq_irqchip_mode)m, (enum virq_idle_style)i,
+				true, true);
+	for (int i = 0; i < VIRQ_IDLE__COUNT; i++) {
+		measure(&rows[n++], VIRQ_IRQCHIP_USER, (enum virq_idle_style)i, false, true);
+		measure(&rows[n++], VIRQ_IRQCHIP_USER, (enum virq_idle_style)i, true, false);
+	}
 	rss = idle_vm_rss(why, sizeof(why));
 
-	printf("%-8s %-10s %12s %10s %10s %12s %12s  %s\n", "mode", "idle", "irq/s", "p50 us",
+	printf("%-24s %-10s %12s %10s %10s %12s %12s  %s\n", "mode", "idle", "irq/s", "p50 us",
 	       "p99 us", "exits/irq", "doorbell us", "status");
 	for (int i = 0; i < n; i++)
-		printf("%-8s %-10s %12.0f %10.1f %10.1f %12.2f %12.1f  %s\n", rows[i].mode,
+		printf("%-24s %-10s %12.0f %10.1f %10.1f %12.2f %12.1f  %s\n", rows[i].mode,
 		       rows[i].idle, rows[i].rate, rows[i].p50_us, rows[i].p99_us,
 		       rows[i].exits_per_irq, rows[i].doorbell_p50_us, rows[i].status);
 	printf("RSS per idle 1-vCPU VM: %ld KiB\n", rss);
 
-	out = argc > 1 ? fopen(argv[1], "w") : NULL;
 	if (out) {
-		fprintf(out,
-			"{\"name\":\"vmm\",\"rounds\":%d,\"rss_kib_per_idle_vm\":%ld,\"rows\":[",
-			ROUNDS, rss);
+		fprintf(out, ",\"rounds\":%d,\"rss_kib_per_idle_vm\":%ld,\"rows\":[", ROUNDS, rss);
 		for (int i = 0; i < n; i++)
 			fprintf(out,
 				"%s{\"mode\":\"%s\",\"idle\":\"%s\",\"status\":\"%s\","

@@ -4,8 +4,9 @@
  * pause/resume/stop, kicks, injection and the ledgers. Follows the kvmtool and KVM
  * selftests patterns; every ioctl result is checked. See include/virq/vmm.h.
  *
- * Irqchip modes: `kernel` here, `split` with split.c. `user` (our LAPIC model, posted
- * descriptors, userspace INIT/SIPI) is not wired yet and is refused at creation.
+ * Irqchip modes: `kernel` here, `split` with split.c, `user` with user.c (our LAPIC
+ * models, posted descriptors, userspace INIT/SIPI), whose vCPU ioctls go through a
+ * backend (struct virq_cpu_ops: cpu_kvm.c; cpu_sim.c for unit tests, virq_vm_create_sim).
  */
 #include "vmm_internal.h"
 #include "virq/vmm_guest.h"
@@ -131,7 +132,12 @@ bool virq_vmm_available(char *why, size_t whylen)
 
 /* --- VM state ----------------------------------------------------------------- */
 
-static void kick_vcpu(struct virq_vcpu *c)
+int virq_vmm_kick_signo(void)
+{
+	return KICK_SIGNAL;
+}
+
+void virq_vmm_tgkill(struct virq_vcpu *c)
 {
 	/* tgkill on the recorded tid: the thread clears it before exiting, so a kick that
 	 * races the end of a vCPU thread reaches nobody (ESRCH) instead of a joined
@@ -140,6 +146,20 @@ static void kick_vcpu(struct virq_vcpu *c)
 
 	if (tid > 0)
 		(void)syscall(SYS_tgkill, c->vm->pid, tid, KICK_SIGNAL);
+}
+
+void virq_vmm_kick(struct virq_vcpu *c)
+{
+	c->ops->kick(c);
+	/* A user-mode vCPU halted in the VMM sleeps on its futex, not in KVM_RUN. Callers
+	 * set their request bit first; the halt loop publishes BLOCKED before reading it. */
+	if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_USER && atomic_load(&c->pstate) == VIRQ_PS_BLOCKED)
+		virq_user_wake(c);
+}
+
+static void kick_vcpu(struct virq_vcpu *c)
+{
+	virq_vmm_kick(c);
 }
 
 void virq_vmm_kick_event(struct virq_vm *vm, uint32_t vcpu)
@@ -159,8 +179,8 @@ static void request_all(struct virq_vm *vm, enum virq_req req)
 }
 
 /* A guest-side failure or request stops only this VM; safe from vCPU threads. */
-static void vm_fail(struct virq_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vm_fail(struct virq_vm *vm, const char *fmt, ...)
+#define vm_fail virq_vmm_fail
+void virq_vmm_fail(struct virq_vm *vm, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -235,6 +255,8 @@ int virq_vmm_signal_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum v
 	struct kvm_msi msi;
 	int ret;
 
+	if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+		return virq_user_msi(vm, addr, data, path);
 	memset(&msi, 0, sizeof(msi));
 	msi.address_lo = (uint32_t)addr;
 	msi.address_hi = (uint32_t)(addr >> 32);
@@ -303,7 +325,11 @@ int virq_vm_inject_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op)
 	if (!vm_running(vm))
 		return -ESHUTDOWN;
 	path = gsi_path(gsi);
-	if (vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT) {
+	if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+		res = virq_user_set_gsi(vm, gsi, op, &path);
+		if (op == VIRQ_GSI_DEASSERT)
+			return res < 0 && res != -ENODEV ? -EIO : 0;
+	} else if (vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT) {
 		enum virq_path p2;
 
 		if (op == VIRQ_GSI_DEASSERT)
@@ -509,8 +535,9 @@ static void handle_io(struct virq_vcpu *c)
 	    run->io.data_offset + (uint64_t)run->io.size * run->io.count > c->run_size)
 		return;
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		if (vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT && run->io.size == 1 &&
-		    virq_split_pio(vm, port, out, data)) {
+		if ((vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT ||
+		     vm->cfg.irqchip == VIRQ_IRQCHIP_USER) &&
+		    run->io.size == 1 && virq_split_pio(vm, port, out, data)) {
 			continue;
 		} else if (port >= VIRQ_UART_BASE && port < VIRQ_UART_BASE + 8) {
 			int level;
@@ -541,6 +568,10 @@ static void handle_mmio(struct virq_vcpu *c)
 {
 	struct kvm_run *run = c->run;
 
+	if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+		virq_user_mmio(c);
+		return;
+	}
 	if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT &&
 	    virq_split_mmio(c->vm, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
 			    run->mmio.len))
@@ -554,7 +585,7 @@ static uint64_t vcpu_rip(struct virq_vcpu *c)
 {
 	struct kvm_regs regs;
 
-	if (ioctl(c->fd, KVM_GET_REGS, &regs) < 0)
+	if (c->fd < 0 || ioctl(c->fd, KVM_GET_REGS, &regs) < 0)
 		return ~0ull;
 	return regs.rip;
 }
@@ -574,14 +605,25 @@ static bool dispatch_exit(struct virq_vcpu *c)
 		handle_mmio(c);
 		return true;
 	case KVM_EXIT_INTR:
-	case KVM_EXIT_IRQ_WINDOW_OPEN: /* split: the next pre-run injects the ExtINT */
 		return true;
+	case KVM_EXIT_IRQ_WINDOW_OPEN: /* split/user: the next pre-run injects */
+		if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+			virq_cnt_add(&c->ustats.window_exits, 1);
+		return true;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+			return virq_user_msr(c, r == KVM_EXIT_X86_WRMSR);
+		vm_fail(c->vm, "unexpected MSR exit on vCPU %u", c->id);
+		return false;
 	case KVM_EXIT_IOAPIC_EOI:
 		if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT)
 			virq_split_ioapic_eoi(c->vm, run->eoi.vector);
 		return true;
 	case KVM_EXIT_HLT:
-		/* Only without an in-kernel LAPIC; not reached in kernel mode. */
+		/* Only without an in-kernel LAPIC (user mode): block until deliverable. */
+		if (c->vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+			return virq_user_halt(c);
 		return true;
 	case KVM_EXIT_SHUTDOWN:
 		vm_fail(c->vm, "triple fault on vCPU %u (rip 0x%llx)", c->id,
@@ -642,18 +684,28 @@ static void *vcpu_thread(void *arg)
 			break;
 		if (vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT)
 			virq_split_pre_run(c);
+		if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+			int go = virq_user_pre_run(c);
+
+			if (go < 0)
+				break;
+			if (go == 0)
+				continue;
+		}
 		atomic_store(&c->in_run, 1);
-		rc = ioctl(c->fd, KVM_RUN, 0);
+		rc = c->ops->run(c);
 		atomic_store(&c->in_run, 0);
 		/* Clear before looking at requests so a later kick is never lost. */
 		c->run->immediate_exit = 0;
+		if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+			virq_user_post_run(c);
 		virq_cnt_add(&c->exits.runs, 1);
 		if (rc < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
+			if (rc == -EINTR || rc == -EAGAIN) {
 				virq_cnt_add(&c->exits.eintr, 1);
 				continue;
 			}
-			vm_fail(vm, "KVM_RUN on vCPU %u: %s", c->id, strerror(errno));
+			vm_fail(vm, "KVM_RUN on vCPU %u: %s", c->id, strerror(-rc));
 			break;
 		}
 		if (!dispatch_exit(c))
@@ -872,7 +924,9 @@ static int create_vcpu(struct virq_vm *vm, uint32_t id, int mmap_size, char *err
 
 static void destroy_vcpu(struct virq_vcpu *c)
 {
-	if (c->run)
+	if (c->ops && c->ops->fini)
+		c->ops->fini(c);
+	if (c->run && !c->vm->sim)
 		munmap(c->run, c->run_size);
 	if (c->stats_fd >= 0)
 		close(c->stats_fd);
@@ -881,28 +935,18 @@ static void destroy_vcpu(struct virq_vcpu *c)
 	pthread_mutex_destroy(&c->mbox_lock);
 }
 
-struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size_t errlen)
+/* The VM object without any KVM resource: config, locks, vCPU array (64-byte aligned:
+ * each vCPU embeds its posted-interrupt descriptor). NULL with errno set. */
+static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, size_t errlen)
 {
 	static _Atomic unsigned int vm_seq;
-	struct kvm_userspace_memory_region region;
 	struct virq_vm *vm;
-	int ret, mmap_size;
+	size_t vsize;
+	int ret;
 
 	ret = virq_vm_config_check(cfg, err, errlen);
 	if (ret) {
 		errno = -ret;
-		return NULL;
-	}
-	if (cfg->irqchip == VIRQ_IRQCHIP_USER) {
-		set_err(err, errlen, "irqchip mode '%s' is not available in this build",
-			virq_irqchip_mode_name(cfg->irqchip));
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
-	pthread_once(&kick_once, kick_install);
-	if (kick_install_err) {
-		set_err(err, errlen, "sigaction(kick signal): %s", strerror(kick_install_err));
-		errno = kick_install_err;
 		return NULL;
 	}
 	vm = calloc(1, sizeof(*vm));
@@ -928,16 +972,97 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
-	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	vsize = (size_t)vm->nr_vcpus * sizeof(*vm->vcpus);
+	vm->vcpus = aligned_alloc(_Alignof(struct virq_vcpu), vsize);
 	if (!vm->vcpus) {
 		set_err(err, errlen, "out of memory");
-		ret = -ENOMEM;
-		goto err_free;
+		virq_vm_destroy(vm);
+		errno = ENOMEM;
+		return NULL;
 	}
+	memset(vm->vcpus, 0, vsize);
 	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		vm->vcpus[i].vm = vm;
+		vm->vcpus[i].id = i;
 		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
+		vm->vcpus[i].ops = &virq_cpu_kvm_ops;
 		pthread_mutex_init(&vm->vcpus[i].mbox_lock, NULL);
 	}
+	return vm;
+}
+
+/* Guest memory with the tables and the firmware (vmm_guest.h). */
+static int vm_memory(struct virq_vm *vm, char *err, size_t errlen)
+{
+	int ret;
+
+	vm->mem_size = (size_t)vm->cfg.mem_mb << 20;
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		ret = -errno;
+		set_err(err, errlen, "guest memory: %s", strerror(errno));
+		return ret;
+	}
+	ret = virq_guest_build_tables(vm->mem, vm->mem_size, vm->nr_vcpus, vm->cfg.idle,
+				      vm->cfg.x2apic);
+	if (!ret)
+		ret = virq_guest_load_firmware(vm->mem, vm->mem_size);
+	if (ret)
+		set_err(err, errlen, "guest image: %s", strerror(-ret));
+	return ret;
+}
+
+struct virq_vm *virq_vm_create_sim(const struct virq_vm_config *cfg, char *err, size_t errlen)
+{
+	struct virq_vm *vm;
+	int ret;
+
+	if (!cfg || cfg->irqchip != VIRQ_IRQCHIP_USER) {
+		set_err(err, errlen, "simulated vCPUs exist only in user irqchip mode");
+		errno = EINVAL;
+		return NULL;
+	}
+	vm = vm_alloc(cfg, err, errlen);
+	if (!vm)
+		return NULL;
+	vm->sim = true;
+	ret = vm_memory(vm, err, errlen);
+	if (!ret)
+		ret = virq_user_init(vm, err, errlen);
+	for (uint32_t i = 0; !ret && i < vm->nr_vcpus; i++) {
+		struct virq_vcpu *c = &vm->vcpus[i];
+
+		c->ops = &virq_cpu_sim_ops;
+		virq_user_vcpu_init(c);
+		ret = virq_cpu_sim_create(c);
+		if (ret)
+			set_err(err, errlen, "simulated vCPU %u: %s", i, strerror(-ret));
+	}
+	if (ret) {
+		virq_vm_destroy(vm);
+		errno = -ret;
+		return NULL;
+	}
+	return vm;
+}
+
+struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region region;
+	struct virq_vm *vm;
+	int ret, mmap_size;
+
+	pthread_once(&kick_once, kick_install);
+	if (kick_install_err) {
+		set_err(err, errlen, "sigaction(kick signal): %s", strerror(kick_install_err));
+		errno = kick_install_err;
+		return NULL;
+	}
+	vm = vm_alloc(cfg, err, errlen);
+	if (!vm)
+		return NULL;
 
 	vm->kvm_fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -958,23 +1083,9 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 	 * trampoline); other backends may refuse it, which is harmless. */
 	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, TSS_ADDR);
 
-	vm->mem_size = (size_t)vm->cfg.mem_mb << 20;
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->mem == MAP_FAILED) {
-		vm->mem = NULL;
-		ret = -errno;
-		set_err(err, errlen, "guest memory: %s", strerror(errno));
+	ret = vm_memory(vm, err, errlen);
+	if (ret)
 		goto err_free;
-	}
-	ret = virq_guest_build_tables(vm->mem, vm->mem_size, vm->nr_vcpus, vm->cfg.idle,
-				      vm->cfg.x2apic);
-	if (!ret)
-		ret = virq_guest_load_firmware(vm->mem, vm->mem_size);
-	if (ret) {
-		set_err(err, errlen, "guest image: %s", strerror(-ret));
-		goto err_free;
-	}
 	memset(&region, 0, sizeof(region));
 	region.slot = 0;
 	region.guest_phys_addr = 0;
@@ -991,6 +1102,13 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		ret = virq_split_init(vm, err, errlen);
 		if (ret)
 			goto err_free;
+	} else if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+		/* No in-kernel irqchip at all: no routes, irqfds or doorbell. */
+		ret = virq_user_kvm_setup(vm, err, errlen);
+		if (!ret)
+			ret = virq_user_init(vm, err, errlen);
+		if (ret)
+			goto err_free;
 	} else {
 		if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 			ret = -errno;
@@ -1001,12 +1119,14 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		if (ret)
 			goto err_free;
 	}
-	ret = setup_irqfds(vm, err, errlen);
-	if (ret)
-		goto err_free;
-	ret = virq_doorbell_init(vm, err, errlen);
-	if (ret)
-		goto err_free;
+	if (vm->cfg.irqchip != VIRQ_IRQCHIP_USER) {
+		ret = setup_irqfds(vm, err, errlen);
+		if (ret)
+			goto err_free;
+		ret = virq_doorbell_init(vm, err, errlen);
+		if (ret)
+			goto err_free;
+	}
 
 	mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (mmap_size < (int)sizeof(struct kvm_run)) {
@@ -1018,6 +1138,8 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		ret = create_vcpu(vm, i, mmap_size, err, errlen);
 		if (ret)
 			goto err_free;
+		if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER)
+			virq_user_vcpu_init(&vm->vcpus[i]);
 	}
 	vm->stats_fd = ioctl(vm->vm_fd, KVM_GET_STATS_FD, 0);
 	if (vm->stats_fd < 0)
@@ -1188,6 +1310,7 @@ void virq_vm_destroy(struct virq_vm *vm)
 	virq_doorbell_fini(vm);
 	pthread_mutex_destroy(&vm->db_lock);
 	virq_split_fini(vm);
+	virq_user_fini(vm);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->irq_lock);
 	pthread_mutex_destroy(&vm->lock);

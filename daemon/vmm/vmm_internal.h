@@ -12,13 +12,75 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "virq/apicbus.h"
 #include "virq/ioapic.h"
+#include "virq/pi_desc.h"
 #include "virq/pic.h"
 #include "virq/vmm.h"
 #include "virq/vmm_kvm.h"
 #include "virq/vmm_uart.h"
 
 #define VIRQ_NR_GSI 24
+
+struct virq_vcpu;
+
+/*
+ * The vCPU backend: every KVM vCPU ioctl of the `user` irqchip mode goes through this
+ * table, with c->run (struct kvm_run) as the shared exit record. Two implementations:
+ * cpu_kvm.c (the real one, /dev/kvm) and cpu_sim.c (a simulated vCPU running a C model
+ * of the built-in firmware, for unit tests only -- never selectable through
+ * struct virq_vm_config). All functions are called by the vCPU's own thread, except
+ * kick (any thread).
+ */
+struct virq_cpu_exc {
+	bool pending; /* an exception is pending or being injected */
+	uint8_t vector;
+	bool has_error;
+	uint32_t error;
+};
+
+struct virq_cpu_ops {
+	const char *name;
+	/* KVM_RUN. 0 with c->run filled, -EINTR (kicked, exit_reason 0) or -errno. */
+	int (*run)(struct virq_vcpu *c);
+	/* Make a running or about-to-run KVM_RUN return -EINTR soon. Any thread. */
+	void (*kick)(struct virq_vcpu *c);
+	/* KVM_INTERRUPT: only when the guest can take it (the caller checked). */
+	int (*interrupt)(struct virq_vcpu *c, uint8_t vector);
+	/* KVM_NMI. */
+	int (*nmi)(struct virq_vcpu *c);
+	/* RFLAGS.IF (KVM_GET_REGS) and the STI/MOV-SS interrupt shadow (KVM_GET_VCPU_EVENTS). */
+	int (*intr_state)(struct virq_vcpu *c, bool *if_flag, bool *shadow);
+	/* The exception pending or being injected, if any (KVM_GET_VCPU_EVENTS). */
+	int (*get_exception)(struct virq_vcpu *c, struct virq_cpu_exc *out);
+	/* Inject an exception (KVM_SET_VCPU_EVENTS; a #GP(0) raised by an MSR exit is
+	 * reported through kvm_run.msr.error so that RIP stays on the instruction). */
+	int (*exception)(struct virq_vcpu *c, uint8_t vector, bool has_error, uint32_t error);
+	/* INIT: registers to their INIT state (SDM 9.1.1 Table 9-1); not run until SIPI. */
+	int (*init)(struct virq_vcpu *c);
+	/* SIPI: real mode at CS = vector << 8, IP = 0 (SDM 8.4.4.1, 11.6.1). */
+	int (*sipi)(struct virq_vcpu *c, uint8_t vector);
+	/* Tear down backend state (c->backend). May be NULL. */
+	void (*fini)(struct virq_vcpu *c);
+};
+
+extern const struct virq_cpu_ops virq_cpu_kvm_ops;
+extern const struct virq_cpu_ops virq_cpu_sim_ops;
+/* cpu_sim.c: allocates c->backend and c->run for a simulated vCPU. 0 or -errno. */
+int virq_cpu_sim_create(struct virq_vcpu *c);
+
+/* Where a vCPU thread is, for notifications from the locked path (the posted path
+ * reads the same from the descriptor's SN and NV, as VT-d posting does). */
+enum virq_pstate {
+	VIRQ_PS_RUNNABLE = 0, /* in the VMM: no notification, synced before entry */
+	VIRQ_PS_RUNNING, /* inside KVM_RUN: kick */
+	VIRQ_PS_BLOCKED, /* halted in the VMM: wake */
+};
+
+/* Notification vectors written into the descriptor's NV field: which of the two
+ * notifications a post that sets ON must send (VT-d: posted vs wake-up vector). */
+#define VIRQ_PI_NV_POSTED 0xf2 /* POSTED_INTR_VECTOR */
+#define VIRQ_PI_NV_WAKEUP 0xf1 /* POSTED_INTR_WAKEUP_VECTOR */
 
 struct virq_vcpu {
 	struct virq_vm *vm;
@@ -36,6 +98,20 @@ struct virq_vcpu {
 	/* Written by the vCPU thread (relaxed atomics), read by anyone. */
 	struct virq_vcpu_exits exits;
 	struct virq_vmm_vec vec[VIRQ_NR_VECTORS];
+
+	/* The backend (KVM or simulated) and its private state. */
+	const struct virq_cpu_ops *ops;
+	void *backend;
+	uint64_t timer_deadline; /* user mode: LAPIC timer expiry (ns, CLOCK_MONOTONIC) or 0 */
+
+	/* user mode (user.c). The descriptor is written by posters on any thread. */
+	struct virq_pi pi;
+	struct virq_lapic *lapic; /* owned by vm->bus; under vm->irq_lock */
+	_Atomic int pstate; /* enum virq_pstate */
+	_Atomic uint32_t halt_seq; /* futex word: bumped to wake a halted vCPU */
+	bool pv_eoi_armed; /* we set the guest's PV-EOI bit for pv_eoi_vector */
+	uint8_t pv_eoi_vector;
+	struct virq_vcpu_user_stats ustats; /* relaxed atomic counters */
 };
 
 struct virq_vm {
@@ -67,6 +143,13 @@ struct virq_vm {
 	uint64_t routed_rte[VIRQ_NR_GSI]; /* RTEs last pushed as MSI routes */
 	atomic_bool pic_int; /* PIC INT output, for ExtINT injection on vCPU 0 */
 
+	/* user mode: our LAPICs (under irq_lock) and the lock-free posting map: for each
+	 * 8-bit physical APIC ID, 1 + the CPU whose software-enabled LAPIC answers to it
+	 * alone, or 0 (take the locked bus path). Rebuilt by vCPU threads under irq_lock. */
+	struct virq_apicbus *bus;
+	_Atomic uint16_t post_map[256];
+	bool sim; /* vCPUs are simulated (cpu_sim.c): unit tests only */
+
 	/* Doorbell device (doorbell.c). */
 	int db_ioeventfd; /* KVM_IOEVENTFD on VIRQ_DOORBELL_PORT */
 	int db_irqfd; /* KVM_IRQFD on VIRQ_DOORBELL_GSI */
@@ -97,9 +180,65 @@ void virq_split_pre_run(struct virq_vcpu *c);
 int virq_doorbell_init(struct virq_vm *vm, char *err, size_t errlen);
 void virq_doorbell_fini(struct virq_vm *vm);
 
-/* vm.c helpers used by split.c. */
+/* user.c: the `user` irqchip mode (our PIC, IOAPIC and LAPICs; posted delivery). */
+int virq_user_init(struct virq_vm *vm, char *err, size_t errlen);
+void virq_user_fini(struct virq_vm *vm);
+/* Per vCPU, after the backend exists: PI descriptor, LAPIC link. */
+void virq_user_vcpu_init(struct virq_vcpu *c);
+/* Enable KVM_CAP_X86_USER_SPACE_MSR and the MSR filter (KVM backend only). */
+int virq_user_kvm_setup(struct virq_vm *vm, char *err, size_t errlen);
+/* MSI into our LAPICs: posted (lock-free) or under the lock. Result as irq.h. */
+int virq_user_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path);
+/* Drive a GSI through our IOAPIC and PIC (a pulse under one lock hold). */
+int virq_user_set_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op, enum virq_path *path);
+/* vCPU thread, before each entry: requests, INIT/SIPI, PIR -> IRR, injection or an
+ * interrupt window, PV-EOI. Returns 1 to enter, 0 to go back to the request loop
+ * (pause/stop/kick while waiting for SIPI), -1 when the vCPU must stop. */
+int virq_user_pre_run(struct virq_vcpu *c);
+/* vCPU thread, after every KVM_RUN return (including -EINTR): SN, PV-EOI sync. */
+void virq_user_post_run(struct virq_vcpu *c);
+/* Exit handlers (vCPU thread); return false when the vCPU must stop. GSIs and the PIC
+ * ports are shared with split mode (virq_split_set_gsi, virq_split_pio). */
+bool virq_user_halt(struct virq_vcpu *c);
+bool virq_user_mmio(struct virq_vcpu *c);
+bool virq_user_msr(struct virq_vcpu *c, bool write);
+/* Wake a halted user-mode vCPU (any thread). */
+void virq_user_wake(struct virq_vcpu *c);
+
+/* vm.c helpers used by split.c and user.c. */
 int virq_vmm_signal_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path);
 void virq_vmm_kick_event(struct virq_vm *vm, uint32_t vcpu);
+/* The kick signal (vm.c): its handler sets the thread's kvm_run.immediate_exit. */
+int virq_vmm_kick_signo(void);
+void virq_vmm_tgkill(struct virq_vcpu *c);
+/* Any thread: make the vCPU leave KVM_RUN or its halt. */
+void virq_vmm_kick(struct virq_vcpu *c);
+/* Stops only this VM with a reason (guest failure). Any thread, vCPU threads included. */
+void virq_vmm_fail(struct virq_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Unit tests only: a `user`-mode VM whose vCPUs are simulated (cpu_sim.c) instead of
+ * run by KVM. No /dev/kvm is opened; guest memory, tables, ledgers, our irqchip models,
+ * vCPU threads, posting and every exit handler are the real ones. Not reachable from
+ * struct virq_vm_config on purpose. cfg->irqchip must be VIRQ_IRQCHIP_USER.
+ */
+struct virq_vm *virq_vm_create_sim(const struct virq_vm_config *cfg, char *err, size_t errlen);
+
+/* Simulated-vCPU introspection (cpu_sim.c), for tests. */
+struct virq_sim_stats {
+	uint64_t violations; /* VMM injected while IF=0, in a shadow, or with one pending */
+	uint64_t injections; /* KVM_INTERRUPT-equivalents taken */
+	uint64_t nmis;
+	uint64_t exceptions;
+	uint64_t window_exits; /* KVM_EXIT_IRQ_WINDOW_OPEN produced */
+	uint64_t hlt_exits;
+	uint64_t eoi_mmio; /* EOI writes that exited: MMIO 0xFEE000B0 or x2APIC MSR 0x80B */
+	uint64_t eoi_pv_skipped; /* EOIs the PV-EOI bit let the firmware skip */
+	uint64_t sipi_gpa; /* last start address taken from a SIPI (vector << 12) */
+	uint64_t runs;
+	char violation[128]; /* first violation, for the failure message */
+};
+int virq_sim_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_sim_stats *out);
 
 static inline void virq_cnt_add(uint64_t *c, uint64_t n)
 {

@@ -59,9 +59,9 @@ struct virq_vm_config {
 	uint32_t mem_mb; /* VIRQ_VM_MEM_MB_MIN..MAX; 0 = default */
 	enum virq_irqchip_mode irqchip;
 	enum virq_idle_style idle;
-	bool posted; /* user mode: post into the PI descriptor (else mutex + direct) */
+	bool posted; /* user mode: post into the PI descriptor (else lock + direct to IRR) */
 	bool x2apic; /* guest switches its LAPICs to x2APIC mode at boot */
-	bool pv_eoi; /* user mode: paravirtual EOI for edge vectors */
+	bool pv_eoi; /* user mode: paravirtual EOI for edge vectors (off: every EOI exits) */
 };
 
 /* Fills the defaults: 1 vCPU, 16 MiB, kernel irqchip, HLT idle, posted, PV-EOI on. */
@@ -134,7 +134,8 @@ enum virq_gsi_op {
 /*
  * Inject an MSI (address/data as in SDM Vol. 3A 11.11.1/11.11.2). Returns the delivery
  * result of include/virq/irq.h (>0 CPUs reached, 0 coalesced, <0 -errno).
- * kernel/split: KVM_SIGNAL_MSI. user: our LAPIC bus.
+ * kernel/split: KVM_SIGNAL_MSI. user: posted into the target's descriptor (>0 posted,
+ * 0 already pending in PIR) or, when not postable / posted=off, our LAPIC bus.
  */
 int virq_vm_inject_msi(struct virq_vm *vm, uint64_t addr, uint32_t data);
 /* Drive a GSI (0..23). kernel: KVM_IRQ_LINE_STATUS; the answer is counted in the VMM
@@ -142,7 +143,8 @@ int virq_vm_inject_msi(struct virq_vm *vm, uint64_t addr, uint32_t data);
 int virq_vm_inject_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op);
 /* NMI to one vCPU (KVM_NMI in user mode; an NMI MSI otherwise). */
 int virq_vm_inject_nmi(struct virq_vm *vm, uint32_t vcpu);
-/* Fire the irqfd bound to `gsi` (kernel/split). -EOPNOTSUPP in user mode. */
+/* Fire the irqfd bound to `gsi` (kernel/split). -EOPNOTSUPP in user mode (no in-kernel
+ * irqchip to route an irqfd to); the doorbell is likewise kernel/split only. */
 int virq_vm_irqfd_signal(struct virq_vm *vm, uint32_t gsi);
 
 /*
@@ -224,6 +226,44 @@ struct virq_vmm_ledger {
 #define VIRQ_PI_NOTIFY_NONE 3 /* ON 0->1, vCPU outside KVM_RUN: synced at next entry */
 
 int virq_vm_vmm_ledger(const struct virq_vm *vm, struct virq_vmm_ledger *out);
+
+/*
+ * `user` irqchip mode, per vCPU. Posted mode: a fixed, edge, physically addressed
+ * message to one software-enabled LAPIC is posted lock-free into the vCPU's
+ * posted-interrupt descriptor (virq/pi_desc.h); everything else (logical, lowest
+ * priority, broadcast, level, NMI/INIT/SIPI/ExtINT, IPIs, IOAPIC, timer) takes the APIC
+ * bus under the VM's irq lock, as does every message with posted=off. Accounting, for
+ * each vector addressed to one vCPU: injected == handled by the guest + coalesced in PIR
+ * (post_coalesced) + coalesced in IRR (the VMM ledger's per-vector `coalesced`).
+ */
+struct virq_vcpu_user_stats {
+	uint64_t posted; /* posts into this vCPU's descriptor */
+	uint64_t post_coalesced; /* the vector was already in PIR */
+	uint64_t notify[4]; /* VIRQ_PI_NOTIFY_* kinds of the posts */
+	uint64_t bus_notify[4]; /* the same kinds for locked-path events (bus notifier) */
+	uint64_t locked; /* messages delivered through the bus under the lock */
+	uint64_t pir_syncs; /* PIR -> IRR merges that found something */
+	uint64_t pir_merged; /* vectors newly accepted into IRR from PIR */
+	uint64_t irr_coalesced; /* PIR vectors already in IRR at the merge */
+	uint64_t pir_rejected; /* PIR vectors the LAPIC refused (disabled, illegal) */
+	uint64_t injections; /* KVM_INTERRUPT of a LAPIC vector */
+	uint64_t extint_injections; /* KVM_INTERRUPT of a PIC vector (LINT0 ExtINT) */
+	uint64_t if_blocked; /* pending but IF=0, a shadow or not ready: window requested */
+	uint64_t window_exits; /* KVM_EXIT_IRQ_WINDOW_OPEN */
+	uint64_t nmi_injections; /* KVM_NMI */
+	uint64_t exceptions; /* exceptions injected (#GP from the LAPIC model, #DF) */
+	uint64_t eoi_exits; /* guest EOI writes that exited (xAPIC MMIO or x2APIC MSR) */
+	uint64_t pv_eoi_set; /* PV-EOI bit set for an injected edge vector */
+	uint64_t pv_eoi_taken; /* the guest skipped the EOI write: the VMM EOId */
+	uint64_t pv_eoi_revoked; /* bit still set at the next exit: cleared, guest EOIs */
+	uint64_t halts; /* KVM_EXIT_HLT */
+	uint64_t halt_waits; /* halts that blocked the thread */
+	uint64_t halt_timer_wakes; /* woken by the LAPIC timer deadline */
+	uint64_t inits, sipis; /* taken by the VMM's INIT/SIPI state machine */
+	uint64_t apic_mmio, apic_msr; /* LAPIC register exits */
+};
+/* -EINVAL (bad vcpu), -EOPNOTSUPP (not user mode). */
+int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out);
 /* Per vCPU per vector injection counts (the vector as addressed by the VMM). */
 int virq_vm_vmm_vec(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
 		    struct virq_vmm_vec *out);
