@@ -145,6 +145,12 @@ static void show_status(const cJSON *r)
 	       "%.0f VM failures\n",
 	       num(n, "ticks"), num(n, "reloads"), num(n, "trace_records"), num(n, "anomalies"),
 	       num(n, "vm_failures"));
+	n = cJSON_GetObjectItemCaseSensitive(r, "scenarios");
+	if (n)
+		printf("scenarios:  %.0f running (max %.0f), %.0f started, %.0f completed, "
+		       "%.0f refused busy\n",
+		       num(n, "running"), num(n, "max"), num(n, "started"), num(n, "completed"),
+		       num(n, "refused_busy"));
 }
 
 static void show_vm_list(const cJSON *r)
@@ -202,6 +208,33 @@ static int show_crosscheck(const cJSON *r)
 	       num(s, "owned_vms"), num(s, "observed_vms"),
 	       boolean(s, "kvm") ? "yes" : str(s, "kvm_reason"),
 	       boolean(s, "bpf") ? "yes" : str(s, "bpf_reason"));
+	{
+		const cJSON *a;
+
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "attribution"))
+		{
+			const cJSON *cf;
+
+			printf("  %s: BPF events %s%s%s", str(a, "vm"),
+			       !strcmp(str(a, "bpf"), "none")	 ? "not attributed" :
+			       !strcmp(str(a, "bpf"), "only-vm") ? "all virqd's (only VM)" :
+								   "by its vCPU threads",
+			       *str(a, "reason") ? ": " : "", str(a, "reason"));
+			if (num(a, "unrouted_gsi"))
+				printf("; %.0f GSI injection(s) with no known route",
+				       num(a, "unrouted_gsi"));
+			printf("\n");
+			cJSON_ArrayForEach(cf,
+					   cJSON_GetObjectItemCaseSensitive(a, "vector_conflicts"))
+				printf("  %s: vector 0x%02x came from two paths (%s, %s): judged per vector "
+				       "under \"vm\"\n",
+				       str(a, "vm"), (unsigned int)num(cf, "vector"),
+				       str(cf, "first"), str(cf, "second"));
+		}
+		if (num(s, "bpf_unattributed"))
+			printf("  %.0f BPF event(s) of virqd's process attributed to none of its VMs\n",
+			       num(s, "bpf_unattributed"));
+	}
 	if (virq_xcheck_report_from_json(r, rep)) {
 		fprintf(stderr, "virqctl: malformed cross-check report\n");
 		virq_xcheck_report_free(rep);
@@ -667,6 +700,7 @@ int main(int argc, char **argv)
 	const char *cmd = NULL;
 	cJSON *args = NULL;
 	unsigned long long tmo = 30000;
+	bool tmo_given = false;
 	char err[256];
 	int ch, ret;
 
@@ -683,6 +717,7 @@ int main(int argc, char **argv)
 		case 't':
 			if (parse_ul(optarg, &tmo))
 				return usage_err(main_usage);
+			tmo_given = true;
 			break;
 		case 'h':
 			fputs(main_usage, stdout);
@@ -727,6 +762,9 @@ int main(int argc, char **argv)
 		} else {
 			ret = build_request(&c, argc, argv, &cmd, &args);
 		}
+		/* A scenario may run for minutes (virqd bounds it); wait for it unless told. */
+		if (ret == -1 && !tmo_given && !strcmp(cmd, "vm.scenario"))
+			c.timeout_ms = -1;
 		if (ret == -1) {
 			ret = call(&c, cmd, args, &r);
 			args = NULL;

@@ -214,6 +214,8 @@ static enum virq_proto_err cmd_status(struct virqd *d, struct virq_ctl_client *c
 	cJSON_AddNumberToObject(o, "oversize", (double)st.oversize);
 	cJSON_AddNumberToObject(o, "events_sent", (double)st.events_sent);
 	cJSON_AddNumberToObject(o, "events_dropped", (double)st.events_dropped);
+	cJSON_AddNumberToObject(o, "deferred", (double)st.deferred);
+	cJSON_AddNumberToObject(o, "deferred_orphaned", (double)st.deferred_orphaned);
 	e = cJSON_AddObjectToObject(o, "errors");
 	for (int i = 1; i < VIRQ_E__COUNT; i++)
 		if (st.errors[i])
@@ -227,6 +229,14 @@ static enum virq_proto_err cmd_status(struct virqd *d, struct virq_ctl_client *c
 	cJSON_AddNumberToObject(o, "anomalies", (double)d->cnt.anomalies);
 	cJSON_AddNumberToObject(o, "anomaly_logs_suppressed", (double)d->anomaly_rl.suppressed);
 	cJSON_AddNumberToObject(o, "vm_failures", (double)d->cnt.vm_failures);
+	cJSON_AddNumberToObject(o, "trace_unattributed", (double)d->cnt.trace_unattributed);
+	cJSON_AddNumberToObject(o, "trace_vms_learnt", (double)d->cnt.trace_vm_learnt);
+	o = cJSON_AddObjectToObject(res, "scenarios");
+	cJSON_AddNumberToObject(o, "running", d->jobs.running);
+	cJSON_AddNumberToObject(o, "max", d->jobs.max);
+	cJSON_AddNumberToObject(o, "started", (double)d->jobs.started);
+	cJSON_AddNumberToObject(o, "completed", (double)d->jobs.completed);
+	cJSON_AddNumberToObject(o, "refused_busy", (double)d->cnt.scenarios_busy);
 	return VIRQ_E_OK;
 }
 
@@ -388,8 +398,10 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 		}
 	}
 	v = &d->vms[d->nr_vms++];
+	memset(v, 0, sizeof(*v));
 	v->id = d->next_vm_id++;
 	v->vm = vm;
+	virqd_vecmap_init(&v->vecmap, virq_vm_get_config(vm));
 	cJSON_AddItemToObject(res, "vm", vm_json(v));
 	virq_log(LOG_INFO, "VM %s created (%s, %u vCPUs)", cfg.name,
 		 virq_irqchip_mode_name(cfg.irqchip), cfg.nr_vcpus);
@@ -408,17 +420,17 @@ static enum virq_proto_err cmd_vm_simple(struct virqd *d, const struct virq_prot
 	if (e)
 		return e;
 	switch (req->cmd) {
-	case VIRQ_CMD_VM_DESTROY: {
-		unsigned int idx = (unsigned int)(v - d->vms);
-
+	case VIRQ_CMD_VM_DESTROY:
+		/* A scenario worker uses the VM: destroying it under the worker would free
+		 * what it runs on. */
+		if (virqd_jobs_key_busy(&d->jobs, v->id))
+			FAIL(VIRQ_E_BUSY, "a scenario is running on VM %s; destroy it when done",
+			     virq_vm_name(v->vm));
 		cJSON_AddNumberToObject(res, "id", v->id);
 		cJSON_AddStringToObject(res, "name", virq_vm_name(v->vm));
 		virq_log(LOG_INFO, "VM %s destroyed", virq_vm_name(v->vm));
-		virq_vm_destroy(v->vm);
-		memmove(&d->vms[idx], &d->vms[idx + 1], (d->nr_vms - idx - 1) * sizeof(*v));
-		d->nr_vms--;
+		virqd_vm_remove(d, (unsigned int)(v - d->vms));
 		return VIRQ_E_OK;
-	}
 	case VIRQ_CMD_VM_PAUSE:
 		r = virq_vm_pause(v->vm);
 		break;
@@ -434,16 +446,114 @@ static enum virq_proto_err cmd_vm_simple(struct virqd *d, const struct virq_prot
 	return VIRQ_E_OK;
 }
 
-static enum virq_proto_err cmd_vm_inject(struct virqd *d, const struct virq_proto_request *req,
-					 cJSON *res, char *msg, size_t msglen)
+/* vm.inject: up to this many injections run on the loop; more on a worker thread. */
+#define INJECT_INLINE_MAX 1000
+
+struct inj_job {
+	struct virqd_job job;
+	struct virqd *d;
+	struct virq_ctl_pending *reply;
+	unsigned int vm_id;
+	struct virq_vm *vm;
+	int kind; /* 0 msi, 1 gsi, 2 nmi */
+	uint64_t addr;
+	uint32_t data, gsi, vcpu;
+	enum virq_gsi_op op;
+	uint64_t count;
+	char type[8];
+	/* results */
+	uint64_t done, delivered, coalesced, ignored;
+	int err; /* the error that stopped it, 0 if none */
+};
+
+/* Any thread: the VMM's injection calls are thread-safe. */
+static void inj_run(struct inj_job *ij)
+{
+	for (uint64_t i = 0; i < ij->count; i++) {
+		int r = ij->kind == 0 ? virq_vm_inject_msi(ij->vm, ij->addr, ij->data) :
+			ij->kind == 1 ? virq_vm_inject_gsi(ij->vm, ij->gsi, ij->op) :
+					virq_vm_inject_nmi(ij->vm, ij->vcpu);
+
+		if (r == -ESHUTDOWN || r == -EBADFD || r == -EINVAL || r == -EOPNOTSUPP) {
+			ij->err = r;
+			return;
+		}
+		ij->done++;
+		if (r > 0 || (ij->kind == 2 && r == 0))
+			ij->delivered++;
+		else if (r == 0)
+			ij->coalesced++;
+		else
+			ij->ignored++;
+	}
+}
+
+static enum virq_proto_err inj_reply(const struct inj_job *ij, struct virqd_vm *v, cJSON *res,
+				     char *msg, size_t msglen)
+{
+	if (ij->err) {
+		char head[64];
+		enum virq_proto_err e;
+		size_t n;
+
+		/* What was already done is not lost from the answer. */
+		snprintf(head, sizeof(head), "vm.inject (after %llu of %llu)",
+			 (unsigned long long)ij->done, (unsigned long long)ij->count);
+		e = vmm_err(v, ij->err, head, msg, msglen);
+		n = strlen(msg);
+		snprintf(msg + n, msglen - n, "; %llu delivered, %llu coalesced, %llu ignored",
+			 (unsigned long long)ij->delivered, (unsigned long long)ij->coalesced,
+			 (unsigned long long)ij->ignored);
+		return e;
+	}
+	cJSON_AddStringToObject(res, "type", ij->type);
+	cJSON_AddNumberToObject(res, "requested", (double)ij->count);
+	cJSON_AddNumberToObject(res, "delivered", (double)ij->delivered);
+	cJSON_AddNumberToObject(res, "coalesced", (double)ij->coalesced);
+	cJSON_AddNumberToObject(res, "ignored", (double)ij->ignored);
+	return VIRQ_E_OK;
+}
+
+static void inj_work(struct virqd_job *j)
+{
+	inj_run((struct inj_job *)j);
+}
+
+static void inj_done(struct virqd_job *j)
+{
+	struct inj_job *ij = (struct inj_job *)j;
+	char idbuf[16], msg[256] = "";
+	struct virqd_vm *v;
+	enum virq_proto_err e = VIRQ_E_INTERNAL;
+	cJSON *res = cJSON_CreateObject();
+
+	snprintf(idbuf, sizeof(idbuf), "%u", ij->vm_id);
+	v = virqd_vm_find(ij->d, idbuf);
+	if (!res)
+		snprintf(msg, sizeof(msg), "out of memory");
+	else if (!v)
+		snprintf(msg, sizeof(msg), "vm.inject: the VM vanished");
+	else
+		e = inj_reply(ij, v, res, msg, sizeof(msg));
+	if (e != VIRQ_E_OK) {
+		cJSON_Delete(res);
+		res = NULL;
+	}
+	virq_ctl_complete(ij->reply, e, res, msg);
+	free(ij);
+}
+
+static enum virq_proto_err cmd_vm_inject(struct virqd *d, struct virq_ctl_client *c,
+					 const struct virq_proto_request *req, cJSON *res,
+					 char *msg, size_t msglen)
 {
 	uint64_t vcpu = 0, vector = 0, addr = 0, data = 0, gsi = 0, count = 1;
 	const char *type, *op = "pulse";
 	enum virq_gsi_op gop = VIRQ_GSI_PULSE;
-	uint64_t delivered = 0, coalesced = 0, ignored = 0;
+	struct inj_job *ij;
 	struct virqd_vm *v;
 	enum virq_proto_err e;
-	int kind, has_addr, has_vec;
+	int kind, has_addr, has_vec, r;
 
 	ONLY("vm", "type", "vcpu", "vector", "addr", "data", "gsi", "op", "count");
 	if (arg_str(req->args, "type", true, &type, msg, msglen) < 0)
@@ -494,25 +604,57 @@ static enum virq_proto_err cmd_vm_inject(struct virqd *d, const struct virq_prot
 	if (kind != 1 && vcpu >= virq_vm_get_config(v->vm)->nr_vcpus)
 		FAIL(VIRQ_E_NOT_FOUND, "VM %s has no vCPU %llu", virq_vm_name(v->vm),
 		     (unsigned long long)vcpu);
-	for (uint64_t i = 0; i < count; i++) {
-		int r = kind == 0 ? virq_vm_inject_msi(v->vm, addr, (uint32_t)data) :
-			kind == 1 ? virq_vm_inject_gsi(v->vm, (uint32_t)gsi, gop) :
-				    virq_vm_inject_nmi(v->vm, (uint32_t)vcpu);
-
-		if (r > 0 || (kind == 2 && r == 0))
-			delivered++;
-		else if (r == 0)
-			coalesced++;
-		else if (r == -ESHUTDOWN || r == -EBADFD || r == -EINVAL || r == -EOPNOTSUPP)
-			return vmm_err(v, r, "vm.inject", msg, msglen);
-		else
-			ignored++;
+	/* Which path the vector arrives on, for the cross-check (before injecting, so a
+	 * cross-check racing the injections already knows it). */
+	if (kind == 0)
+		virqd_vecmap_msi(&v->vecmap, addr, (uint32_t)data);
+	else if (kind == 1 && gop != VIRQ_GSI_DEASSERT)
+		virqd_vecmap_gsi(&v->vecmap, (uint32_t)gsi);
+	else if (kind == 2)
+		virqd_vecmap_note(&v->vecmap, 2, VIRQ_XC_PATH_NMI, false);
+	ij = calloc(1, sizeof(*ij));
+	if (!ij)
+		FAIL(VIRQ_E_INTERNAL, "out of memory");
+	*ij = (struct inj_job){ .d = d,
+				.vm_id = v->id,
+				.vm = v->vm,
+				.kind = kind,
+				.addr = addr,
+				.data = (uint32_t)data,
+				.gsi = (uint32_t)gsi,
+				.op = gop,
+				.vcpu = (uint32_t)vcpu,
+				.count = count };
+	snprintf(ij->type, sizeof(ij->type), "%s", type);
+	if (count <= INJECT_INLINE_MAX) {
+		inj_run(ij);
+		e = inj_reply(ij, v, res, msg, msglen);
+		free(ij);
+		return e;
 	}
-	cJSON_AddStringToObject(res, "type", type);
-	cJSON_AddNumberToObject(res, "requested", (double)count);
-	cJSON_AddNumberToObject(res, "delivered", (double)delivered);
-	cJSON_AddNumberToObject(res, "coalesced", (double)coalesced);
-	cJSON_AddNumberToObject(res, "ignored", (double)ignored);
+	/* Many: on a worker, like a scenario, so the loop keeps serving. */
+	if (virqd_jobs_key_busy(&d->jobs, v->id) || d->jobs.running >= d->jobs.max) {
+		free(ij);
+		d->cnt.scenarios_busy++;
+		FAIL(VIRQ_E_BUSY,
+		     "more than %d injections run on a worker and VM %s's (or every) worker is "
+		     "busy",
+		     INJECT_INLINE_MAX, virq_vm_name(v->vm));
+	}
+	ij->job.key = v->id;
+	ij->job.work = inj_work;
+	ij->job.done = inj_done;
+	ij->reply = virq_ctl_defer(c, req);
+	if (!ij->reply) {
+		free(ij);
+		FAIL(VIRQ_E_INTERNAL, "cannot defer the reply: %s", strerror(errno));
+	}
+	r = virqd_job_start(&d->jobs, &ij->job);
+	if (r) {
+		virq_ctl_defer_cancel(ij->reply);
+		free(ij);
+		FAIL(VIRQ_E_BUSY, "vm.inject: starting the worker: %s", strerror(-r));
+	}
 	return VIRQ_E_OK;
 }
 
@@ -572,53 +714,61 @@ static cJSON *default_scenario(uint32_t nr_vcpus)
 	return root;
 }
 
-static enum virq_proto_err cmd_vm_scenario(struct virqd *d, const struct virq_proto_request *req,
-					   cJSON *res, char *msg, size_t msglen)
+/*
+ * Bounds a scenario must meet to run in the daemon: its least run time (gaps and sleeps,
+ * which nothing interrupts, not even stopping the VM) and its total repetitions. Beyond
+ * them a request would tie a worker, and shutdown, for too long.
+ */
+#define SCN_MAX_SECONDS 300
+#define SCN_MAX_REPETITIONS 10000000ull
+
+static int scenario_bounded(const struct virq_scenario *s, char *msg, size_t msglen)
 {
-	const cJSON *sj =
-		req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "scenario") : NULL;
+	uint64_t us = 0, reps = 0;
+
+	for (uint32_t i = 0; i < s->nr_actions; i++) {
+		const struct virq_action *a = &s->actions[i];
+		uint64_t per = a->gap_us + (a->kind == VIRQ_ACT_SLEEP ? a->arg0 : 0);
+
+		reps += a->repeat;
+		us += per * a->repeat;
+		if (reps > SCN_MAX_REPETITIONS || us > SCN_MAX_SECONDS * 1000000ull) {
+			snprintf(
+				msg, msglen,
+				"scenario too long at timeline[%u]: at most %d s of gaps and sleeps "
+				"and %llu repetitions in total",
+				i, SCN_MAX_SECONDS, SCN_MAX_REPETITIONS);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* A vm.scenario running on a worker thread (jobs.h). */
+struct scn_job {
+	struct virqd_job job;
+	struct virqd *d;
+	struct virq_ctl_pending *reply;
+	unsigned int vm_id;
+	struct virq_vm *vm; /* cannot be destroyed while the job runs */
 	struct virq_scenario *s;
 	struct virq_scn_result *out;
-	struct virqd_vm *v;
-	enum virq_proto_err e;
-	char err[256] = "";
-	char *text;
-	cJSON *rows;
 	int r;
+};
 
-	ONLY("vm", "scenario");
-	if (!cJSON_IsObject(sj) && !(cJSON_IsString(sj) && !strcmp(sj->valuestring, "default")))
-		FAIL(VIRQ_E_BAD_ARGS, "\"scenario\" must be a scenario object or \"default\"");
-	e = find_vm(d, req->args, &v, msg, msglen);
-	if (e)
-		return e;
-	if (cJSON_IsString(sj)) {
-		cJSON *def = default_scenario(virq_vm_get_config(v->vm)->nr_vcpus);
+static void scn_work(struct virqd_job *j)
+{
+	struct scn_job *sj = (struct scn_job *)j;
 
-		text = def ? cJSON_PrintUnformatted(def) : NULL;
-		cJSON_Delete(def);
-	} else {
-		text = cJSON_PrintUnformatted(sj);
-	}
-	if (!text)
-		FAIL(VIRQ_E_INTERNAL, "out of memory");
-	s = virq_scenario_parse(text, strlen(text), err, sizeof(err));
-	free(text);
-	if (!s)
-		FAIL(VIRQ_E_BAD_ARGS, "scenario: %s", err);
-	out = calloc(1, sizeof(*out));
-	if (!out) {
-		virq_scenario_free(s);
-		FAIL(VIRQ_E_INTERNAL, "out of memory");
-	}
-	/* Runs on the loop thread: a scenario is bounded (VIRQ_SCN_MAX_ACTIONS) and the
-	 * control plane is single-threaded by design; other clients wait for it. */
-	r = virq_scenario_run(v->vm, s, -1, out);
-	virq_scenario_free(s);
-	if (r) {
-		free(out);
-		return vmm_err(v, r, "vm.scenario", msg, msglen);
-	}
+	sj->r = virq_scenario_run(sj->vm, sj->s, -1, sj->out);
+}
+
+static cJSON *scn_result_json(const struct virq_scn_result *out)
+{
+	cJSON *res = cJSON_CreateObject(), *rows;
+
+	if (!res)
+		return NULL;
 	cJSON_AddBoolToObject(res, "pass", out->pass);
 	cJSON_AddStringToObject(res, "failure", out->failure);
 	cJSON_AddNumberToObject(res, "elapsed_ns", (double)out->elapsed_ns);
@@ -633,7 +783,136 @@ static enum virq_proto_err cmd_vm_scenario(struct virqd *d, const struct virq_pr
 		cJSON_AddNumberToObject(o, "observed", (double)out->rows[i].observed);
 		cJSON_AddItemToArray(rows, o);
 	}
-	free(out);
+	return res;
+}
+
+static void scn_job_free(struct scn_job *sj)
+{
+	virq_scenario_free(sj->s);
+	free(sj->out);
+	free(sj);
+}
+
+/* Loop thread: the worker finished; answer the requester. */
+static void scn_done(struct virqd_job *j)
+{
+	struct scn_job *sj = (struct scn_job *)j;
+	char idbuf[16], msg[256] = "";
+	struct virqd_vm *v;
+	enum virq_proto_err e = VIRQ_E_OK;
+	cJSON *res = NULL;
+
+	snprintf(idbuf, sizeof(idbuf), "%u", sj->vm_id);
+	v = virqd_vm_find(sj->d, idbuf);
+	if (sj->r && v) {
+		e = vmm_err(v, sj->r, "vm.scenario", msg, sizeof(msg));
+	} else if (sj->r) {
+		e = VIRQ_E_INTERNAL;
+		snprintf(msg, sizeof(msg), "vm.scenario: %s", strerror(-sj->r));
+	} else {
+		res = scn_result_json(sj->out);
+		if (!res) {
+			e = VIRQ_E_INTERNAL;
+			snprintf(msg, sizeof(msg), "out of memory");
+		}
+	}
+	virq_ctl_complete(sj->reply, e, res, msg);
+	scn_job_free(sj);
+}
+
+static enum virq_proto_err cmd_vm_scenario(struct virqd *d, struct virq_ctl_client *c,
+					   const struct virq_proto_request *req, char *msg,
+					   size_t msglen)
+{
+	const cJSON *sj =
+		req->args ? cJSON_GetObjectItemCaseSensitive(req->args, "scenario") : NULL;
+	struct scn_job *job;
+	struct virqd_vm *v;
+	enum virq_proto_err e;
+	char err[256] = "";
+	uint32_t nr_vcpus;
+	char *text;
+	int r;
+
+	ONLY("vm", "scenario");
+	if (!cJSON_IsObject(sj) && !(cJSON_IsString(sj) && !strcmp(sj->valuestring, "default")))
+		FAIL(VIRQ_E_BAD_ARGS, "\"scenario\" must be a scenario object or \"default\"");
+	e = find_vm(d, req->args, &v, msg, msglen);
+	if (e)
+		return e;
+	nr_vcpus = virq_vm_get_config(v->vm)->nr_vcpus;
+	if (cJSON_IsString(sj)) {
+		cJSON *def = default_scenario(nr_vcpus);
+
+		text = def ? cJSON_PrintUnformatted(def) : NULL;
+		cJSON_Delete(def);
+	} else {
+		text = cJSON_PrintUnformatted(sj);
+	}
+	if (!text)
+		FAIL(VIRQ_E_INTERNAL, "out of memory");
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		free(text);
+		FAIL(VIRQ_E_INTERNAL, "out of memory");
+	}
+	job->s = virq_scenario_parse(text, strlen(text), err, sizeof(err));
+	free(text);
+	if (!job->s) {
+		scn_job_free(job);
+		FAIL(VIRQ_E_BAD_ARGS, "scenario: %s", err);
+	}
+	/* Actions were checked against the scenario's own "vm" block; they must also fit
+	 * the VM they run on. */
+	if (job->s->config.nr_vcpus > nr_vcpus) {
+		snprintf(msg, msglen, "scenario is written for %u vCPUs, VM %s has %u",
+			 job->s->config.nr_vcpus, virq_vm_name(v->vm), nr_vcpus);
+		scn_job_free(job);
+		return VIRQ_E_BAD_ARGS;
+	}
+	if (scenario_bounded(job->s, msg, msglen)) {
+		scn_job_free(job);
+		return VIRQ_E_BAD_ARGS;
+	}
+	if (virq_vm_state(v->vm, NULL, 0) == VIRQ_VM_STOPPED) {
+		scn_job_free(job);
+		return vmm_err(v, -ESHUTDOWN, "vm.scenario", msg, msglen);
+	}
+	if (virqd_jobs_key_busy(&d->jobs, v->id) || d->jobs.running >= d->jobs.max) {
+		bool same = virqd_jobs_key_busy(&d->jobs, v->id);
+
+		scn_job_free(job);
+		d->cnt.scenarios_busy++;
+		if (same)
+			FAIL(VIRQ_E_BUSY, "a scenario is already running on VM %s",
+			     virq_vm_name(v->vm));
+		FAIL(VIRQ_E_BUSY, "%u scenarios are running (max_scenarios)", d->jobs.running);
+	}
+	job->out = calloc(1, sizeof(*job->out));
+	if (!job->out) {
+		scn_job_free(job);
+		FAIL(VIRQ_E_INTERNAL, "out of memory");
+	}
+	job->d = d;
+	job->vm_id = v->id;
+	job->vm = v->vm;
+	job->job.key = v->id;
+	job->job.work = scn_work;
+	job->job.done = scn_done;
+	job->reply = virq_ctl_defer(c, req);
+	if (!job->reply) {
+		scn_job_free(job);
+		FAIL(VIRQ_E_INTERNAL, "cannot defer the reply: %s", strerror(errno));
+	}
+	r = virqd_job_start(&d->jobs, &job->job);
+	if (r) {
+		virq_ctl_defer_cancel(job->reply);
+		scn_job_free(job);
+		FAIL(r == -EBUSY || r == -EALREADY ? VIRQ_E_BUSY : VIRQ_E_INTERNAL,
+		     "vm.scenario: starting the worker: %s", strerror(-r));
+	}
+	/* The paths of its vectors, for cross-checks during and after the run. */
+	virqd_vecmap_scenario(&v->vecmap, job->s);
 	return VIRQ_E_OK;
 }
 
@@ -880,6 +1159,10 @@ enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
 	if (!res)
 		FAIL(VIRQ_E_INTERNAL, "out of memory");
 	*result = res;
+	/* Frames queued behind a deferred reply are handled while shutdown drains the
+	 * workers: nothing may start then. */
+	if (d->stop && virq_proto_cmd_info(req->cmd)->mutating)
+		FAIL(VIRQ_E_BUSY, "virqd is shutting down");
 	switch (req->cmd) {
 	case VIRQ_CMD_VERSION:
 		NO_ARGS();
@@ -900,9 +1183,9 @@ enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
 	case VIRQ_CMD_VM_RESUME:
 		return cmd_vm_simple(d, req, res, msg, msglen);
 	case VIRQ_CMD_VM_INJECT:
-		return cmd_vm_inject(d, req, res, msg, msglen);
+		return cmd_vm_inject(d, c, req, res, msg, msglen);
 	case VIRQ_CMD_VM_SCENARIO:
-		return cmd_vm_scenario(d, req, res, msg, msglen);
+		return cmd_vm_scenario(d, c, req, msg, msglen);
 	case VIRQ_CMD_VM_LEDGER:
 		return cmd_vm_ledger(d, req, res, msg, msglen);
 	case VIRQ_CMD_VM_STATS:

@@ -27,6 +27,7 @@ void virq_config_defaults(struct virq_config *c)
 	c->client_queue_bytes = 4u << 20;
 	c->sample_ms = 1000;
 	c->max_vms = 16;
+	c->max_scenarios = 4;
 	c->log_level = LOG_INFO;
 	c->anomaly_log_per_min = 10;
 	c->vm_vcpus = 1;
@@ -86,6 +87,36 @@ static int parse_uint(const char *s, unsigned long long lo, unsigned long long h
 	if (errno || *end || v < lo || v > hi)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+int virq_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	const char *h = s;
+	size_t hl;
+	unsigned long long p;
+
+	if (!colon || colon == s || parse_uint(colon + 1, 0, 65535, &p))
+		return -EINVAL;
+	hl = (size_t)(colon - s);
+	if (*h == '[') {
+		/* "[v6]:port" */
+		if (hl < 3 || h[hl - 1] != ']')
+			return -EINVAL;
+		h++;
+		hl -= 2;
+	}
+	if (!hl || memchr(h, ' ', hl) || memchr(h, '\t', hl))
+		return -EINVAL;
+	if (host) {
+		if (hl >= hostlen)
+			return -EINVAL;
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+	}
+	if (port)
+		*port = (uint16_t)p;
 	return 0;
 }
 
@@ -170,7 +201,8 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 		WANT_ARGS(1);
 		if (!strcmp(w[1], "off")) {
 			c->metrics_addr[0] = '\0';
-		} else if (!strchr(w[1], ':') || strlen(w[1]) >= sizeof(c->metrics_addr)) {
+		} else if (virq_config_parse_hostport(w[1], NULL, 0, NULL) ||
+			   strlen(w[1]) >= sizeof(c->metrics_addr)) {
 			snprintf(why, sizeof(why), "metrics wants host:port or 'off', got '%s'",
 				 w[1]);
 			goto bad;
@@ -217,6 +249,14 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 			goto bad;
 		}
 		c->max_vms = (unsigned int)v;
+	} else if (!strcmp(d, "max_scenarios")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 1, VIRQ_CONF_MAX_SCENARIOS, &v)) {
+			snprintf(why, sizeof(why), "max_scenarios must be 1..%d",
+				 VIRQ_CONF_MAX_SCENARIOS);
+			goto bad;
+		}
+		c->max_scenarios = (unsigned int)v;
 	} else if (!strcmp(d, "log_level")) {
 		WANT_ARGS(1);
 		if (virq_config_parse_level(w[1], &c->log_level)) {

@@ -25,6 +25,7 @@
 #define VIRQ_CONF_OBSERVE_MAX 32
 #define VIRQ_CONF_ERR_MAX 256
 #define VIRQ_CONF_FILE_MAX (256u << 10) /* a config file larger than this is refused */
+#define VIRQ_CONF_MAX_SCENARIOS 64 /* upper bound of max_scenarios */
 
 enum virq_observe_kind {
 	VIRQ_OBSERVE_ALL = 0, /* every VM on the host */
@@ -50,6 +51,7 @@ struct virq_config {
 	size_t client_queue_bytes;
 	unsigned int sample_ms; /* sampling timer period */
 	unsigned int max_vms;
+	unsigned int max_scenarios; /* vm.scenario runs at once (worker threads) */
 	int log_level; /* syslog priority: messages above it are not logged */
 	unsigned int anomaly_log_per_min; /* rate limit of anomaly logs */
 	/* Defaults for vm.create (the request overrides them). */
@@ -79,6 +81,9 @@ int virq_config_parse(struct virq_config *c, const char *name, const char *text,
 int virq_config_load(struct virq_config *c, const char *path, bool optional, char *err,
 		     size_t errlen);
 
+/* "host:port" or "[v6]:port", port 0..65535 in decimal: 0 and host/port filled (each may be
+ * NULL; host needs hostlen bytes), or -EINVAL. */
+int virq_config_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 /* "0660" -> 0660; -EINVAL. */
 int virq_config_parse_mode(const char *s, mode_t *out);
 /* Syslog level names ("err", "warning", "info", "debug", ...) -> LOG_*; -EINVAL. */

@@ -29,7 +29,7 @@ struct loop_src {
 	struct virq_evsrc src;
 	struct virqd *d;
 };
-static struct loop_src sig_src, timer_src, ring_src, http_src;
+static struct loop_src sig_src, timer_src, ring_src, http_src, jobs_src;
 
 uint64_t virqd_now_ns(void)
 {
@@ -107,8 +107,14 @@ static void timer_ready(struct virq_evsrc *src, uint32_t events)
 		return;
 	d->cnt.ticks++;
 	d->cnt.ticks_missed += exp - 1;
+	virqd_jobs_reap(&d->jobs); /* also here: a worker's wakeup is never a single point */
 	virqd_vms_poll(d);
 	virqd_sample(d);
+}
+
+static void jobs_ready(struct virq_evsrc *src, uint32_t events)
+{
+	virqd_jobs_reap(&((struct loop_src *)src)->d->jobs);
 }
 
 static void ring_ready(struct virq_evsrc *src, uint32_t events)
@@ -191,28 +197,18 @@ static int metrics_initialise(struct virqd *d)
 {
 	struct virq_metrics_http_config hc = { 0 };
 	char host[64];
-	char *colon;
-	unsigned long port;
+	uint16_t port;
 	int r;
 
 	if (!d->cfg.metrics_addr[0]) {
 		snprintf(d->metrics_why, sizeof(d->metrics_why), "disabled by configuration");
 		return 0;
 	}
-	snprintf(host, sizeof(host), "%s", d->cfg.metrics_addr);
-	colon = strrchr(host, ':');
-	if (!colon)
+	/* The file was checked by the parser; --metrics was not. */
+	if (virq_config_parse_hostport(d->cfg.metrics_addr, host, sizeof(host), &port))
 		return -EINVAL;
-	*colon = '\0';
-	port = strtoul(colon + 1, NULL, 10);
-	if (port > 65535)
-		return -EINVAL;
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
 	hc.addr = host;
-	hc.port = (uint16_t)port;
+	hc.port = port;
 	d->http = virq_metrics_http_new(&hc);
 	if (!d->http) {
 		snprintf(d->metrics_why, sizeof(d->metrics_why), "cannot listen on %s: %s",
@@ -240,7 +236,7 @@ int virqd_initialise(struct virqd *d, const struct virqd_overrides *ov)
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	d->epfd = d->sigfd = d->timerfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->jobs.efd = -1;
 	d->ov = *ov;
 	d->next_vm_id = 1;
 	d->start_mono_ns = virqd_now_ns();
@@ -276,6 +272,11 @@ int virqd_initialise(struct virqd *d, const struct virqd_overrides *ov)
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->timerfd < 0 || set_timer(d) || epoll_add(d, &timer_src, d->timerfd, timer_ready))
 		return -errno;
+	r = virqd_jobs_init(&d->jobs, d->cfg.max_scenarios);
+	if (r || epoll_add(d, &jobs_src, d->jobs.efd, jobs_ready)) {
+		virq_log(LOG_ERR, "worker jobs: %s", strerror(r ? -r : errno));
+		return r ? r : -errno;
+	}
 
 	/* VMM: degrade to observe-only without /dev/kvm. */
 	if (!d->cfg.kvm)
@@ -382,6 +383,7 @@ int virqd_reload(struct virqd *d, char *err, size_t errlen)
 	}
 	d->gid = gid;
 	virq_ctl_set_limits(d->ctl, nc.max_clients, nc.client_queue_bytes);
+	virqd_jobs_set_max(&d->jobs, nc.max_scenarios);
 	d->cfg = nc;
 	virq_log_set_level(nc.log_level);
 	d->anomaly_rl.burst = nc.anomaly_log_per_min;
@@ -394,6 +396,19 @@ void virqd_finalise(struct virqd *d)
 {
 	sd_notify(0, "STOPPING=1");
 	d->stop = true;
+	/* Scenario workers first: stopping their VMs makes every injection and mailbox
+	 * command fail at once, so they end and their clients get a reply (vm_stopped)
+	 * while the socket still exists. A worker inside a long `sleep` action may outlive
+	 * the bound: its VM is then left to the process exit. */
+	if (d->jobs.running) {
+		for (unsigned int i = 0; i < d->nr_vms; i++)
+			if (virqd_jobs_key_busy(&d->jobs, d->vms[i].id))
+				virq_vm_stop(d->vms[i].vm);
+		d->cnt.jobs_abandoned += virqd_jobs_drain(&d->jobs, 5000);
+		if (d->cnt.jobs_abandoned)
+			virq_log(LOG_WARNING, "%llu scenario worker(s) still running at shutdown",
+				 (unsigned long long)d->cnt.jobs_abandoned);
+	}
 	/* Reverse order of initialisation: stop accepting, then stop VMs (vCPU threads
 	 * joined), then detach BPF, then the loop's own fds. */
 	virq_ctl_destroy(d->ctl);
@@ -404,6 +419,8 @@ void virqd_finalise(struct virqd *d)
 	virqd_trace_finalise(d);
 	free(d->snap_json);
 	d->snap_json = NULL;
+	if (!d->jobs.running)
+		virqd_jobs_fini(&d->jobs);
 	if (d->timerfd >= 0)
 		close(d->timerfd);
 	if (d->sigfd >= 0)

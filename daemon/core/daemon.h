@@ -10,7 +10,10 @@
  * degraded (its reason is in `status`).
  *
  * Threading: one thread runs the loop; every function here runs on it. vCPU threads
- * belong to the VMM engine and never touch the control plane.
+ * belong to the VMM engine and never touch the control plane. vm.scenario runs on a
+ * worker thread (jobs.h) that only calls the VMM's thread-safe API on its VM; the VM cannot
+ * be destroyed while the job runs (vm.destroy answers busy), and its reply is sent from
+ * the loop when the job is reaped.
  */
 #ifndef VIRQ_DAEMON_CORE_H
 #define VIRQ_DAEMON_CORE_H
@@ -21,7 +24,9 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "jobs.h"
 #include "log.h"
+#include "vecmap.h"
 #include "virq/proto.h"
 
 struct virq_ctl;
@@ -52,7 +57,17 @@ struct virqd_vm {
 	unsigned int id; /* stable handle, never reused in one daemon lifetime */
 	struct virq_vm *vm;
 	bool stop_seen; /* its stop was already counted */
+	/* Which path each vector came from (vm.inject, scenarios): cross-check input. */
+	struct virqd_vecmap vecmap;
+	/* BPF attribution: the tracer's cookie of this VM (learnt from ring records of its
+	 * vCPU threads), 0 while unknown. `trace_tainted`: the cookie was used by a VM of
+	 * ours destroyed earlier, so the tracer's counts under it mix both VMs. */
+	uint32_t trace_vm_id;
+	bool trace_tainted;
 };
+
+/* Cookies of destroyed VMs (the kernel may reuse a struct kvm address). */
+#define VIRQD_RETIRED_IDS 64
 
 /* Daemon-wide counters reported by `status`. */
 struct virqd_counters {
@@ -64,6 +79,10 @@ struct virqd_counters {
 	uint64_t trace_events_sent; /* event lines queued to subscribers */
 	uint64_t anomalies; /* anomalies seen (logged or rate-limited) */
 	uint64_t vm_failures; /* VMs that stopped on their own (guest crash) */
+	uint64_t scenarios_busy; /* vm.scenario refused: limit or same VM */
+	uint64_t jobs_abandoned; /* jobs still running at shutdown (their VMs leaked) */
+	uint64_t trace_unattributed; /* virqd-process BPF events of no known VM (last xcheck) */
+	uint64_t trace_vm_learnt; /* VM cookies learnt from ring records */
 };
 
 struct virqd {
@@ -90,6 +109,11 @@ struct virqd {
 	struct virqd_vm vms[VIRQD_MAX_VMS];
 	unsigned int nr_vms;
 	unsigned int next_vm_id;
+	uint32_t retired_ids[VIRQD_RETIRED_IDS];
+	unsigned int nr_retired;
+
+	struct virqd_jobs jobs; /* vm.scenario workers */
+	unsigned int ctl_subscribers; /* trace subscribers when the ring was last read */
 
 	struct virqd_counters cnt;
 	struct virq_ratelimit anomaly_rl;
@@ -133,9 +157,17 @@ void virqd_sample(struct virqd *d);
 enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
 					struct cJSON **res, char *msg, size_t msglen);
 
+/* Ring records of our own process: learns which tracer cookie belongs to which of our VMs
+ * (by the vCPU thread ids). Exposed for tests. Returns true when a new cookie was learnt. */
+bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id);
+
 /* VM glue (daemon/core/vms.c). */
 struct virqd_vm *virqd_vm_find(struct virqd *d, const char *name_or_id);
-/* Stops and destroys every VM (shutdown). */
+/* Removes d->vms[idx] (destroys the VM, retires its tracer cookie). The VM must have no job
+ * running. */
+void virqd_vm_remove(struct virqd *d, unsigned int idx);
+/* Stops and destroys every VM (shutdown). VMs a still-running job uses are stopped but
+ * not freed (the process is about to exit; counted in jobs_abandoned). */
 void virqd_vms_finalise(struct virqd *d);
 /* Checks every VM for a guest-initiated stop; counts and logs (rate-limited). */
 void virqd_vms_poll(struct virqd *d);

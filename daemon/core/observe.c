@@ -20,6 +20,7 @@
 #include "virq/stats.h"
 #include "virq/trace.h"
 #include "virq/vmm.h"
+#include "virq/vmm_guest.h"
 #include "virq/vmm_kvm.h"
 #include "virq/xcheck.h"
 
@@ -111,8 +112,39 @@ void virqd_trace_apply_filter(struct virqd *d)
 
 struct ring_ctx {
 	struct virqd *d;
+	pid_t pid;
 	unsigned int records;
 };
+
+bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id)
+{
+	pid_t tids[VIRQ_VM_MAX_VCPUS];
+
+	if (vm_id == VIRQ_TRACE_VM_NONE || tid <= 0)
+		return false;
+	for (unsigned int i = 0; i < d->nr_vms; i++)
+		if (d->vms[i].trace_vm_id == vm_id)
+			return false;
+	for (unsigned int i = 0; i < d->nr_vms; i++) {
+		struct virqd_vm *v = &d->vms[i];
+		int n = virq_vm_threads(v->vm, tids, VIRQ_VM_MAX_VCPUS);
+
+		for (int k = 0; k < n; k++) {
+			if (tids[k] != tid)
+				continue;
+			/* A cookie is the struct kvm address: a VM of ours destroyed earlier
+			 * may have had it, and the tracer's counts under it mix both. */
+			v->trace_tainted = false;
+			for (unsigned int j = 0; j < d->nr_retired && j < VIRQD_RETIRED_IDS; j++)
+				if (d->retired_ids[j] == vm_id)
+					v->trace_tainted = true;
+			v->trace_vm_id = vm_id;
+			d->cnt.trace_vm_learnt++;
+			return true;
+		}
+	}
+	return false;
+}
 
 static int ring_cb(const struct virq_trace_record *r, void *ctx)
 {
@@ -123,7 +155,11 @@ static int ring_cb(const struct virq_trace_record *r, void *ctx)
 	size_t len;
 
 	rc->records++;
-	if (!d->ctl)
+	/* BPF attribution: a record from one of our vCPU threads names its VM's cookie. */
+	if ((pid_t)r->key.tgid == rc->pid && r->key.vm_id != VIRQ_TRACE_VM_NONE &&
+	    r->key.vcpu_id != VIRQ_TRACE_VCPU_NONE)
+		virqd_trace_learn(d, (pid_t)r->tid, r->key.vm_id);
+	if (!d->ctl || !d->ctl_subscribers)
 		return 0;
 	o = cJSON_CreateObject();
 	if (!o)
@@ -148,10 +184,15 @@ static int ring_cb(const struct virq_trace_record *r, void *ctx)
 
 void virqd_trace_ring_ready(struct virqd *d)
 {
-	struct ring_ctx rc = { .d = d };
+	struct ring_ctx rc = { .d = d, .pid = getpid() };
+	struct virq_ctl_stats st;
 
 	if (!d->trace)
 		return;
+	if (d->ctl) {
+		virq_ctl_get_stats(d->ctl, &st);
+		d->ctl_subscribers = st.subscribers;
+	}
 	virq_trace_ring_consume(d->trace, ring_cb, &rc);
 	d->cnt.trace_records += rc.records;
 }
@@ -165,8 +206,14 @@ static enum virq_vm_mode stats_mode(enum virq_irqchip_mode m)
 					  VIRQ_VM_MODE_USER;
 }
 
+/* xcheck's paths and the exported ones are the same list in the same order. */
+_Static_assert((int)VIRQ_XC_PATH_POSTED == (int)VIRQ_SPATH_POSTED &&
+		       (int)VIRQ_XC_PATH_PIC == (int)VIRQ_SPATH_PIC &&
+		       (int)VIRQ_XC_PATH__COUNT == (int)VIRQ_SPATH__COUNT,
+	       "path enums differ");
+
 static void sample_own_vm(struct virq_stats_snapshot *s, struct virqd_vm *v,
-			  struct virq_kvm_stat *ks, size_t ks_max)
+			  struct virq_kvm_stat *ks, size_t ks_max, struct virq_guest_ledger *gl)
 {
 	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
 	struct virq_stats_vm *sv;
@@ -212,9 +259,33 @@ static void sample_own_vm(struct virq_stats_snapshot *s, struct virqd_vm *v,
 	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
 	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
 		int32_t vc = ks[i].vcpu < 0 ? VIRQ_STATS_VCPU_VM : ks[i].vcpu;
+		size_t ln = strlen(ks[i].name);
 
 		if (virq_stats_vm_add_kvm_stat(sv, vc, ks[i].name, ks[i].value))
 			s->stats_dropped++;
+		/* KVM's own exit counters ("exits", "halt_exits", ...) per vCPU, next to the
+		 * VMM's: the dashboard compares the two sources. */
+		if (ks[i].vcpu >= 0 &&
+		    (!strcmp(ks[i].name, "exits") ||
+		     (ln > 6 && !strcmp(ks[i].name + ln - 6, "_exits"))) &&
+		    virq_stats_vm_add_exit(sv, vc, VIRQ_EXIT_SRC_KVM_STATS, ks[i].name,
+					   ks[i].value))
+			s->stats_dropped++;
+	}
+	/* What the guest received, by the path its vector is known to come on (vecmap.h);
+	 * vectors of unknown or conflicting path are not exported by path. */
+	if (gl) {
+		for (uint32_t c = 0; c < cfg->nr_vcpus; c++) {
+			if (virq_vm_guest_ledger(v->vm, c, gl))
+				continue;
+			for (int vec = 0; vec < VIRQ_NR_VECTORS; vec++) {
+				uint8_t p = v->vecmap.path[vec];
+
+				if (p < VIRQ_SPATH__COUNT &&
+				    v->vecmap.other[vec] == VIRQ_XC_PATH_NONE)
+					sv->path[p].received += gl->vec[vec].count;
+			}
+		}
 	}
 }
 
@@ -324,6 +395,7 @@ void virqd_sample(struct virqd *d)
 	struct virq_stats_snapshot *s = virq_stats_snapshot_new();
 	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
 	struct obs_ctx *oc = calloc(1, sizeof(*oc));
+	struct virq_guest_ledger *gl = d->nr_vms ? malloc(sizeof(*gl)) : NULL;
 	struct timespec now;
 	char *json = NULL;
 	size_t len;
@@ -335,7 +407,7 @@ void virqd_sample(struct virqd *d)
 	s->taken_unix_ns = (int64_t)now.tv_sec * 1000000000ll + now.tv_nsec;
 	s->daemon_start_unix = d->start_unix;
 	for (unsigned int i = 0; i < d->nr_vms; i++)
-		sample_own_vm(s, &d->vms[i], ks, KS_MAX);
+		sample_own_vm(s, &d->vms[i], ks, KS_MAX, gl);
 	if (d->trace) {
 		/* A filter on process names follows processes that start later. */
 		for (unsigned int i = 0; i < d->cfg.nr_observe; i++)
@@ -360,6 +432,7 @@ void virqd_sample(struct virqd *d)
 	}
 out:
 	virq_stats_snapshot_free(s);
+	free(gl);
 	free(ks);
 	free(oc);
 }
@@ -390,7 +463,32 @@ struct xc_kctx {
 	pid_t tgid;
 	uint32_t vm_id;
 	bool grow; /* observed VM: vCPU slots created as seen */
+	/* Owned VM: kernel source events are split by the path of their vector. */
+	const struct virqd_vecmap *map;
+	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
+	uint64_t plumbing; /* msi_set_irq of the VMM's own mailbox and doorbell vectors */
+	uint64_t unpathed; /* msi_set_irq on vectors of unknown or conflicting path */
 };
+
+/* Owned VM: the path a kvm_msi_set_irq belongs to, or -1 (counted aside). Split mode
+ * delivers its IOAPIC and PIC models' messages as MSIs too: their vectors say so. */
+static int owned_msi_path(struct xc_kctx *kc, uint32_t vec, uint64_t value)
+{
+	uint8_t p;
+
+	if (vec == 2)
+		return VIRQ_XC_PATH_NMI; /* vectors 0-15 are illegal for fixed delivery */
+	if (vec == VIRQ_MBOX_VECTOR || vec == VIRQ_DOORBELL_VECTOR) {
+		kc->plumbing += value;
+		return -1;
+	}
+	p = vec < VIRQ_XC_NR_VECTORS ? kc->map->path[vec] : VIRQ_XC_PATH_NONE;
+	if (p == VIRQ_XC_PATH_NONE || kc->map->other[vec] != VIRQ_XC_PATH_NONE) {
+		kc->unpathed += value;
+		return -1;
+	}
+	return p;
+}
 
 static struct virq_xcheck_vcpu *xc_vcpu_by(struct xc_kctx *kc, uint32_t id, bool apic)
 {
@@ -415,12 +513,19 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 	if ((pid_t)k->tgid != kc->tgid || (kc->vm_id && k->vm_id != kc->vm_id))
 		return 0;
 	switch (k->event) {
-	case VIRQ_TEV_MSI_SET_IRQ:
-		vm->kern[VIRQ_XC_PATH_MSI].source += value;
-		vm->kern[VIRQ_XC_PATH_MSI].source_tp = VIRQ_XC_TP_MSI_SET_IRQ;
+	case VIRQ_TEV_MSI_SET_IRQ: {
+		int p = kc->map ? owned_msi_path(kc, vec, value) : VIRQ_XC_PATH_MSI;
+
+		if (p >= 0)
+			vm->kern[p].source += value;
 		if (vec < VIRQ_XC_NR_VECTORS)
 			vm->k_source_vec[vec] += value;
+		if (!kc->map) {
+			vm->kern[VIRQ_XC_PATH_MSI].source_tp = VIRQ_XC_TP_MSI_SET_IRQ;
+			break;
+		}
 		break;
+	}
 	case VIRQ_TEV_APIC_IPI:
 		vm->kern[VIRQ_XC_PATH_IPI].source += value;
 		vm->kern[VIRQ_XC_PATH_IPI].source_tp = VIRQ_XC_TP_APIC_IPI;
@@ -438,6 +543,10 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 		vm->kern[VIRQ_XC_PATH_PIC].source_tp = VIRQ_XC_TP_PIC_SET_IRQ;
 		break;
 	case VIRQ_TEV_APIC_ACCEPT_IRQ:
+		if (kc->map && vec == 2) {
+			kc->nmi_accepts += value;
+			break;
+		}
 		vc = xc_vcpu_by(kc, k->aux, true);
 		if (vc && vec < VIRQ_XC_NR_VECTORS)
 			vc->k_accept[vec] += value;
@@ -514,10 +623,87 @@ static const struct {
 	{ "irq_window_exits", VIRQ_XC_STAT_IRQ_WINDOW_EXITS },
 };
 
-/* Fills one owned VM's ledgers 1, 3 and 4 (and 2 when attributable). */
+/* How one owned VM's BPF events were attributed (reported in "sources"). */
+struct xc_attr {
+	const char *how; /* "vcpu-threads", "only-vm", "none" */
+	char why[160]; /* when "none" */
+	uint32_t cookie;
+	uint64_t nmi_accepts, plumbing, unpathed;
+};
+
+/*
+ * The kernel ledger per path of an owned VM, from what its vectors are known to be:
+ *   - sources only where the VMM's injections map 1:1 to one kernel event: MSI and NMI
+ *     messages (kvm_msi_set_irq) on an in-kernel LAPIC. GSIs are not compared at the
+ *     source: a pulse is two line changes and GSI 0-15 feed both the 8259A and the IOAPIC;
+ *     IPIs and the LAPIC timer are the guest's own, not the VMM's.
+ *   - accepts (kvm_apic_accept_irq) for every path an in-kernel LAPIC accepts per vector:
+ *     MSI, IOAPIC, IPI, timer. Not the 8259A (ExtINT through LINT0) nor NMIs (not EOI'd,
+ *     kept out of the per-vector accepts).
+ * A user-mode VM has no in-kernel irqchip: no interrupt events at all, exits only.
+ */
+static void xc_kernel_paths(struct virq_xcheck_vm *xv, bool lapic_in_kernel)
+{
+	static const uint8_t accept_paths[] = { VIRQ_XC_PATH_MSI, VIRQ_XC_PATH_IOAPIC,
+						VIRQ_XC_PATH_IPI, VIRQ_XC_PATH_TIMER };
+
+	for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++) {
+		xv->kern[p].source_tp = VIRQ_XC_TP_NONE;
+		xv->kern[p].accept_tp = VIRQ_XC_TP_NONE;
+		xv->kern[p].accepts = 0;
+	}
+	if (!lapic_in_kernel)
+		return;
+	xv->kern[VIRQ_XC_PATH_MSI].source_tp = VIRQ_XC_TP_MSI_SET_IRQ;
+	xv->kern[VIRQ_XC_PATH_NMI].source_tp = VIRQ_XC_TP_MSI_SET_IRQ;
+	for (size_t i = 0; i < sizeof(accept_paths); i++)
+		xv->kern[accept_paths[i]].accept_tp = VIRQ_XC_TP_APIC_ACCEPT_IRQ;
+	for (uint32_t c = 0; c < xv->nr_vcpus; c++)
+		for (int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
+			uint8_t p = xv->vector_path[v];
+
+			if (p < VIRQ_XC_PATH__COUNT &&
+			    xv->kern[p].accept_tp == VIRQ_XC_TP_APIC_ACCEPT_IRQ)
+				xv->kern[p].accepts += xv->vcpus[c].k_accept[v];
+		}
+}
+
+/*
+ * irq.h has no posted path: the user-mode VMM counts its posts under the path of the
+ * message (MSI, or OTHER for its mailbox) and per vCPU in virq_vm_user_stats(). The posted
+ * path gets the posts minus the mailbox's (postable too); the MSI path keeps the rest.
+ */
+static void xc_split_posted(struct virqd_vm *v, struct virq_xcheck_vm *xv, uint32_t n)
+{
+	struct virq_xcheck_vmm_path *msi = &xv->vmm[VIRQ_XC_PATH_MSI];
+	struct virq_xcheck_vmm_path *pst = &xv->vmm[VIRQ_XC_PATH_POSTED];
+	uint64_t posted = 0, pcoal = 0, mbox = 0, mcoal = 0;
+
+	for (uint32_t c = 0; c < n; c++) {
+		struct virq_vcpu_user_stats us;
+		struct virq_vmm_vec mv;
+
+		if (virq_vm_user_stats(v->vm, c, &us))
+			return; /* not a user-mode VM after all: leave MSI as it is */
+		posted += us.posted;
+		pcoal += us.post_coalesced;
+		if (virq_vm_vmm_vec(v->vm, c, VIRQ_MBOX_VECTOR, &mv) == 0) {
+			mbox += mv.injected;
+			mcoal += mv.coalesced;
+		}
+	}
+	pst->injected = posted > mbox ? posted - mbox : 0;
+	pst->coalesced = pcoal > mcoal ? pcoal - mcoal : 0;
+	msi->injected = msi->injected > pst->injected ? msi->injected - pst->injected : 0;
+	msi->coalesced = msi->coalesced > pst->coalesced ? msi->coalesced - pst->coalesced : 0;
+}
+
+/* Fills one owned VM's ledgers 1, 3 and 4, and 2 when its BPF events are attributable
+ * (vm_id: its tracer cookie; 0 = every event of our process, when it is the only VM). */
 static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm *xv,
 		      struct virq_xcheck_vcpu *vcpus, struct virq_guest_ledger *gl,
-		      struct virq_kvm_stat *ks, size_t ks_max, bool traced)
+		      struct virq_kvm_stat *ks, size_t ks_max, bool traced, uint32_t vm_id,
+		      struct xc_attr *attr)
 {
 	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
 	struct virq_vmm_ledger vl;
@@ -544,7 +730,10 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 			xv->vmm[xp].coalesced += vl.path_coalesced[p];
 			xv->vmm[xp].failed += vl.path_failed[p];
 		}
+		if (v->vecmap.posted_msi)
+			xc_split_posted(v, xv, n);
 	}
+	virqd_vecmap_apply(&v->vecmap, xv);
 	for (uint32_t c = 0; c < n; c++) {
 		struct virq_xcheck_vcpu *vc = &vcpus[c];
 		struct virq_vcpu_exits ex;
@@ -581,12 +770,65 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 		}
 	}
 	if (traced) {
-		struct xc_kctx kc = { .vm = xv, .vcpus = vcpus, .tgid = getpid() };
+		struct xc_kctx kc = { .vm = xv,
+				      .vcpus = vcpus,
+				      .tgid = getpid(),
+				      .vm_id = vm_id,
+				      .map = &v->vecmap };
 
 		virq_trace_read_counters(d->trace, counter_to_xc, &kc);
 		xv->flags |= VIRQ_XC_VM_TRACED;
+		xc_kernel_paths(xv, cfg->irqchip != VIRQ_IRQCHIP_USER);
+		attr->nmi_accepts = kc.nmi_accepts;
+		attr->plumbing = kc.plumbing;
+		attr->unpathed = kc.unpathed;
 	}
 	xc_mark_used(xv);
+}
+
+/* Our process's events that belong to none of our VMs' cookies (or to no VM at all). */
+struct xc_unattr {
+	struct virqd *d;
+	pid_t pid;
+	uint64_t events;
+};
+
+static int counter_unattributed(const struct virq_trace_key *k, uint64_t value, void *ctx)
+{
+	struct xc_unattr *u = ctx;
+
+	if ((pid_t)k->tgid != u->pid)
+		return 0;
+	/* Counts of VMs destroyed since stay in the maps: they are nobody's now. */
+	for (unsigned int j = 0; j < u->d->nr_retired && j < VIRQD_RETIRED_IDS; j++)
+		if (k->vm_id == u->d->retired_ids[j] && k->vm_id != VIRQ_TRACE_VM_NONE)
+			return 0;
+	for (unsigned int i = 0; i < u->d->nr_vms; i++)
+		if (u->d->vms[i].trace_vm_id && u->d->vms[i].trace_vm_id == k->vm_id &&
+		    !u->d->vms[i].trace_tainted)
+			return 0;
+	u->events += value;
+	return 0;
+}
+
+/* Appends "; note" to the detail of the checks of VM `vm` on `path`, or (path < 0) of
+ * those that use BPF counts or are unobservable for lack of them. */
+static void xc_note(struct virq_xcheck_report *rep, const char *vm, int path, const char *note)
+{
+	for (size_t i = 0; i < rep->nr_checks; i++) {
+		struct virq_xcheck_check *c = &rep->checks[i];
+		bool bpf = false;
+		size_t n;
+
+		if (strcmp(c->vm, vm) || (path >= 0 && c->path != path))
+			continue;
+		for (unsigned int k = 0; k < c->nr_values && k < VIRQ_XC_MAX_VALUES; k++)
+			bpf |= !strncmp(c->values[k].name, "kvm_", 4);
+		if (path < 0 && !bpf && !strstr(c->detail, "not traced"))
+			continue;
+		n = strlen(c->detail);
+		snprintf(c->detail + n, sizeof(c->detail) - n, "%s%s", n ? "; " : "", note);
+	}
 }
 
 struct xc_obs {
@@ -619,13 +861,16 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	struct virq_guest_ledger *gl = malloc(sizeof(*gl));
 	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
 	struct xc_obs *obs = calloc(1, sizeof(*obs));
+	struct xc_attr *attr = calloc(VIRQ_XC_MAX_VMS, sizeof(*attr));
 	struct virq_xcheck_report *rep = virq_xcheck_report_new();
+	struct xc_unattr un = { .d = d, .pid = getpid() };
 	enum virq_proto_err e = VIRQ_E_OK;
 	unsigned int nvm = 0, nown = 0;
-	cJSON *out, *src;
+	cJSON *out, *src, *arr;
+	char note[160];
 	int r;
 
-	if (!xvms || !vcpus || !gl || !ks || !obs || !rep) {
+	if (!xvms || !vcpus || !gl || !ks || !obs || !attr || !rep) {
 		snprintf(msg, msglen, "out of memory");
 		e = VIRQ_E_INTERNAL;
 		goto out;
@@ -635,33 +880,69 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 
 		if (cJSON_IsString(want) && want->valuestring)
 			snprintf(key, sizeof(key), "%s", want->valuestring);
-		else if (cJSON_IsNumber(want) && want->valuedouble >= 0)
+		else if (cJSON_IsNumber(want) && want->valuedouble >= 0 &&
+			 want->valuedouble <= 4294967295.0)
 			snprintf(key, sizeof(key), "%u", (unsigned int)want->valuedouble);
 		else {
-			snprintf(msg, msglen, "\"vm\" must be a name or an id");
+			snprintf(msg, msglen, "\"vm\" must be a name or an id (0..2^32-1)");
 			e = VIRQ_E_BAD_ARGS;
 			goto out;
 		}
 		only = virqd_vm_find(d, key);
 		if (!only) {
-			snprintf(msg, msglen, "no VM \"%s\"", key);
+			snprintf(msg, msglen, "no VM \"%.40s\"", key);
 			e = VIRQ_E_NOT_FOUND;
 			goto out;
 		}
 	}
 	virq_xcheck_input_init(&in);
-	if (d->trace)
+	if (d->trace) {
 		virq_trace_points(d->trace, point_to_xc, &in);
-	/* BPF events carry the VMM's tgid, not our VM: with several of our VMs they cannot be
-	 * split between them, so the kernel ledger is used only when there is one. */
+		/* Records not read yet may name the cookie of a VM created since. */
+		virqd_trace_ring_ready(d);
+		virq_trace_read_counters(d->trace, counter_unattributed, &un);
+	}
 	for (unsigned int i = 0; i < d->nr_vms && nvm < VIRQ_XC_MAX_VMS; i++) {
-		if (only && &d->vms[i] != only)
+		struct virqd_vm *v = &d->vms[i];
+		struct xc_attr *a = &attr[nvm];
+		bool traced = false;
+		uint32_t vm_id = 0;
+
+		if (only && v != only)
 			continue;
-		xc_own_vm(d, &d->vms[i], &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], gl,
-			  ks, KS_MAX, d->trace && d->nr_vms == 1);
+		a->how = "none";
+		if (!d->trace) {
+			snprintf(a->why, sizeof(a->why), "no BPF tracer: %.120s", d->bpf_why);
+		} else if (v->trace_vm_id && v->trace_tainted) {
+			snprintf(a->why, sizeof(a->why),
+				 "its tracer cookie %#x was used by a destroyed VM: counts mixed",
+				 v->trace_vm_id);
+		} else if (v->trace_vm_id) {
+			traced = true;
+			vm_id = v->trace_vm_id;
+			a->how = "vcpu-threads";
+		} else if (d->nr_vms == 1 && !d->nr_retired) {
+			/* Every event of our process is this VM's. */
+			traced = true;
+			a->how = "only-vm";
+		} else if (virq_trace_ring_fd(d->trace) < 0) {
+			snprintf(a->why, sizeof(a->why),
+				 "no ring buffer to learn its cookie from its vCPU threads");
+		} else {
+			snprintf(a->why, sizeof(a->why),
+				 "no BPF event from its vCPU threads seen yet (cookie unknown)");
+		}
+		a->cookie = vm_id;
+		xc_own_vm(d, v, &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], gl, ks, KS_MAX,
+			  traced, vm_id, a);
 		nvm++;
 		nown++;
 	}
+	/* With a single VM and no cookie every event is its own: none is unattributed. */
+	for (unsigned int i = 0; i < nown; i++)
+		if (!strcmp(attr[i].how, "only-vm"))
+			un.events = 0;
+	d->cnt.trace_unattributed = un.events;
 	if (d->trace && !only) {
 		virq_trace_read_vms(d->trace, vm_to_xc, obs);
 		for (unsigned int i = 0; i < obs->n && nvm < VIRQ_XC_MAX_VMS; i++) {
@@ -692,6 +973,36 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		e = VIRQ_E_INTERNAL;
 		goto out;
 	}
+	/* Say in the rows what the attribution could not do. */
+	for (unsigned int i = 0; i < nown; i++) {
+		const struct virqd_vecmap *m = NULL;
+		uint8_t p1, p2;
+		int vec;
+
+		for (unsigned int k = 0; k < d->nr_vms; k++)
+			if (!strcmp(virq_vm_name(d->vms[k].vm), xvms[i].name))
+				m = &d->vms[k].vecmap;
+		if (!strcmp(attr[i].how, "none") && d->trace) {
+			snprintf(note, sizeof(note), "BPF events not attributable: %s",
+				 attr[i].why);
+			xc_note(rep, xvms[i].name, -1, note);
+		}
+		if (un.events && strcmp(attr[i].how, "none")) {
+			snprintf(
+				note, sizeof(note),
+				"%llu BPF event(s) of virqd's process attributed to none of its VMs",
+				(unsigned long long)un.events);
+			xc_note(rep, xvms[i].name, -1, note);
+		}
+		if (m && (vec = virqd_vecmap_conflict(m, 0, &p1, &p2)) >= 0) {
+			snprintf(note, sizeof(note),
+				 "vector %#x injected on two paths (%s, %s; %u such vector(s)): "
+				 "those paths are judged per vector under \"vm\"",
+				 vec, virq_xcheck_path_name(p1), virq_xcheck_path_name(p2),
+				 m->conflicts);
+			xc_note(rep, xvms[i].name, VIRQ_XC_PATH_VM, note);
+		}
+	}
 	out = virq_xcheck_report_to_json(rep);
 	if (!out) {
 		snprintf(msg, msglen, "out of memory");
@@ -705,10 +1016,42 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	cJSON_AddStringToObject(src, "kvm_reason", d->kvm_ok ? "" : d->kvm_why);
 	cJSON_AddBoolToObject(src, "bpf", d->bpf_ok);
 	cJSON_AddStringToObject(src, "bpf_reason", d->bpf_ok ? "" : d->bpf_why);
+	cJSON_AddNumberToObject(src, "bpf_unattributed", (double)un.events);
+	arr = cJSON_AddArrayToObject(src, "attribution");
+	for (unsigned int i = 0; i < nown; i++) {
+		cJSON *o = cJSON_CreateObject(), *cf;
+		const struct virqd_vecmap *m = NULL;
+		uint8_t p1, p2;
+		int vec;
+
+		for (unsigned int k = 0; k < d->nr_vms; k++)
+			if (!strcmp(virq_vm_name(d->vms[k].vm), xvms[i].name))
+				m = &d->vms[k].vecmap;
+		cJSON_AddStringToObject(o, "vm", xvms[i].name);
+		cJSON_AddStringToObject(o, "bpf", attr[i].how);
+		cJSON_AddStringToObject(o, "reason", attr[i].why);
+		cJSON_AddNumberToObject(o, "cookie", attr[i].cookie);
+		cJSON_AddNumberToObject(o, "nmi_accepts", (double)attr[i].nmi_accepts);
+		cJSON_AddNumberToObject(o, "vmm_plumbing_msis", (double)attr[i].plumbing);
+		cJSON_AddNumberToObject(o, "msis_of_unknown_path", (double)attr[i].unpathed);
+		cJSON_AddNumberToObject(o, "unrouted_gsi", m ? (double)m->unrouted_gsi : 0);
+		cf = cJSON_AddArrayToObject(o, "vector_conflicts");
+		for (unsigned int k = 0; m && (vec = virqd_vecmap_conflict(m, k, &p1, &p2)) >= 0;
+		     k++) {
+			cJSON *c = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(c, "vector", vec);
+			cJSON_AddStringToObject(c, "first", virq_xcheck_path_name(p1));
+			cJSON_AddStringToObject(c, "second", virq_xcheck_path_name(p2));
+			cJSON_AddItemToArray(cf, c);
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
 	cJSON_Delete(*res);
 	*res = out;
 out:
 	virq_xcheck_report_free(rep);
+	free(attr);
 	free(obs);
 	free(ks);
 	free(gl);

@@ -20,15 +20,39 @@ struct virqd_vm *virqd_vm_find(struct virqd *d, const char *key)
 	return NULL;
 }
 
+void virqd_vm_remove(struct virqd *d, unsigned int idx)
+{
+	struct virqd_vm *v = &d->vms[idx];
+
+	if (idx >= d->nr_vms)
+		return;
+	if (v->trace_vm_id) {
+		d->retired_ids[d->nr_retired % VIRQD_RETIRED_IDS] = v->trace_vm_id;
+		d->nr_retired++;
+	}
+	virq_vm_destroy(v->vm);
+	memmove(&d->vms[idx], &d->vms[idx + 1], (d->nr_vms - idx - 1) * sizeof(*v));
+	d->nr_vms--;
+}
+
 void virqd_vms_finalise(struct virqd *d)
 {
+	unsigned int n = d->nr_vms, kept = 0;
+
 	/* Stop all first (their vCPU threads exit in parallel), then free. */
 	for (unsigned int i = 0; i < d->nr_vms; i++)
 		virq_vm_stop(d->vms[i].vm);
-	for (unsigned int i = 0; i < d->nr_vms; i++)
+	for (unsigned int i = 0; i < d->nr_vms; i++) {
+		if (virqd_jobs_key_busy(&d->jobs, d->vms[i].id)) {
+			/* A worker still uses it: leave it to the process exit. */
+			kept++;
+			continue;
+		}
 		virq_vm_destroy(d->vms[i].vm);
-	if (d->nr_vms)
-		virq_log(LOG_NOTICE, "stopped %u VM(s)", d->nr_vms);
+	}
+	if (n)
+		virq_log(LOG_NOTICE, "stopped %u VM(s)%s", n,
+			 kept ? " (some still in use by a scenario worker, not freed)" : "");
 	d->nr_vms = 0;
 }
 

@@ -42,6 +42,9 @@ struct virq_ctl_peer {
  * The daemon's command handler (steps 8-10 of proto.h's validation order). Returns
  * VIRQ_E_OK with *result set (ownership passes to the server; NULL = empty object), or an
  * error code with a message in msg. Runs on the loop thread.
+ *
+ * A handler that cannot answer at once (work on another thread) calls virq_ctl_defer()
+ * and returns VIRQ_E_OK; the server then sends nothing and *result is ignored (freed).
  */
 typedef enum virq_proto_err (*virq_ctl_handler)(void *ctx, struct virq_ctl_client *c,
 						const struct virq_proto_request *req,
@@ -68,6 +71,8 @@ struct virq_ctl_stats {
 	uint64_t events_sent; /* event lines queued to subscribers */
 	uint64_t events_dropped; /* event lines lost with dropped subscribers */
 	uint64_t bytes_in, bytes_out;
+	uint64_t deferred; /* replies deferred (worker threads) */
+	uint64_t deferred_orphaned; /* deferred replies whose connection closed first */
 	unsigned int clients; /* connected now */
 	unsigned int subscribers; /* streaming now */
 };
@@ -101,6 +106,30 @@ int virq_ctl_client_subscribe(struct virq_ctl_client *c);
  * Returns the number of subscribers it was queued to. Subscribers that overflow their
  * queue are dropped (counted). */
 unsigned int virq_ctl_broadcast(struct virq_ctl *ctl, const char *frame, size_t len);
+
+/*
+ * Deferred replies. Replies stay in request order per connection: while a connection
+ * waits for a deferred reply, its further frames stay queued (unread input is left in the
+ * socket: back-pressure), other connections are served normally. A peer that hangs up
+ * meanwhile is closed; its reply is then discarded when it completes.
+ *
+ * virq_ctl_defer(): called by a handler for the request it is handling (at most once,
+ * right before returning VIRQ_E_OK). Returns a token, or NULL (ENOMEM: answer normally).
+ * Exactly one of virq_ctl_complete() / virq_ctl_defer_cancel() must follow, on the loop
+ * thread; both free the token. complete() sends the reply (result consumed, NULL = empty
+ * object; msg used when e != VIRQ_E_OK) and resumes the connection's queued frames.
+ * cancel() (only before the handler returned) un-parks without sending, so that the
+ * handler can still answer with an error. The token outlives its connection and
+ * virq_ctl_destroy(): completing it then only frees it.
+ */
+struct virq_ctl_pending;
+struct virq_ctl_pending *virq_ctl_defer(struct virq_ctl_client *c,
+					const struct virq_proto_request *req);
+void virq_ctl_complete(struct virq_ctl_pending *p, enum virq_proto_err e, struct cJSON *result,
+		       const char *msg);
+void virq_ctl_defer_cancel(struct virq_ctl_pending *p);
+/* Is the connection of this token still open (else the reply goes nowhere)? */
+bool virq_ctl_pending_alive(const struct virq_ctl_pending *p);
 
 /* Is `uid`/`gid`/`pid` allowed to mutate under group `group`? Reads the supplementary
  * groups from <proc_root>/<pid>/status ("Groups:"). proc_root NULL = "/proc". */

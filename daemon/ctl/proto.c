@@ -60,15 +60,17 @@ static const struct virq_proto_cmd_info cmds[VIRQ_CMD__COUNT] = {
 				 "{name, vcpus, mem_mb, irqchip: kernel|split|user, idle: hlt|spin, "
 				 "posted, x2apic, pv_eoi, start}",
 				 "create (and start) a VM" },
-	[VIRQ_CMD_VM_DESTROY] = { "vm.destroy", true, "{vm}", "stop and free a VM" },
+	[VIRQ_CMD_VM_DESTROY] = { "vm.destroy", true, "{vm}",
+				  "stop and free a VM (busy while a scenario runs on it)" },
 	[VIRQ_CMD_VM_PAUSE] = { "vm.pause", true, "{vm}", "park every vCPU" },
 	[VIRQ_CMD_VM_RESUME] = { "vm.resume", true, "{vm}", "resume a paused VM" },
 	[VIRQ_CMD_VM_INJECT] = { "vm.inject", true,
 				 "{vm, type: msi|gsi|nmi, vcpu, vector, addr, data, gsi, "
 				 "op: assert|deassert|pulse, count}",
-				 "inject interrupts" },
+				 "inject interrupts (count > 1000: on a worker, like vm.scenario)" },
 	[VIRQ_CMD_VM_SCENARIO] = { "vm.scenario", true, "{vm, scenario: object|\"default\"}",
-				   "run a scenario and compare with its expectations" },
+				   "run a scenario on a worker and compare with its expectations "
+				   "(one per VM; busy beyond max_scenarios)" },
 	[VIRQ_CMD_VM_LEDGER] = { "vm.ledger", false, "{vm, vcpu}",
 				 "guest and VMM ledgers (non-zero vectors)" },
 	[VIRQ_CMD_VM_STATS] = { "vm.stats", false, "{vm}", "KVM binary stats and exit counts" },

@@ -37,6 +37,7 @@ struct virq_ctl_client {
 	size_t out_bytes, out_max;
 	bool streaming;
 	bool closing; /* write what is queued, then close (too_many_clients) */
+	struct virq_ctl_pending *pending; /* a deferred reply is outstanding: input parked */
 	bool dead;
 	uint32_t ev_mask;
 };
@@ -56,7 +57,15 @@ struct virq_ctl {
 	struct virq_ctl_stats st;
 };
 
+/* A deferred reply (see ctl.h). c is NULL once the connection closed. */
+struct virq_ctl_pending {
+	struct virq_ctl_client *c;
+	bool has_id;
+	int64_t id;
+};
+
 static void client_ready(struct virq_evsrc *src, uint32_t events);
+static void client_process(struct virq_ctl_client *c);
 
 bool virq_ctl_peer_privileged(const char *proc_root, pid_t pid, uid_t uid, gid_t gid, gid_t group)
 {
@@ -99,7 +108,9 @@ bool virq_ctl_peer_privileged(const char *proc_root, pid_t pid, uid_t uid, gid_t
 
 static void client_set_events(struct virq_ctl_client *c)
 {
-	uint32_t want = EPOLLIN | EPOLLRDHUP | (c->out_head ? EPOLLOUT : 0);
+	/* While a deferred reply is outstanding, input is not read (EPOLLHUP/EPOLLERR are
+	 * always reported, so a peer that goes away is still seen). */
+	uint32_t want = (c->pending ? 0 : EPOLLIN | EPOLLRDHUP) | (c->out_head ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = &c->src };
 
 	if (c->dead || want == c->ev_mask)
@@ -115,6 +126,11 @@ static void client_close(struct virq_ctl_client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->pending) {
+		c->pending->c = NULL;
+		c->pending = NULL;
+		ctl->st.deferred_orphaned++;
+	}
 	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, c->src.fd, NULL);
 	close(c->src.fd);
 	c->src.fd = -1;
@@ -250,6 +266,13 @@ static void handle_frame(struct virq_ctl_client *c, const char *line, size_t len
 		cJSON_Delete(result);
 		goto fail;
 	}
+	if (c->pending) {
+		/* Deferred: virq_ctl_complete() answers later. */
+		cJSON_Delete(result);
+		virq_proto_request_fini(&req);
+		client_set_events(c);
+		return;
+	}
 	f = virq_proto_reply_ok(req.has_id, req.id, result, &flen);
 	virq_proto_request_fini(&req);
 	client_send(c, f, flen);
@@ -259,17 +282,40 @@ fail:
 	virq_proto_request_fini(&req);
 }
 
+/* Handles the complete frames already read, until a reply is deferred. */
+static void client_process(struct virq_ctl_client *c)
+{
+	const char *line;
+	size_t len;
+	enum virq_frame_status s;
+
+	while (!c->dead && !c->pending && (s = virq_frame_reader_next(&c->rd, &line, &len))) {
+		if (c->streaming || c->closing)
+			continue; /* a subscriber's input is read only to see EOF */
+		if (s == VIRQ_FRAME_OVERSIZE) {
+			char msg[96];
+
+			c->ctl->st.oversize++;
+			snprintf(msg, sizeof(msg), "frame longer than %u bytes discarded",
+				 VIRQ_PROTO_MAX_FRAME);
+			send_error(c, false, 0, VIRQ_E_TOO_LARGE, msg);
+			continue;
+		}
+		if (len == 0)
+			continue; /* blank lines are keep-alives */
+		handle_frame(c, line, len);
+	}
+}
+
 static void client_read(struct virq_ctl_client *c)
 {
 	/* Bounded work per wakeup so one busy client cannot starve the loop; epoll is
-	 * level-triggered, so leftover input wakes us again. */
-	for (int rounds = 0; rounds < 16 && !c->dead; rounds++) {
+	 * level-triggered, so leftover input wakes us again. A deferred reply parks the
+	 * connection: nothing more is read until it is sent. */
+	for (int rounds = 0; rounds < 16 && !c->dead && !c->pending; rounds++) {
 		size_t avail;
 		char *space = virq_frame_reader_space(&c->rd, &avail);
 		ssize_t n;
-		const char *line;
-		size_t len;
-		enum virq_frame_status s;
 
 		if (!space) {
 			client_close(c);
@@ -286,22 +332,7 @@ static void client_read(struct virq_ctl_client *c)
 		}
 		c->ctl->st.bytes_in += (uint64_t)n;
 		virq_frame_reader_commit(&c->rd, (size_t)n);
-		while (!c->dead && (s = virq_frame_reader_next(&c->rd, &line, &len))) {
-			if (c->streaming || c->closing)
-				continue; /* a subscriber's input is read only to see EOF */
-			if (s == VIRQ_FRAME_OVERSIZE) {
-				char msg[96];
-
-				c->ctl->st.oversize++;
-				snprintf(msg, sizeof(msg), "frame longer than %u bytes discarded",
-					 VIRQ_PROTO_MAX_FRAME);
-				send_error(c, false, 0, VIRQ_E_TOO_LARGE, msg);
-				continue;
-			}
-			if (len == 0)
-				continue; /* blank lines are keep-alives */
-			handle_frame(c, line, len);
-		}
+		client_process(c);
 	}
 }
 
@@ -316,6 +347,12 @@ static void client_ready(struct virq_evsrc *src, uint32_t events)
 			client_close(c);
 			return;
 		}
+	}
+	if (c->pending) {
+		/* Parked: only a vanished peer matters now. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			client_close(c);
+		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP | EPOLLERR))
 		client_read(c);
@@ -612,4 +649,73 @@ unsigned int virq_ctl_broadcast(struct virq_ctl *ctl, const char *frame, size_t 
 			client_close(c);
 	}
 	return sent;
+}
+
+struct virq_ctl_pending *virq_ctl_defer(struct virq_ctl_client *c,
+					const struct virq_proto_request *req)
+{
+	struct virq_ctl_pending *p;
+
+	if (!c || c->dead || c->pending || c->streaming) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->c = c;
+	p->has_id = req->has_id;
+	p->id = req->id;
+	c->pending = p;
+	c->ctl->st.deferred++;
+	return p;
+}
+
+void virq_ctl_defer_cancel(struct virq_ctl_pending *p)
+{
+	if (!p)
+		return;
+	if (p->c) {
+		p->c->pending = NULL;
+		p->c->ctl->st.deferred--;
+	}
+	free(p);
+}
+
+bool virq_ctl_pending_alive(const struct virq_ctl_pending *p)
+{
+	return p && p->c && !p->c->dead;
+}
+
+void virq_ctl_complete(struct virq_ctl_pending *p, enum virq_proto_err e, cJSON *result,
+		       const char *msg)
+{
+	struct virq_ctl_client *c;
+	size_t len = 0;
+	char *f;
+
+	if (!p) {
+		cJSON_Delete(result);
+		return;
+	}
+	c = p->c;
+	if (!c || c->dead) {
+		cJSON_Delete(result);
+		free(p);
+		return;
+	}
+	c->pending = NULL;
+	if (e == VIRQ_E_OK) {
+		f = virq_proto_reply_ok(p->has_id, p->id, result, &len);
+		client_send(c, f, len);
+	} else {
+		cJSON_Delete(result);
+		send_error(c, p->has_id, p->id, e, msg ? msg : "");
+	}
+	free(p);
+	if (c->dead)
+		return;
+	/* Frames that arrived behind the deferred one, then input again. */
+	client_process(c);
+	client_set_events(c);
 }

@@ -16,6 +16,14 @@
  * `id` is an integer 0..2^53-1 chosen by the client and echoed; it is null in a reply when
  * the request had none that could be read. Every request gets exactly one reply, in order.
  *
+ * Long commands (vm.scenario, vm.inject with count > 1000) run on a daemon worker thread:
+ * other connections are served meanwhile; the requesting connection gets the reply when
+ * the work completes, and its later requests wait behind it (replies stay in order; its
+ * unread input is left in the socket). One such command per VM at a time and at most
+ * `max_scenarios` in all: beyond, `busy`. vm.destroy of a VM with one running: `busy`.
+ * A scenario must fit the VM (its vCPU count) and its bounds (at most 300 s of gaps and
+ * sleeps, 10^7 repetitions in all): else `bad_args`.
+ *
  * The server validates each request in this fixed order and answers the first failure:
  *   1. frame length            -> too_large
  *   2. JSON syntax             -> bad_json
@@ -32,6 +40,10 @@
  * Changelog (append only; a new version documents what changed and how old clients fare):
  *   v1 (virq 0.1): first version. Commands VIRQ_CMD_VERSION..VIRQ_CMD_METRICS_SNAPSHOT,
  *                  error codes VIRQ_E_BAD_JSON..VIRQ_E_TOO_MANY_CLIENTS.
+ *                  Compatible additions since: long commands run on workers (above);
+ *                  status gains "scenarios" and control.deferred*; vm.crosscheck's
+ *                  "sources" gains "bpf_unattributed" and "attribution" (per owned VM:
+ *                  how its BPF events were attributed, vector conflicts).
  *
  * Compatibility rules: command codes and error codes are append only (never renumbered or
  * reused); new result fields may be added to any reply in the same version, so clients must

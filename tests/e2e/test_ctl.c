@@ -806,7 +806,195 @@ static void test_sd_notify_ready_after_listen_then_stopping(void **state)
 	cleanup(&d);
 }
 
+/* Bad input at the edges: out-of-range numbers, bad metrics addresses, scenarios that do
+ * not fit; each gets a clear error, the daemon keeps serving. */
+static void test_bad_arguments_and_addresses_get_clear_errors(void **state)
+{
+	struct daemon d = { 0 };
+	struct virq_proto_reply r;
+	char log[4096] = "", want[200];
+	struct conn c;
+	int st;
+	FILE *f;
+
+	start(&d, "max_scenarios 2\n", "--no-bpf");
+	conn_open(&c, d.sock);
+	/* A huge or negative id: a range error, not a float-to-int overflow. */
+	assert_int_equal(rpc(&c, 1, "vm.crosscheck", "{\"vm\":1e300}", &r), VIRQ_E_BAD_ARGS);
+	assert_non_null(strstr(r.err_msg, "name or an id"));
+	virq_proto_reply_fini(&r);
+	assert_int_equal(rpc(&c, 2, "vm.crosscheck", "{\"vm\":-1}", NULL), VIRQ_E_BAD_ARGS);
+	assert_int_equal(rpc(&c, 3, "vm.crosscheck", "{\"vm\":4294967296}", NULL), VIRQ_E_BAD_ARGS);
+	assert_int_equal(rpc(&c, 4, "vm.crosscheck", "{\"vm\":7}", NULL), VIRQ_E_NOT_FOUND);
+	assert_int_equal(rpc(&c, 5, "vm.scenario", "{\"vm\":1e300,\"scenario\":\"default\"}", NULL),
+			 VIRQ_E_BAD_ARGS);
+	assert_int_equal(rpc(&c, 6, "vm.scenario", "{\"vm\":\"x\",\"scenario\":42}", NULL),
+			 VIRQ_E_BAD_ARGS);
+	/* The status shows the scenario workers and their bound. */
+	assert_true(status_num(&c, "scenarios", "max") == 2);
+	assert_true(status_num(&c, "scenarios", "running") == 0);
+	assert_true(status_num(&c, "control", "deferred") == 0);
+	conn_close(&c);
+	assert_int_equal(stop(&d), 0);
+	cleanup(&d);
+
+	/* A metrics port that is not a number: a configuration error naming the line, not a
+	 * silent listen on a random port. */
+	snprintf(d.dir, sizeof(d.dir), "/tmp/virq-e2e-XXXXXX");
+	assert_non_null(mkdtemp(d.dir));
+	snprintf(d.sock, sizeof(d.sock), "%s/virqd.sock", d.dir);
+	snprintf(d.conf, sizeof(d.conf), "%s/virqd.conf", d.dir);
+	snprintf(d.log, sizeof(d.log), "%s/virqd.log", d.dir);
+	write_text(d.conf, "metrics 127.0.0.1:http\n");
+	d.pid = spawn(&d, "--no-bpf");
+	assert_int_equal(waitpid(d.pid, &st, 0), d.pid);
+	d.pid = 0;
+	assert_int_equal(WEXITSTATUS(st), 1);
+	f = fopen(d.log, "r");
+	assert_non_null(f);
+	if (fread(log, 1, sizeof(log) - 1, f) == 0)
+		log[0] = '\0';
+	fclose(f);
+	snprintf(want, sizeof(want), "%s:1: metrics wants host:port", d.conf);
+	assert_non_null(strstr(log, want));
+	cleanup(&d);
+}
+
 /* ---- with /dev/kvm ---------------------------------------------------------------------- */
+
+/* vm.scenario runs on a worker: other connections are served meanwhile, the requester gets
+ * its reply when it completes, a second one on the same VM is busy, and so is destroying
+ * the VM under it. */
+static void test_scenario_runs_off_the_loop_and_same_vm_is_busy(void **state)
+{
+	struct daemon d = { 0 };
+	struct conn a, b, c;
+	struct virq_proto_reply r;
+	int64_t t0, t_status, t_done;
+	char buf[512];
+	int n;
+
+	VIRQ_REQUIRE_KVM();
+	start(&d, "", "--no-bpf");
+	conn_open(&a, d.sock);
+	conn_open(&b, d.sock);
+	conn_open(&c, d.sock);
+	assert_int_equal(rpc(&a, 1, "vm.create", "{\"name\":\"k\",\"vcpus\":2}", NULL), VIRQ_E_OK);
+	assert_int_equal(rpc(&a, 2, "vm.create",
+			     "{\"name\":\"u\",\"vcpus\":2,\"irqchip\":\"user\",\"posted\":true}",
+			     NULL),
+			 VIRQ_E_OK);
+	/* A scenario that takes about a second (sleeps), on k; the reply is deferred. */
+	n = snprintf(buf, sizeof(buf),
+		     "{\"v\":1,\"id\":10,\"cmd\":\"vm.scenario\",\"args\":{\"vm\":\"k\","
+		     "\"scenario\":{\"vm\":{\"vcpus\":2},\"timeline\":["
+		     "{\"action\":\"sleep\",\"us\":200000,\"repeat\":5},"
+		     "{\"action\":\"msi\",\"vcpu\":1,\"vector\":80,\"repeat\":10,\"gap_us\":500}],"
+		     "\"expect\":[{\"vcpu\":1,\"vector\":80,\"count\":10}]}}}\n");
+	t0 = now_ms();
+	send_all(a.fd, buf, (size_t)n);
+	usleep(100000);
+	/* Others are served while it runs. */
+	assert_int_equal(rpc(&b, 11, "status", NULL, NULL), VIRQ_E_OK);
+	assert_int_equal(rpc(&b, 12, "vm.scenario", "{\"vm\":\"k\",\"scenario\":\"default\"}", &r),
+			 VIRQ_E_BUSY);
+	assert_non_null(strstr(r.err_msg, "already running"));
+	virq_proto_reply_fini(&r);
+	assert_int_equal(rpc(&b, 13, "vm.destroy", "{\"vm\":\"k\"}", NULL), VIRQ_E_BUSY);
+	/* Another VM's scenario runs concurrently (its own worker). */
+	assert_int_equal(rpc(&c, 14, "vm.scenario", "{\"vm\":\"u\",\"scenario\":\"default\"}", &r),
+			 VIRQ_E_OK);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.result, "pass")));
+	virq_proto_reply_fini(&r);
+	t_status = now_ms();
+	assert_true(status_num(&b, "scenarios", "running") >= 1);
+	/* The requester's reply arrives when its scenario is done. */
+	assert_int_equal(recv_msg(&a, &r, 20000), 0);
+	t_done = now_ms();
+	assert_int_equal(r.id, 10);
+	assert_int_equal(r.err, VIRQ_E_OK);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.result, "pass")));
+	virq_proto_reply_fini(&r);
+	assert_true(t_done - t0 >= 1000); /* the sleeps really ran */
+	assert_true(t_status < t_done); /* ... and the others did not wait for them */
+	/* Done: the VM is free again. */
+	assert_int_equal(rpc(&a, 15, "vm.destroy", "{\"vm\":\"k\"}", NULL), VIRQ_E_OK);
+	conn_close(&a);
+	conn_close(&b);
+	conn_close(&c);
+	assert_int_equal(stop(&d), 0);
+	cleanup(&d);
+}
+
+/* Two VMs (user-mode posted and kernel mode, 2 vCPUs each) after the default scenario:
+ * per-path rows exist for both, nothing is lost/spurious/misrouted, and with BPF each VM's
+ * kernel events are attributed to it by its vCPU threads. */
+static void test_crosscheck_two_vms_per_path_and_attributed(void **state)
+{
+	const char *bpf = virq_test_bpf_missing() ? "--no-bpf" : "--foreground";
+	struct daemon d = { 0 };
+	struct virq_proto_reply r;
+	const cJSON *ck, *a;
+	struct conn c;
+	int msi_rows = 0, ipi_rows = 0, posted_rows = 0, bad = 0, attributed = 0;
+
+	VIRQ_REQUIRE_KVM();
+	start(&d, "", bpf);
+	conn_open(&c, d.sock);
+	assert_int_equal(rpc(&c, 1, "vm.create",
+			     "{\"name\":\"du\",\"vcpus\":2,\"irqchip\":\"user\",\"posted\":true}",
+			     NULL),
+			 VIRQ_E_OK);
+	assert_int_equal(rpc(&c, 2, "vm.create",
+			     "{\"name\":\"dk\",\"vcpus\":2,\"irqchip\":\"kernel\"}", NULL),
+			 VIRQ_E_OK);
+	assert_int_equal(
+		rpc(&c, 3, "vm.scenario", "{\"vm\":\"du\",\"scenario\":\"default\"}", NULL),
+		VIRQ_E_OK);
+	assert_int_equal(
+		rpc(&c, 4, "vm.scenario", "{\"vm\":\"dk\",\"scenario\":\"default\"}", NULL),
+		VIRQ_E_OK);
+	assert_int_equal(rpc(&c, 5, "vm.pause", "{\"vm\":\"du\"}", NULL), VIRQ_E_OK);
+	assert_int_equal(rpc(&c, 6, "vm.pause", "{\"vm\":\"dk\"}", NULL), VIRQ_E_OK);
+	assert_int_equal(rpc(&c, 7, "vm.crosscheck", NULL, &r), VIRQ_E_OK);
+	cJSON_ArrayForEach(ck, cJSON_GetObjectItemCaseSensitive(r.result, "checks"))
+	{
+		const char *vm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "vm"));
+		const char *path =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "path"));
+		const char *v =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ck, "verdict"));
+
+		if (!strcmp(v, "lost") || !strcmp(v, "spurious") || !strcmp(v, "misrouted")) {
+			print_message("# %s\n", cJSON_PrintUnformatted(ck));
+			bad++;
+		}
+		msi_rows += !strcmp(vm, "dk") && !strcmp(path, "msi");
+		ipi_rows += !strcmp(path, "ipi");
+		posted_rows += !strcmp(vm, "du") && !strcmp(path, "posted");
+	}
+	cJSON_ArrayForEach(
+		a, cJSON_GetObjectItemCaseSensitive(
+			   cJSON_GetObjectItemCaseSensitive(r.result, "sources"), "attribution"))
+	{
+		attributed +=
+			!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "bpf")),
+				"vcpu-threads");
+		assert_int_equal(
+			cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "vector_conflicts")),
+			0);
+	}
+	virq_proto_reply_fini(&r);
+	assert_int_equal(bad, 0);
+	assert_true(msi_rows >= 1); /* per-path rows run: vectors are attributed to paths */
+	assert_true(posted_rows >= 1);
+	assert_true(ipi_rows >= 1);
+	if (!virq_test_bpf_missing())
+		assert_int_equal(attributed, 2);
+	conn_close(&c);
+	assert_int_equal(stop(&d), 0);
+	cleanup(&d);
+}
 
 static void test_sigterm_with_running_vms_stops_them_and_exits_zero(void **state)
 {
@@ -927,7 +1115,10 @@ int main(void)
 		cmocka_unit_test(test_unprivileged_peer_may_read_but_not_mutate),
 		cmocka_unit_test(test_trace_subscribe_switches_connection_to_events),
 		cmocka_unit_test(test_sd_notify_ready_after_listen_then_stopping),
+		cmocka_unit_test(test_bad_arguments_and_addresses_get_clear_errors),
 		cmocka_unit_test(test_sigterm_with_running_vms_stops_them_and_exits_zero),
+		cmocka_unit_test(test_scenario_runs_off_the_loop_and_same_vm_is_busy),
+		cmocka_unit_test(test_crosscheck_two_vms_per_path_and_attributed),
 		cmocka_unit_test(test_guest_triple_fault_stops_only_its_vm),
 	};
 

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# A real Prometheus server scrapes a running virq exporter every second, and every
-# expression of the Grafana dashboard (variables substituted) must return data through
-# Prometheus's HTTP API. Prints TAP.
+# A real Prometheus server scrapes a virq exporter every second, and every expression of
+# the Grafana dashboard (variables substituted) must return data through Prometheus's HTTP
+# API. Two targets, one Prometheus each. Prints TAP.
 #
-# VIRQ_METRICS_TARGET: command serving /metrics on 127.0.0.1:$PORT ("$PORT" is replaced by a
-# free port). Default: the synthetic server bench/metrics_serve (real exporter, synthetic
-# snapshot); switch to the real virqd once it hosts the exporter.
+#  1. synthetic: bench/metrics_serve (the real exporter, a populated synthetic snapshot):
+#     proves every dashboard expression returns data when the data exists.
+#  2. virqd: the real daemon with its metrics listener on a free 127.0.0.1 port. promtool
+#     checks its /metrics; the expressions whose data exists without VMs (build info,
+#     snapshot age, BPF attach states/events, ring drops) must return data. The ones that
+#     need a VM need /dev/kvm: where it exists, a VM is created and driven through virqctl
+#     first and they must return data too; where it does not, they are skipped with that
+#     reason. The BPF ones are skipped (with virqd's reason) when virqd runs without BPF.
+#
+# VIRQ_METRICS_TARGET overrides the synthetic target ("$PORT" is replaced by a free port).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${VIRQ_BUILD:-${BUILD:-build}}
@@ -13,32 +20,32 @@ DASH=dashboards/virq.json
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; [ $# -gt 1 ] && printf '# %s\n' "${@:2}"; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
 for tool in prometheus promtool curl jq python3; do
 	command -v $tool >/dev/null || { echo "1..0 # SKIP $tool not installed (Debian package ${tool/promtool/prometheus})"; exit 0; }
 done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-TARGET=${VIRQ_METRICS_TARGET:-"$BUILD/bench/metrics_serve --addr 127.0.0.1 --port \$PORT --vms 6 --vcpus 4"}
-tport=$(free_port)
-pport=$(free_port)
 tmp=$(mktemp -d)
 tpid= ppid_=
+stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 cleanup() {
-	[ -n "$ppid_" ] && kill "$ppid_" 2>/dev/null && wait "$ppid_" 2>/dev/null
-	[ -n "$tpid" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
+	stop_pid "$ppid_"
+	stop_pid "$tpid"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-${TARGET//\$PORT/$tport} >"$tmp/target.log" 2>&1 &
-tpid=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/metrics.txt" && break; sleep 0.1; done
-if [ -s "$tmp/metrics.txt" ]; then ok "target serves /metrics on 127.0.0.1:$tport"; else
-	nok "target serves /metrics" "$(cat "$tmp/target.log")"; echo "1..$n"; exit 1; fi
-if promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.log" 2>&1; then ok "promtool check metrics accepts the scrape"
-else nok "promtool check metrics accepts the scrape" "$(head -20 "$tmp/promtool.log")"; fi
+# Expressions of the dashboard; the ones with $vm select per-VM series.
+mapfile -t exprs < <(jq -r '.panels[] | (.targets // [])[] | .expr' "$DASH")
+[ ${#exprs[@]} -gt 10 ] && ok "dashboard has ${#exprs[@]} expressions" || nok "dashboard expressions found"
 
-cat >"$tmp/prometheus.yml" <<YML
+# scrape TAG PORT: runs Prometheus against 127.0.0.1:PORT until it has >= 4 samples.
+# Sets $api. Returns 1 (after a not-ok) when Prometheus never scraped the target.
+scrape() {
+	local tag=$1 tport=$2 pport up=0
+	pport=$(free_port)
+	cat >"$tmp/prometheus-$tag.yml" <<YML
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -47,46 +54,112 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$tport"]
 YML
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
-	--web.listen-address="127.0.0.1:$pport" --log.level=warn >"$tmp/prom.log" 2>&1 &
-ppid_=$!
-api="http://127.0.0.1:$pport/api/v1"
+	prometheus --config.file="$tmp/prometheus-$tag.yml" --storage.tsdb.path="$tmp/tsdb-$tag" \
+		--web.listen-address="127.0.0.1:$pport" --log.level=warn >"$tmp/prom-$tag.log" 2>&1 &
+	ppid_=$!
+	api="http://127.0.0.1:$pport/api/v1"
+	for _ in $(seq 100); do
+		[ "$(query 'up{job="virqd"}' | jq -r '.data.result[0].value[1]' 2>/dev/null)" = 1 ] && { up=1; break; }
+		sleep 0.2
+	done
+	if [ $up = 1 ]; then ok "$tag: prometheus scrapes the target (up == 1)"; else
+		nok "$tag: prometheus scrapes the target" "$(tail -5 "$tmp/prom-$tag.log")"; return 1; fi
+	# rate() over $__rate_interval (4 scrape intervals here) needs two samples in it.
+	sleep 6
+	local samples
+	samples=$(query 'count_over_time(virq_build_info[10s])' | jq -r '.data.result[0].value[1]')
+	if [ "${samples:-0}" -ge 4 ] 2>/dev/null; then ok "$tag: scraped every second ($samples samples in 10s)"; else
+		nok "$tag: scraped every second" "samples=$samples"; fi
+}
 query() { curl -sf --max-time 5 "$api/query" --data-urlencode "query=$1"; }
 
-up=0
-for _ in $(seq 100); do
-	[ "$(query 'up{job="virqd"}' | jq -r '.data.result[0].value[1]' 2>/dev/null)" = 1 ] && { up=1; break; }
-	sleep 0.2
-done
-if [ $up = 1 ]; then ok "prometheus scrapes the target (up == 1)"; else
-	nok "prometheus scrapes the target" "$(tail -5 "$tmp/prom.log")"; echo "1..$n"; exit 1; fi
-# rate() over $__rate_interval (4 scrape intervals here) needs at least two samples in it.
-sleep 6
-count=$(query 'count(count_over_time(virq_build_info[10s]))' | jq -r '.data.result[0].value[1]')
-samples=$(query 'count_over_time(virq_build_info[10s])' | jq -r '.data.result[0].value[1]')
-if [ "${samples:-0}" -ge 4 ] 2>/dev/null; then ok "scraped every second ($samples samples in 10s)"; else
-	nok "scraped every second" "samples=$samples count=$count"; fi
-
-# Template variables first: their label_values() must list something.
-for v in 'virq_vm_info:vm' 'virq_exits_total:vcpu'; do
-	m=${v%%:*} l=${v##*:}
-	vals=$(curl -sf "$api/label/$l/values" --data-urlencode "match[]=$m" -G | jq -r '.data | length')
-	if [ "${vals:-0}" -gt 0 ]; then ok "variable $l: label_values($m, $l) has $vals values"; else
-		nok "variable $l: label_values($m, $l) is empty"; fi
-done
-
-# Every dashboard expression, with $vm/$vcpu = All (.*) and $__rate_interval = 4 x 1s.
-mapfile -t exprs < <(jq -r '.panels[] | (.targets // [])[] | .expr' "$DASH")
-[ ${#exprs[@]} -gt 10 ] && ok "dashboard has ${#exprs[@]} expressions" || nok "dashboard expressions found"
-for e in "${exprs[@]}"; do
+# has_data TAG EXPR: the dashboard expression, variables = All, returns series.
+has_data() {
+	local tag=$1 e=$2 q r st len
 	q=${e//\$__rate_interval/4s}
 	q=${q//\$vm/.*}
 	q=${q//\$vcpu/.*}
 	r=$(query "$q")
 	st=$(jq -r '.status' <<<"$r" 2>/dev/null)
 	len=$(jq -r '.data.result | length' <<<"$r" 2>/dev/null)
-	if [ "$st" = success ] && [ "${len:-0}" -gt 0 ]; then ok "returns data ($len series): $e"
-	else nok "returns data: $e" "query: $q" "answer: ${r:0:300}"; fi
-done
+	if [ "$st" = success ] && [ "${len:-0}" -gt 0 ]; then ok "$tag: returns data ($len series): $e"
+	else nok "$tag: returns data: $e" "query: $q" "answer: ${r:0:300}"; fi
+}
+
+# variables TAG [SKIP-REASON]: template variables' label_values() must list something.
+variables() {
+	local tag=$1 why=${2:-} v m l vals
+	for v in 'virq_vm_info:vm' 'virq_exits_total:vcpu'; do
+		m=${v%%:*} l=${v##*:}
+		if [ -n "$why" ]; then skip "$tag: variable $l: label_values($m, $l)" "$why"; continue; fi
+		vals=$(curl -sf "$api/label/$l/values" --data-urlencode "match[]=$m" -G | jq -r '.data | length')
+		if [ "${vals:-0}" -gt 0 ]; then ok "$tag: variable $l: label_values($m, $l) has $vals values"; else
+			nok "$tag: variable $l: label_values($m, $l) is empty"; fi
+	done
+}
+
+# ---- 1. synthetic snapshot ------------------------------------------------------------
+TARGET=${VIRQ_METRICS_TARGET:-"$BUILD/bench/metrics_serve --addr 127.0.0.1 --port \$PORT --vms 6 --vcpus 4"}
+tport=$(free_port)
+${TARGET//\$PORT/$tport} >"$tmp/target.log" 2>&1 &
+tpid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/metrics.txt" && break; sleep 0.1; done
+if [ -s "$tmp/metrics.txt" ]; then ok "synthetic: target serves /metrics on 127.0.0.1:$tport"; else
+	nok "synthetic: target serves /metrics" "$(cat "$tmp/target.log")"; echo "1..$n"; exit 1; fi
+if promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.log" 2>&1; then ok "synthetic: promtool check metrics accepts the scrape"
+else nok "synthetic: promtool check metrics accepts the scrape" "$(head -20 "$tmp/promtool.log")"; fi
+if scrape synthetic "$tport"; then
+	variables synthetic
+	for e in "${exprs[@]}"; do has_data synthetic "$e"; done
+fi
+stop_pid "$ppid_"; ppid_=
+stop_pid "$tpid"; tpid=
+
+# ---- 2. the real virqd ----------------------------------------------------------------
+VIRQD=$BUILD/bin/virqd VIRQCTL=$BUILD/bin/virqctl
+if [ ! -x "$VIRQD" ] || [ ! -x "$VIRQCTL" ]; then
+	nok "virqd: $VIRQD and $VIRQCTL are built"; echo "1..$n"; exit 1
+fi
+sock=$tmp/virqd.sock
+: >"$tmp/virqd.conf"
+tport=$(free_port)
+"$VIRQD" --config "$tmp/virqd.conf" --socket "$sock" --metrics "127.0.0.1:$tport" >"$tmp/virqd.log" 2>&1 &
+tpid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/virqd-metrics.txt" && break; sleep 0.1; done
+if [ -s "$tmp/virqd-metrics.txt" ]; then ok "virqd: serves /metrics on 127.0.0.1:$tport"; else
+	nok "virqd: serves /metrics" "$(cat "$tmp/virqd.log")"; echo "1..$n"; exit 1; fi
+ctl() { "$VIRQCTL" --socket "$sock" --json "$@"; }
+status=$(ctl status)
+bpf_why=
+[ "$(jq -r '.bpf.available' <<<"$status")" = true ] || bpf_why="virqd runs without BPF here: $(jq -r '.bpf.reason' <<<"$status")"
+vm_why=
+if [ "$(jq -r '.kvm.available' <<<"$status")" = true ]; then
+	# A VM with traffic on several paths, so that every per-VM series exists.
+	if ctl vm create prom-vm --vcpus 2 >"$tmp/create.json" 2>&1 &&
+		ctl vm scenario prom-vm default >"$tmp/scenario.json" 2>&1; then
+		ok "virqd: created VM prom-vm and ran the default scenario through virqctl"
+	else
+		nok "virqd: created VM prom-vm and ran the default scenario" "$(cat "$tmp/create.json" "$tmp/scenario.json")"
+	fi
+	sleep 1.5 # one sampling tick publishes it
+	curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/virqd-metrics.txt"
+else
+	vm_why="needs a VM, and virqd has no /dev/kvm here ($(jq -r '.kvm.reason' <<<"$status"))"
+fi
+if promtool check metrics <"$tmp/virqd-metrics.txt" >"$tmp/promtool-virqd.log" 2>&1; then ok "virqd: promtool check metrics accepts /metrics"
+else nok "virqd: promtool check metrics accepts /metrics" "$(head -20 "$tmp/promtool-virqd.log")"; fi
+if grep -q '^virq_build_info{' "$tmp/virqd-metrics.txt"; then ok "virqd: exports virq_build_info"; else nok "virqd: exports virq_build_info"; fi
+if scrape virqd "$tport"; then
+	variables virqd "$vm_why"
+	for e in "${exprs[@]}"; do
+		if [[ $e == *'$vm'* ]] && [ -n "$vm_why" ]; then
+			skip "virqd: returns data: $e" "$vm_why"
+		elif [[ $e == *virq_bpf_* ]] && [ -n "$bpf_why" ]; then
+			skip "virqd: returns data: $e" "$bpf_why"
+		else
+			has_data virqd "$e"
+		fi
+	done
+fi
 echo "1..$n"
 exit $failed

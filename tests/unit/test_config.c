@@ -175,6 +175,44 @@ static void test_sample_config_file_parses(void **state)
 	assert_int_equal(c.socket_mode, 0660);
 }
 
+static void test_metrics_address_and_max_scenarios_are_checked(void **state)
+{
+	struct virq_config c;
+	char err[VIRQ_CONF_ERR_MAX] = "", host[64];
+	uint16_t port = 0;
+
+	virq_config_defaults(&c);
+	assert_int_equal(c.max_scenarios, 4);
+	assert_int_equal(parse(&c, "max_scenarios 9\nmetrics [::1]:9477\n", err), 0);
+	assert_int_equal(c.max_scenarios, 9);
+	assert_string_equal(c.metrics_addr, "[::1]:9477");
+	assert_int_equal(parse(&c, "max_scenarios 0\n", err), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:1: max_scenarios must be 1..64"));
+	assert_int_equal(parse(&c, "max_scenarios 65\n", err), -EINVAL);
+	/* A port that is not a number no longer becomes "listen anywhere". */
+	assert_int_equal(parse(&c, "\nmetrics 127.0.0.1:http\n", err), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:2: metrics wants host:port"));
+	assert_int_equal(parse(&c, "metrics 127.0.0.1:65536\n", err), -EINVAL);
+	assert_int_equal(parse(&c, "metrics :9477\n", err), -EINVAL);
+	assert_int_equal(parse(&c, "metrics 127.0.0.1:\n", err), -EINVAL);
+	assert_string_equal(c.metrics_addr, "[::1]:9477"); /* unchanged by the errors */
+
+	assert_int_equal(virq_config_parse_hostport("127.0.0.1:0", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 0);
+	assert_int_equal(virq_config_parse_hostport("[fe80::1]:80", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "fe80::1");
+	assert_int_equal(port, 80);
+	assert_int_equal(virq_config_parse_hostport("::1:9", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(virq_config_parse_hostport("[]:9", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(virq_config_parse_hostport("h:-1", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(virq_config_parse_hostport("h:+1", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(virq_config_parse_hostport("averyveryverylonghostname:1", host, 8, &port),
+			 -EINVAL);
+	assert_int_equal(virq_config_parse_hostport(NULL, NULL, 0, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_overlong_line_and_nul_byte_are_errors),
 		cmocka_unit_test(test_load_missing_file_is_optional_only_when_asked),
 		cmocka_unit_test(test_sample_config_file_parses),
+		cmocka_unit_test(test_metrics_address_and_max_scenarios_are_checked),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
