@@ -685,6 +685,81 @@ static int show(const char *cmd, const cJSON *res)
 	return 0;
 }
 
+/* Per-subcommand help: the command named by the first one or two words, else the main text. */
+static const struct {
+	const char *words;
+	const char *text;
+} help_table[] = {
+	{ "status", "usage: virqctl status\n"
+		    "Daemon state, degradations with their reasons, subsystem and control-socket\n"
+		    "counters.\n" },
+	{ "version", "usage: virqctl version\nProtocol and daemon versions.\n" },
+	{ "capabilities", "usage: virqctl capabilities\n"
+			  "Commands, irqchip modes and attach points this daemon supports.\n" },
+	{ "vm list", "usage: virqctl vm list\nVMs run by virqd: name, mode, vCPUs, state.\n" },
+	{ "vm destroy", "usage: virqctl vm destroy VM\n"
+			"Stop and free a VM (answers busy while a scenario runs on it).\n" },
+	{ "vm pause", "usage: virqctl vm pause VM\nPark every vCPU of VM outside KVM_RUN.\n" },
+	{ "vm resume", "usage: virqctl vm resume VM\nResume a paused VM.\n" },
+	{ "vm scenario",
+	  "usage: virqctl vm scenario VM FILE|-|default\n"
+	  "Run a JSON scenario (a file, standard input, or the built-in default) and\n"
+	  "print expected against observed per vCPU and vector. Exit status 5 when\n"
+	  "they differ.\n" },
+	{ "vm ledger", "usage: virqctl vm ledger VM [--vcpu N]\n"
+		       "The guest ledger (what each vCPU received) beside the VMM's injection\n"
+		       "ledger.\n" },
+	{ "vm stats",
+	  "usage: virqctl vm stats VM\n"
+	  "KVM binary stats (names from the stats fd) and exits per reason per vCPU.\n" },
+	{ "crosscheck",
+	  "usage: virqctl crosscheck [VM]\n"
+	  "The cross-check verdict table (VMM, BPF, guest ledger, KVM stats) and the\n"
+	  "irqchip deviation findings. Exit status 5 on lost, spurious or misrouted.\n" },
+	{ "host vms", "usage: virqctl host vms\n"
+		      "Every KVM VM on this host (processes holding a kvm-vm fd), named, with its\n"
+		      "vCPU threads.\n" },
+	{ "trace points",
+	  "usage: virqctl trace points\n"
+	  "BPF attach-point report: variant, live / silent / unavailable and why.\n" },
+	{ "trace", "usage: virqctl trace [--count N]\n"
+		   "Stream trace events, one line each (--json for the raw event objects).\n" },
+	{ "top", "usage: virqctl top [--once] [--iterations N] [--interval MS]\n"
+		 "Live view of interrupt rates by path, exits by reason and latency\n"
+		 "percentiles per VM and vCPU, plus BPF attach-point health. Keys: q quits.\n" },
+	{ "metrics", "usage: virqctl metrics\n"
+		     "The stats snapshot served at /api/v1/stats, as JSON.\n" },
+	{ "call", "usage: virqctl call CMD [ARGS-JSON]\n"
+		  "Send any protocol request and print the raw reply.\n" },
+};
+
+static int print_help(int argc, char **argv)
+{
+	char two[64];
+
+	if (argc > 1 && !strcmp(argv[0], "vm") && !strcmp(argv[1], "create")) {
+		fputs(vm_create_usage, stdout);
+		return VIRQCTL_EXIT_OK;
+	}
+	if (argc > 1 && !strcmp(argv[0], "vm") && !strcmp(argv[1], "inject")) {
+		fputs(vm_inject_usage, stdout);
+		return VIRQCTL_EXIT_OK;
+	}
+	snprintf(two, sizeof(two), "%s %s", argv[0], argc > 1 ? argv[1] : "");
+	for (size_t i = 0; i < sizeof(help_table) / sizeof(help_table[0]); i++)
+		if (!strcmp(two, help_table[i].words)) {
+			fputs(help_table[i].text, stdout);
+			return VIRQCTL_EXIT_OK;
+		}
+	for (size_t i = 0; i < sizeof(help_table) / sizeof(help_table[0]); i++)
+		if (!strcmp(argv[0], help_table[i].words)) {
+			fputs(help_table[i].text, stdout);
+			return VIRQCTL_EXIT_OK;
+		}
+	fputs(main_usage, stdout);
+	return VIRQCTL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -732,21 +807,8 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		return usage_err(main_usage);
-	if (wants_help(argc, argv)) {
-		/* Each subcommand's usage is the relevant part of the main text, or its own. */
-		if (!strcmp(argv[0], "vm") && argc > 1 && !strcmp(argv[1], "create"))
-			fputs(vm_create_usage, stdout);
-		else if (!strcmp(argv[0], "vm") && argc > 1 && !strcmp(argv[1], "inject"))
-			fputs(vm_inject_usage, stdout);
-		else if (!strcmp(argv[0], "top"))
-			fputs("usage: virqctl top [--once] [--iterations N] [--interval MS]\n"
-			      "Live view of interrupt rates by path, exits by reason and latency\n"
-			      "percentiles per VM and vCPU, plus BPF attach-point health. Keys: q quits.\n",
-			      stdout);
-		else
-			fputs(main_usage, stdout);
-		return VIRQCTL_EXIT_OK;
-	}
+	if (wants_help(argc, argv))
+		return print_help(argc, argv);
 	if (virqctl_connect(&c, sock, (int)tmo, err, sizeof(err))) {
 		fprintf(stderr, "virqctl: %s\n", err);
 		return VIRQCTL_EXIT_CONNECT;

@@ -59,7 +59,8 @@ for sub in status version capabilities metrics "vm list" "vm create" "vm destroy
 	"vm resume" "vm inject" "vm scenario" "vm ledger" "vm stats" crosscheck "host vms" \
 	"trace points" trace top call; do
 	# shellcheck disable=SC2086
-	if ! "$VIRQCTL" --socket "$dir/none.sock" $sub --help | grep -q '^usage'; then
+	# The subcommand's own usage, not the generic one: it must name the subcommand.
+	if ! "$VIRQCTL" --socket "$dir/none.sock" $sub --help | head -1 | grep -q "^usage: virqctl $sub"; then
 		echo "# no help for: $sub"
 		helps=$((helps + 1))
 	fi
