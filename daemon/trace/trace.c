@@ -21,7 +21,14 @@
 
 #define NR_KPROBES 2
 #define NR_HELPERS 4 /* sys_enter, sys_exit, workqueue_execute_start/end */
-#define NR_POINTS (VIRQ_TEV__TP_COUNT + NR_KPROBES + NR_HELPERS)
+#define NR_FEATURES 1 /* vCPU attribution through kvm_sched_in */
+#define NR_POINTS (VIRQ_TEV__TP_COUNT + NR_KPROBES + NR_HELPERS + NR_FEATURES)
+#define P_HELPERS (VIRQ_TEV__TP_COUNT + NR_KPROBES)
+#define P_VCPU_ATTR (P_HELPERS + NR_HELPERS)
+
+/* Programs the verifier refused on this kernel: left out of later load attempts. One per
+ * program at most, so the load loop is bounded by the number of programs. */
+#define MAX_EXCLUDED 80
 
 #define NR_CAND 3 /* tp_btf, raw_tp, tp */
 
@@ -32,12 +39,20 @@ struct point {
 	unsigned int nr_want;
 	struct bpf_link *link;
 	int ev_index; /* index in point_events, -1 for helper points */
+	bool feature; /* not a program: state is set at open (attribution features) */
+};
+
+struct excluded {
+	char prog[64];
+	char why[112];
 };
 
 struct virq_trace {
 	struct virq_trace_bpf *skel;
 	struct virq_trace_opts opts;
 	bool test_run; /* raw_tp twins loaded (opts.test_run || opts.no_attach) */
+	struct excluded excl[MAX_EXCLUDED];
+	unsigned int nr_excl;
 	struct point points[NR_POINTS];
 	unsigned int nr_points;
 	int nr_cpus;
@@ -71,6 +86,7 @@ static const char *const point_names[NR_POINTS] = {
 	[VIRQ_TEV__TP_COUNT + 3] = "attr:sys_exit(ioctl)",
 	[VIRQ_TEV__TP_COUNT + 4] = "attr:workqueue_execute_start(irqfd)",
 	[VIRQ_TEV__TP_COUNT + 5] = "attr:workqueue_execute_end",
+	[P_VCPU_ATTR] = "attr:vcpu(kvm_sched_in)",
 };
 
 const char *virq_trace_variant_name(enum virq_trace_variant v)
@@ -120,13 +136,109 @@ void virq_trace_opts_init(struct virq_trace_opts *o)
 	o->attribute_ioctl = true;
 }
 
-/* libbpf talks a lot on expected failures (kprobes missing); keep warnings only and send
- * them to stderr once per open, never per event. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+/*
+ * libbpf's messages. Warnings during a load are captured so that a program the verifier
+ * refuses can be named and left out (see skel_load_degrading); they reach stderr only with
+ * VIRQ_TRACE_DEBUG set (1: warnings and info, including verifier logs; 2: also debug),
+ * once per open, never per event.
+ */
+struct load_capture {
+	char prog[64]; /* last program a warning named: the one that failed */
+	char why[112]; /* the verifier's reason (last line of its log) or libbpf's */
+	char last[160]; /* last warning not about a program (maps, BTF, externs) */
+};
+
+static __thread struct load_capture *capture;
+
+static int debug_level(void)
 {
-	if (level == LIBBPF_DEBUG || !getenv("VIRQ_TRACE_DEBUG"))
+	const char *e = getenv("VIRQ_TRACE_DEBUG");
+
+	if (!e || !*e || !strcmp(e, "0"))
 		return 0;
-	return vfprintf(stderr, fmt, ap);
+	return atoi(e) >= 2 ? 2 : 1;
+}
+
+static void copy_line(char *dst, size_t len, const char *src, size_t n)
+{
+	while (n && (src[n - 1] == '\n' || src[n - 1] == ' '))
+		n--;
+	while (n && *src == ' ') {
+		src++;
+		n--;
+	}
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* The verifier's reason: the last line of its log that is not a statistic. */
+static void log_reason(char *dst, size_t len, const char *log, const char *end)
+{
+	const char *l = log, *nl;
+
+	while (l < end) {
+		nl = memchr(l, '\n', (size_t)(end - l));
+		if (!nl)
+			nl = end;
+		if (nl > l && strncmp(l, "processed ", 10) && strncmp(l, "verification time", 17) &&
+		    strncmp(l, "stack depth", 11))
+			copy_line(dst, len, l, (size_t)(nl - l));
+		l = nl + 1;
+	}
+}
+
+static void capture_note(struct load_capture *c, const char *msg)
+{
+	const char *m = msg, *q, *rest, *log, *end;
+
+	if (!strncmp(m, "libbpf: ", 8))
+		m += 8;
+	if (strncmp(m, "prog '", 6)) {
+		if (!strstr(m, "failed to load object") &&
+		    !strstr(m, "failed to load BPF skeleton"))
+			copy_line(c->last, sizeof(c->last), m, strcspn(m, "\n"));
+		return;
+	}
+	q = strchr(m + 6, '\'');
+	if (!q)
+		return;
+	if ((size_t)(q - m - 6) != strlen(c->prog) ||
+	    strncmp(c->prog, m + 6, (size_t)(q - m - 6))) {
+		copy_line(c->prog, sizeof(c->prog), m + 6, (size_t)(q - m - 6));
+		c->why[0] = 0;
+	}
+	rest = q[1] == ':' ? q + 2 : q + 1;
+	log = strstr(rest, "-- BEGIN PROG LOAD LOG --\n");
+	if (log) {
+		log += strlen("-- BEGIN PROG LOAD LOG --\n");
+		end = strstr(log, "-- END PROG LOAD LOG --");
+		log_reason(c->why, sizeof(c->why), log, end ? end : log + strlen(log));
+	} else if (!c->why[0]) {
+		copy_line(c->why, sizeof(c->why), rest, strcspn(rest, "\n"));
+	}
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int dbg = debug_level();
+	char *msg = NULL;
+	va_list aq;
+	int n = 0;
+
+	if (capture && level == LIBBPF_WARN) {
+		va_copy(aq, ap);
+		if (vasprintf(&msg, fmt, aq) < 0)
+			msg = NULL;
+		va_end(aq);
+		if (msg)
+			capture_note(capture, msg);
+	}
+	if (dbg && (level != LIBBPF_DEBUG || dbg >= 2))
+		n = msg ? fputs(msg, stderr) : vfprintf(stderr, fmt, ap);
+	free(msg);
+	return n;
 }
 
 static bool btf_has_typedef(const struct btf *a, const struct btf *b, const char *name)
@@ -218,11 +330,53 @@ static void point_fail(struct point *p, const char *what, int err)
 		 strerror(err > 0 ? err : -err));
 }
 
-static void want(struct point *p, struct bpf_program *prog, enum virq_trace_variant v)
+static void point_fail_msg(struct point *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void point_fail_msg(struct point *p, const char *fmt, ...)
 {
+	va_list ap;
+
+	p->pub.state = VIRQ_TPS_UNAVAILABLE;
+	p->pub.variant = VIRQ_TVAR_NONE;
+	va_start(ap, fmt);
+	vsnprintf(p->pub.error, sizeof(p->pub.error), fmt, ap);
+	va_end(ap);
+}
+
+static const struct excluded *excluded_name(const struct virq_trace *t, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nr_excl; i++)
+		if (!strcmp(t->excl[i].prog, name))
+			return &t->excl[i];
+	return NULL;
+}
+
+static const struct excluded *excluded(const struct virq_trace *t, const struct bpf_program *prog)
+{
+	return excluded_name(t, bpf_program__name(prog));
+}
+
+/* Adds prog as the point's next candidate unless the verifier refused it on an earlier
+ * attempt; then the first refusal is kept as the point's error (used if no candidate
+ * remains). true if added. */
+static bool want(struct virq_trace *t, struct point *p, struct bpf_program *prog,
+		 enum virq_trace_variant v)
+{
+	const struct excluded *x = excluded(t, prog);
+
+	if (x) {
+		if (!p->pub.error[0])
+			snprintf(p->pub.error, sizeof(p->pub.error),
+				 "%.6s refused by the verifier: %.90s", virq_trace_variant_name(v),
+				 x->why);
+		return false;
+	}
 	p->want[p->nr_want] = prog;
 	p->want_var[p->nr_want] = v;
 	p->nr_want++;
+	return true;
 }
 
 /* Why a KVM tracepoint has no candidate under the preference. */
@@ -247,21 +401,78 @@ static void no_candidate(struct point *p, enum virq_trace_variant_pref pref, boo
 	}
 }
 
+/* Is the second argument of kvm_pi_irte_update a pointer (struct kvm_vcpu *, newer
+ * kernels) rather than the vcpu_id (6.1 and older)? From btf_trace_kvm_pi_irte_update:
+ * typedef -> pointer -> prototype (void *__data, host_irq, vcpu, ...). */
+static bool pi_irte_arg_is_vcpu(const struct btf *b)
+{
+	const struct btf_type *tt;
+	const struct btf_param *pa;
+	int id = b ? btf__find_by_name_kind(b, "btf_trace_kvm_pi_irte_update", BTF_KIND_TYPEDEF) :
+		     -ENOENT;
+
+	if (id <= 0)
+		return true; /* no tracepoint: the value does not matter */
+	tt = btf__type_by_id(b, btf__type_by_id(b, id)->type);
+	if (!tt || !btf_is_ptr(tt))
+		return true;
+	tt = btf__type_by_id(b, tt->type);
+	if (!tt || !btf_is_func_proto(tt) || btf_vlen(tt) < 3)
+		return true;
+	pa = btf_params(tt);
+	tt = btf__type_by_id(b, pa[2].type);
+	while (tt && (btf_is_mod(tt) || btf_is_typedef(tt)))
+		tt = btf__type_by_id(b, tt->type);
+	return tt && btf_is_ptr(tt);
+}
+
+/* Looks name up in /proc/kallsyms, as libbpf does for the programs' __ksym externs.
+ * 1 found with an address, 0 missing (why says so), -1 hidden (zero addresses). */
+static int ksym_lookup(const char *name, char *why, size_t whylen)
+{
+	char line[256], sym[128], type;
+	unsigned long long addr;
+	int found = 0;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f) {
+		snprintf(why, whylen, "%s: /proc/kallsyms: %s", name, strerror(errno));
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %127s", &addr, &type, sym) != 3 || strcmp(sym, name))
+			continue;
+		found = addr ? 1 : -1;
+		if (found > 0)
+			break;
+	}
+	fclose(f);
+	if (!found)
+		snprintf(why, whylen, "%s not in /proc/kallsyms (kvm not loaded at open?)", name);
+	else if (found < 0)
+		snprintf(why, whylen, "%s address hidden in /proc/kallsyms (needs CAP_SYSLOG)",
+			 name);
+	return found;
+}
+
 /*
  * Decides, before load, which programs to load (set_autoload): the first candidate of each
  * attach point in order tp_btf, raw_tp, tp (as the preference allows and the kernel
  * offers), plus the raw_tp twin when test runs are wanted. A raw tracepoint attaches by
  * name, so raw_tp needs the tracepoint to exist (BTF typedef or tracefs event), not BTF.
- * allow_btf false drops tp_btf (retry after a load failure).
+ * Programs the verifier refused on an earlier attempt (t->excl) are not candidates.
  */
-static void choose_variants(struct virq_trace *t, bool allow_btf)
+static void choose_variants(struct virq_trace *t)
 {
 	struct virq_trace_bpf *s = t->skel;
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct btf *kvm = vmlinux ? btf__load_module_btf("kvm", vmlinux) : NULL;
 	bool tracefs = access("/sys/kernel/tracing/events/kvm", R_OK) == 0;
 	enum virq_trace_variant_pref pref = t->opts.pref;
+	bool auto_ = pref == VIRQ_TPREF_AUTO;
+	char why[128];
 	unsigned int i;
+	int k;
 
 	for (i = 0; i < VIRQ_TEV__TP_COUNT; i++) {
 		struct point *p = &t->points[i];
@@ -270,6 +481,10 @@ static void choose_variants(struct virq_trace *t, bool allow_btf)
 		bool have_btf, have_tp;
 
 		tp_programs(s, i, &btf, &raw, &tp);
+		if (i == VIRQ_TEV_MSI_SET_IRQ && t->opts.test_refuse) {
+			bpf_program__set_autoload(btf, false);
+			btf = s->progs.btf_refused;
+		}
 		snprintf(tdname, sizeof(tdname), "btf_trace_%s", point_names[i]);
 		have_btf = btf_has_typedef(vmlinux, kvm, tdname);
 		have_tp = tracefs && tracefs_event_exists(point_names[i]);
@@ -277,47 +492,95 @@ static void choose_variants(struct virq_trace *t, bool allow_btf)
 		p->pub.state = VIRQ_TPS_UNAVAILABLE;
 		p->pub.variant = VIRQ_TVAR_NONE;
 		p->pub.error[0] = 0;
-		if (have_btf && allow_btf && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_TP_BTF))
-			want(p, btf, VIRQ_TVAR_TP_BTF);
-		if ((have_btf || have_tp) && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_RAW_TP))
-			want(p, raw, VIRQ_TVAR_RAW_TP);
-		if (have_tp && (pref == VIRQ_TPREF_AUTO || pref == VIRQ_TPREF_TP))
-			want(p, tp, VIRQ_TVAR_TP);
-		if (!p->nr_want)
+		if (have_btf && (auto_ || pref == VIRQ_TPREF_TP_BTF))
+			want(t, p, btf, VIRQ_TVAR_TP_BTF);
+		if ((have_btf || have_tp) && (auto_ || pref == VIRQ_TPREF_RAW_TP))
+			want(t, p, raw, VIRQ_TVAR_RAW_TP);
+		if (have_tp && (auto_ || pref == VIRQ_TPREF_TP))
+			want(t, p, tp, VIRQ_TVAR_TP);
+		if (!p->nr_want && !p->pub.error[0])
 			no_candidate(p, pref, tracefs);
 		bpf_program__set_autoload(btf, p->nr_want && p->want[0] == btf);
 		bpf_program__set_autoload(tp, p->nr_want && p->want[0] == tp);
 		/* The raw_tp twin: chosen, or loaded for test runs when the tracepoint exists. */
-		bpf_program__set_autoload(raw, (p->nr_want && p->want[0] == raw) ||
-						       (t->test_run && (have_btf || have_tp)));
+		bpf_program__set_autoload(
+			raw, (p->nr_want && p->want[0] == raw) ||
+				     (t->test_run && (have_btf || have_tp) && !excluded(t, raw)));
 	}
 	i = VIRQ_TEV__TP_COUNT;
-	bpf_program__set_autoload(s->progs.kp_apic_accept_irq, t->opts.kprobes);
-	bpf_program__set_autoload(s->progs.kp_posted_interrupt, t->opts.kprobes);
 	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
+	t->points[i].pub.error[0] = t->points[i + 1].pub.error[0] = 0;
 	if (t->opts.kprobes) {
-		want(&t->points[i], s->progs.kp_apic_accept_irq, VIRQ_TVAR_KPROBE);
-		want(&t->points[i + 1], s->progs.kp_posted_interrupt, VIRQ_TVAR_KPROBE);
+		want(t, &t->points[i], s->progs.kp_apic_accept_irq, VIRQ_TVAR_KPROBE);
+		want(t, &t->points[i + 1], s->progs.kp_posted_interrupt, VIRQ_TVAR_KPROBE);
 	} else {
 		point_fail(&t->points[i], "kprobe (disabled by option)", ENOENT);
 		point_fail(&t->points[i + 1], "kprobe (disabled by option)", ENOENT);
 	}
-	i += NR_KPROBES;
-	bpf_program__set_autoload(s->progs.rtp_sys_enter, t->opts.attribute_ioctl);
-	bpf_program__set_autoload(s->progs.rtp_sys_exit, t->opts.attribute_ioctl);
+	bpf_program__set_autoload(s->progs.kp_apic_accept_irq, t->points[i].nr_want);
+	bpf_program__set_autoload(s->progs.kp_posted_interrupt, t->points[i + 1].nr_want);
+	i = P_HELPERS;
 	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
+	t->points[i].pub.error[0] = t->points[i + 1].pub.error[0] = 0;
 	if (t->opts.attribute_ioctl) {
-		want(&t->points[i], s->progs.rtp_sys_enter, VIRQ_TVAR_RAW_TP);
-		want(&t->points[i + 1], s->progs.rtp_sys_exit, VIRQ_TVAR_RAW_TP);
+		want(t, &t->points[i], s->progs.rtp_sys_enter, VIRQ_TVAR_RAW_TP);
+		want(t, &t->points[i + 1], s->progs.rtp_sys_exit, VIRQ_TVAR_RAW_TP);
 	} else {
 		point_fail(&t->points[i], "raw_tp (ioctl attribution disabled by option)", ENOENT);
 		point_fail(&t->points[i + 1], "raw_tp (ioctl attribution disabled by option)",
 			   ENOENT);
 	}
-	t->points[i + 2].nr_want = t->points[i + 3].nr_want = 0;
-	want(&t->points[i + 2], s->progs.rtp_wq_start, VIRQ_TVAR_RAW_TP);
-	want(&t->points[i + 3], s->progs.rtp_wq_end, VIRQ_TVAR_RAW_TP);
-	bpf_program__set_autoload(s->progs.rtp_nop, t->test_run);
+	/* sys_enter without sys_exit would leave a stale VM per thread: both or neither. */
+	bpf_program__set_autoload(s->progs.rtp_sys_enter,
+				  t->points[i].nr_want && t->points[i + 1].nr_want);
+	bpf_program__set_autoload(s->progs.rtp_sys_exit,
+				  t->points[i].nr_want && t->points[i + 1].nr_want);
+	if (t->points[i].nr_want != t->points[i + 1].nr_want) {
+		struct point *ok = t->points[i].nr_want ? &t->points[i] : &t->points[i + 1];
+		const struct point *bad = ok == &t->points[i] ? &t->points[i + 1] : &t->points[i];
+
+		ok->nr_want = 0;
+		point_fail_msg(ok, "off: its pair %s is unavailable", bad->pub.name);
+	}
+	/* irqfd kworker attribution compares the work function with the irqfd_inject ksym:
+	 * without the symbol the pair would count nothing, so it stays off with the reason. */
+	i += 2;
+	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
+	t->points[i].pub.error[0] = t->points[i + 1].pub.error[0] = 0;
+	k = ksym_lookup("irqfd_inject", why, sizeof(why));
+	if (k > 0) {
+		want(t, &t->points[i], s->progs.rtp_wq_start, VIRQ_TVAR_RAW_TP);
+		want(t, &t->points[i + 1], s->progs.rtp_wq_end, VIRQ_TVAR_RAW_TP);
+		if (t->points[i].nr_want != t->points[i + 1].nr_want) {
+			struct point *ok = t->points[i].nr_want ? &t->points[i] : &t->points[i + 1];
+			const struct point *bad =
+				ok == &t->points[i] ? &t->points[i + 1] : &t->points[i];
+
+			ok->nr_want = 0;
+			point_fail_msg(ok, "off: its pair %s is unavailable", bad->pub.name);
+		}
+	} else {
+		point_fail_msg(&t->points[i], "off: %s", why);
+		point_fail_msg(&t->points[i + 1], "off: %s", why);
+	}
+	bpf_program__set_autoload(s->progs.rtp_wq_start, t->points[i].nr_want);
+	bpf_program__set_autoload(s->progs.rtp_wq_end, t->points[i + 1].nr_want);
+	/* vCPU attribution (every handler, through the loaded vCPU's preempt notifier). */
+	i = P_VCPU_ATTR;
+	t->points[i].nr_want = 0;
+	t->points[i].feature = true;
+	t->points[i].pub.variant = VIRQ_TVAR_NONE;
+	k = ksym_lookup("kvm_sched_in", why, sizeof(why));
+	if (k > 0) {
+		t->points[i].pub.state = VIRQ_TPS_LIVE;
+		t->points[i].pub.error[0] = 0;
+	} else {
+		point_fail_msg(&t->points[i], "off: %s", why);
+	}
+	if (!t->opts.test_refuse)
+		bpf_program__set_autoload(s->progs.btf_refused, false);
+	bpf_program__set_autoload(s->progs.rtp_nop, t->test_run && !excluded(t, s->progs.rtp_nop));
+	s->rodata->pi_irte_arg_is_vcpu = pi_irte_arg_is_vcpu(kvm ? kvm : vmlinux);
 	btf__free(kvm);
 	btf__free(vmlinux);
 }
@@ -387,19 +650,9 @@ static int ring_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static bool chose_btf(const struct virq_trace *t)
-{
-	unsigned int i;
-
-	for (i = 0; i < VIRQ_TEV__TP_COUNT; i++)
-		if (t->points[i].nr_want && t->points[i].want_var[0] == VIRQ_TVAR_TP_BTF)
-			return true;
-	return false;
-}
-
-/* Opens the skeleton, applies the settings, chooses the programs and loads them. On failure
- * the skeleton is gone and err says why. */
-static int skel_load(struct virq_trace *t, bool allow_btf, char *err, size_t errlen)
+/* Opens the skeleton, applies the settings, chooses the programs and loads them once. On
+ * failure the skeleton is gone and cap says what libbpf warned about. */
+static int skel_load(struct virq_trace *t, struct load_capture *cap, char *err, size_t errlen)
 {
 	int ret;
 
@@ -419,15 +672,56 @@ static int skel_load(struct virq_trace *t, bool allow_btf, char *err, size_t err
 							     VIRQ_TRACE_RING_WAKEUP_DEFAULT;
 		t->skel->rodata->ring_wakeup_bytes = sz / 2;
 	}
-	choose_variants(t, allow_btf);
+	choose_variants(t);
+	memset(cap, 0, sizeof(*cap));
+	capture = cap;
 	ret = virq_trace_bpf__load(t->skel);
+	capture = NULL;
 	if (ret) {
-		set_err(err, errlen, "BPF load%s: %s", allow_btf ? "" : " (without tp_btf)",
-			strerror(-ret));
+		set_err(err, errlen, "BPF load: %s%s%s", strerror(-ret), cap->last[0] ? ": " : "",
+			cap->last);
+		/* only a program of this object can be left out */
+		if (cap->prog[0] && !bpf_object__find_program_by_name(t->skel->obj, cap->prog))
+			cap->prog[0] = 0;
 		virq_trace_bpf__destroy(t->skel);
 		t->skel = NULL;
 	}
 	return ret;
+}
+
+/*
+ * Loads what this kernel accepts. libbpf loads a skeleton all or nothing, so when the
+ * verifier refuses one program (a verifier older than the one the code was written on, a
+ * tracepoint whose arguments changed), that program is left out with the verifier's
+ * reason and the load is tried again: its attach point falls back to its next variant or
+ * is reported unavailable with the reason. Fails only when the failure names no program
+ * (maps, BTF, privileges) or a program is refused twice.
+ */
+static int skel_load_degrading(struct virq_trace *t, char *err, size_t errlen)
+{
+	struct load_capture cap;
+	int ret;
+
+	for (;;) {
+		ret = skel_load(t, &cap, err, errlen);
+		if (!ret)
+			return 0;
+		if (ret == -EPERM || !cap.prog[0] || t->nr_excl >= MAX_EXCLUDED)
+			return ret;
+		if (excluded_name(t, cap.prog)) { /* cannot happen: it was not loaded */
+			set_err(err, errlen, "BPF load: program %s: %s", cap.prog, cap.why);
+			return ret;
+		}
+		copy_line(t->excl[t->nr_excl].prog, sizeof(t->excl[0].prog), cap.prog,
+			  strlen(cap.prog));
+		if (cap.why[0])
+			copy_line(t->excl[t->nr_excl].why, sizeof(t->excl[0].why), cap.why,
+				  strlen(cap.why));
+		else
+			snprintf(t->excl[t->nr_excl].why, sizeof(t->excl[0].why), "%s",
+				 strerror(-ret));
+		t->nr_excl++;
+	}
 }
 
 struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err, size_t errlen)
@@ -461,7 +755,7 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 		set_err(err, errlen, "cannot count possible CPUs: %s", strerror(-ret));
 		goto err_free;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(libbpf_print);
 	/* Classic tp/ needs tracefs; a failure only costs the fallback. */
 	if (virq_tracefs_ensure(why, sizeof(why)) < 0 && t->opts.pref == VIRQ_TPREF_TP) {
 		set_err(err, errlen, "classic tracepoints unavailable: %s", why);
@@ -478,11 +772,7 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 			goto err_free;
 		}
 	}
-	ret = skel_load(t, true, err, errlen);
-	/* BTF names the tracepoints but the verifier refused a typed program (an argument
-	 * whose type changed): load again without tp_btf. */
-	if (ret && chose_btf(t))
-		ret = skel_load(t, false, err, errlen);
+	ret = skel_load_degrading(t, err, errlen);
 	if (ret)
 		goto err_free;
 	if (t->opts.filter_enabled) {

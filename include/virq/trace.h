@@ -70,6 +70,8 @@ struct virq_trace_opts {
 			 * test_run */
 	bool test_run; /* also load the raw_tp twin of every KVM tracepoint program and the
 			* empty baseline program, for virq_trace_test_run() */
+	bool test_refuse; /* tests: the tp_btf program of kvm_msi_set_irq is replaced by one
+			   * every verifier refuses, to exercise the per-program fallback */
 };
 
 /* Fills defaults: AUTO, ring off, kprobes on, ioctl attribution on, all VMs. */
@@ -79,8 +81,13 @@ struct virq_trace;
 
 /*
  * Loads the programs and attaches every attach point it can. Attach points that fail are
- * recorded (see virq_trace_points) and do not fail the open; the open fails only when
- * nothing can be loaded at all (no BPF privilege, no BTF). Mounts tracefs at
+ * recorded (see virq_trace_points) and do not fail the open. A program the verifier
+ * refuses (older kernels) is left out with the verifier's reason: its attach point falls
+ * back to its next variant (tp_btf, raw_tp, tp) or is reported unavailable with that
+ * reason. Attribution that needs a kernel symbol the process cannot see (kvm_sched_in,
+ * irqfd_inject in /proc/kallsyms) is reported as an "attr:" point, unavailable with the
+ * reason. The open fails only when nothing can be loaded at all (no BPF privilege, no BTF,
+ * a map the kernel refuses). Mounts tracefs at
  * /sys/kernel/tracing if it is not mounted and we are root. Owner thread.
  */
 struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err, size_t errlen);

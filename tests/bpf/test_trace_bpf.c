@@ -90,6 +90,27 @@ static uint64_t count_of(struct virq_trace *t, uint16_t ev, uint32_t arg, uint32
 	return m.sum;
 }
 
+/* The kernel's answer for a symbol, as the loader's ksym lookups see it: 1 listed with an
+ * address, 0 not listed, -1 listed with a hidden (zero) address. */
+static int kallsyms_has(const char *name)
+{
+	char line[256], sym[128], type;
+	unsigned long long addr;
+	int found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &addr, &type, sym) == 3 && !strcmp(sym, name)) {
+			found = addr ? 1 : -1;
+			if (found > 0)
+				break;
+		}
+	fclose(f);
+	return found;
+}
+
 static void test_attach_report_matches_host(void **state)
 {
 	struct virq_trace_opts o;
@@ -122,14 +143,108 @@ static void test_attach_report_matches_host(void **state)
 		assert_int_equal(point(t, "kvm_apicv_accept_irq").state, VIRQ_TPS_SILENT);
 		assert_int_equal(point(t, "kvm_inj_virq").state, VIRQ_TPS_SILENT);
 	}
-	/* kprobes: unavailable with the kernel's error where CONFIG_KPROBES is off. */
+	/* kprobes: unavailable with the kernel's error where CONFIG_KPROBES is off; where
+	 * kprobes exist, attached exactly when the kernel has the (not inlined) function. */
 	if (access("/sys/kernel/tracing/kprobe_events", F_OK) != 0) {
 		struct virq_trace_point p = point(t, "kprobe:__apic_accept_irq");
 
 		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
 		if (!strstr(p.error, strerror(ENOENT)))
 			fail_msg("kprobe error '%s' is not ENOENT", p.error);
+	} else {
+		static const char *const fn[] = { "__apic_accept_irq",
+						  "vmx_deliver_posted_interrupt" };
+
+		for (i = 0; i < 2; i++) {
+			char name[64];
+			struct virq_trace_point p;
+
+			snprintf(name, sizeof(name), "kprobe:%s", fn[i]);
+			p = point(t, name);
+			if (kallsyms_has(fn[i]) > 0) {
+				if (p.state == VIRQ_TPS_UNAVAILABLE)
+					fail_msg("%s unavailable: %s", name, p.error);
+				assert_int_equal(p.variant, VIRQ_TVAR_KPROBE);
+			} else {
+				assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+				assert_true(p.error[0] != 0);
+			}
+		}
 	}
+	virq_trace_close(t);
+}
+
+/* Attribution features are reported as points: available exactly when the kernel symbol
+ * they compare against is visible in /proc/kallsyms, else unavailable with the reason. */
+static void test_attribution_features_follow_kallsyms(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct virq_trace_point p;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.kprobes = false;
+	t = open_or_skip(&o);
+	p = point(t, "attr:vcpu(kvm_sched_in)");
+	if (kallsyms_has("kvm_sched_in") > 0) {
+		assert_int_equal(p.state, VIRQ_TPS_LIVE);
+		assert_string_equal(p.error, "");
+	} else {
+		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+		assert_non_null(strstr(p.error, "kvm_sched_in"));
+	}
+	p = point(t, "attr:workqueue_execute_start(irqfd)");
+	if (kallsyms_has("irqfd_inject") > 0) {
+		if (p.state == VIRQ_TPS_UNAVAILABLE)
+			fail_msg("irqfd attribution unavailable: %s", p.error);
+		assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
+	} else {
+		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+		assert_non_null(strstr(p.error, "irqfd_inject"));
+		assert_int_equal(point(t, "attr:workqueue_execute_end").state,
+				 VIRQ_TPS_UNAVAILABLE);
+	}
+	virq_trace_close(t);
+}
+
+/* A program the verifier refuses costs only its own attach point's variant: the point falls
+ * back to raw_tp, every other point keeps tp_btf; with tp_btf forced the point is
+ * unavailable with the verifier's reason and the rest still attach. */
+static void test_refused_program_degrades_only_its_point(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct virq_trace_point p;
+	uint64_t msi[2];
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.kprobes = false;
+	o.test_refuse = true;
+	o.test_run = true;
+	t = open_or_skip(&o);
+	p = point(t, "kvm_msi_set_irq");
+	if (p.state == VIRQ_TPS_UNAVAILABLE)
+		fail_msg("kvm_msi_set_irq: %s", p.error);
+	assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
+	assert_int_equal(point(t, "kvm_apic_accept_irq").variant, VIRQ_TVAR_TP_BTF);
+	assert_int_equal(point(t, "kvm_set_irq").variant, VIRQ_TVAR_TP_BTF);
+	/* the fallback program counts */
+	msi_args(msi, 2, 0x4a);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 3, NULL), 0);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x4a, 2), 3);
+	virq_trace_close(t);
+
+	o.pref = VIRQ_TPREF_TP_BTF;
+	o.test_run = false;
+	t = open_or_skip(&o);
+	p = point(t, "kvm_msi_set_irq");
+	assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+	assert_int_equal(p.variant, VIRQ_TVAR_NONE);
+	if (!strstr(p.error, "tp_btf refused by the verifier: ") || strlen(p.error) < 40)
+		fail_msg("no verifier reason: '%s'", p.error);
+	assert_int_equal(point(t, "kvm_apic_accept_irq").variant, VIRQ_TVAR_TP_BTF);
 	virq_trace_close(t);
 }
 
@@ -426,6 +541,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attach_report_matches_host),
+		cmocka_unit_test(test_attribution_features_follow_kallsyms),
+		cmocka_unit_test(test_refused_program_degrades_only_its_point),
 		cmocka_unit_test(test_classic_tp_variant_attaches),
 		cmocka_unit_test(test_forced_raw_tp_fallback_attaches),
 		cmocka_unit_test(test_tp_btf_attached_with_raw_tp_twin_for_test_runs),

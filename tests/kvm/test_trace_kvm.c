@@ -52,6 +52,23 @@ static struct sel sel(struct virq_trace *t, uint16_t ev, uint32_t arg, uint32_t 
 	return s;
 }
 
+struct vm_find {
+	uint32_t vm_id;
+	struct virq_trace_vm vm;
+	bool found;
+};
+
+static int vm_find_cb(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
+{
+	struct vm_find *f = ctx;
+
+	if (vm_id != f->vm_id)
+		return 0;
+	f->vm = *vm;
+	f->found = true;
+	return 0;
+}
+
 static struct virq_vm *vm_up(const char *name)
 {
 	struct virq_vm_config cfg;
@@ -113,10 +130,21 @@ static void test_n_signal_msi_give_n_source_and_accept_counts(void **state)
 	assert_int_equal(m.sum, N_MSI);
 	assert_int_equal(a.sum, N_MSI);
 	assert_int_equal(vv.injected, N_MSI);
-	/* attributed through the ioctl's VM fd, to one VM */
+	/* attributed through the ioctl's VM fd, to one VM: the accept runs synchronously in
+	 * the same ioctl, so it lands on the same VM */
 	assert_true(m.all_from_ioctl);
 	assert_int_equal(m.nr_vm, 1);
 	assert_int_not_equal(m.vm_ids[0], VIRQ_TRACE_VM_NONE);
+	assert_int_equal(a.nr_vm, 1);
+	assert_int_equal(a.vm_ids[0], m.vm_ids[0]);
+	/* and KVM's own view of that VM: created by this process */
+	struct vm_find f = { .vm_id = m.vm_ids[0] };
+	assert_int_equal(virq_trace_read_vms(t, vm_find_cb, &f), 0);
+	assert_true(f.found);
+	assert_int_equal(f.vm.userspace_pid, (uint32_t)me);
+	char want_id[48];
+	snprintf(want_id, sizeof(want_id), "kvm-%d", (int)me);
+	assert_string_equal(f.vm.stats_id, want_id);
 	virq_vm_destroy(vm);
 	virq_trace_close(t);
 }

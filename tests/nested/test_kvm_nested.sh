@@ -80,7 +80,7 @@ done
 	echo 'mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null'
 	echo 'for m in /lib/modules/*.ko; do insmod $m || echo "@@init@@ insmod $m failed"; done'
 	echo '[ -e /dev/kvm ] && echo "@@init@@ KVM ready" || echo "@@init@@ NO-KVM"'
-	echo 'cd /virq; export VIRQ_BUILD='"$BUILD"' CMOCKA_MESSAGE_OUTPUT=TAP VIRQ_NESTED=1 '"${VIRQ_NESTED_ENV:-}"'
+	echo 'cd /virq; export VIRQ_BUILD='"$BUILD"' CMOCKA_MESSAGE_OUTPUT=TAP VIRQ_NESTED=1 '"${VIRQ_NESTED_ENV:-}"
 	for p in "${progs[@]}"; do
 		n=${p#"$BUILD"/tests/}
 		echo "echo '@@$n@@ BEGIN'"
@@ -102,7 +102,8 @@ tr -d '\r' <"$log" >"$log.txt"
 [ -n "${VIRQ_NESTED_LOG:-}" ] && cp "$log.txt" "$VIRQ_NESTED_LOG"
 
 n=0
-if ! grep -q '^@@init@@ KVM ready' "$log.txt"; then
+# No ^: the first console line starts with the firmware's terminal escapes.
+if ! grep -aq '@@init@@ KVM ready' "$log.txt"; then
 	echo "1..1"
 	echo "not ok 1 - nested KVM did not come up (qemu rc $qrc)"
 	grep '@@init@@' "$log.txt" | sed 's/^/# /'
