@@ -22,7 +22,11 @@ $(VMM_GEN)/trampoline.bin: $(VMM_GEN)/trampoline.o $(VMM_GEN)/trampoline.elf
 	$(call msg,LDBIN,$@)
 	$(Q)$(VMM_LD) -m elf_x86_64 -static -nostdlib -Ttext=0xf000 -e tramp_entry --oformat binary -o $@ $<
 
-$(VMM_GEN)/blobs.S: daemon/vmm/module.mk
+# The built-in scenarios (virq_scenario_builtin): daemon/vmm/scenarios/<name>.json as a
+# table of { name, start, end } ending with a NULL name.
+VMM_SCENARIOS := $(sort $(wildcard daemon/vmm/scenarios/*.json))
+
+$(VMM_GEN)/blobs.S: daemon/vmm/module.mk $(VMM_SCENARIOS)
 	@mkdir -p $(@D)
 	$(Q)printf '%s\n' \
 		'	.section .rodata' \
@@ -30,10 +34,24 @@ $(VMM_GEN)/blobs.S: daemon/vmm/module.mk
 		'	.globl virq_fw_start, virq_fw_end, virq_tramp_start, virq_tramp_end' \
 		'virq_fw_start:' '	.incbin "$(VMM_GEN)/firmware.bin"' 'virq_fw_end:' \
 		'	.balign 16' \
-		'virq_tramp_start:' '	.incbin "$(VMM_GEN)/trampoline.bin"' 'virq_tramp_end:' \
-		'	.section .note.GNU-stack,"",@progbits' > $@
+		'virq_tramp_start:' '	.incbin "$(VMM_GEN)/trampoline.bin"' 'virq_tramp_end:' > $@.tmp
+	$(Q)i=0; for f in $(VMM_SCENARIOS); do \
+		n=$$(basename $$f .json); \
+		printf '%s\n' "scn_name_$$i: .asciz \"$$n\"" "scn_start_$$i:" \
+			"	.incbin \"$$f\"" "scn_end_$$i:" >> $@.tmp; \
+		i=$$((i + 1)); \
+	done; \
+	printf '%s\n' '	.section .data.rel.ro,"aw"' '	.balign 8' '	.globl virq_scn_table' \
+		'virq_scn_table:' >> $@.tmp; \
+	j=0; while [ $$j -lt $$i ]; do \
+		printf '%s\n' "	.quad scn_name_$$j, scn_start_$$j, scn_end_$$j" >> $@.tmp; \
+		j=$$((j + 1)); \
+	done; \
+	printf '%s\n' '	.quad 0, 0, 0' '	.section .note.GNU-stack,"",@progbits' >> $@.tmp
+	$(Q)mv $@.tmp $@
 
-$(VMM_GEN)/blobs.o: $(VMM_GEN)/blobs.S $(VMM_GEN)/firmware.bin $(VMM_GEN)/trampoline.bin
+$(VMM_GEN)/blobs.o: $(VMM_GEN)/blobs.S $(VMM_GEN)/firmware.bin $(VMM_GEN)/trampoline.bin \
+	$(VMM_SCENARIOS)
 	$(call msg,AS,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 

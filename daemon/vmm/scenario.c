@@ -438,6 +438,28 @@ void virq_scenario_free(struct virq_scenario *s)
 	free(s);
 }
 
+/* --- built-in scenarios (daemon/vmm/module.mk embeds scenarios/<name>.json) ------- */
+
+struct scn_blob {
+	const char *name;
+	const char *start;
+	const char *end;
+};
+extern const struct scn_blob virq_scn_table[];
+
+const char *virq_scenario_builtin(const char *name, size_t *len)
+{
+	for (const struct scn_blob *b = virq_scn_table; name && b->name; b++) {
+		if (!strcmp(b->name, name)) {
+			if (len)
+				*len = (size_t)(b->end - b->start);
+			return b->start;
+		}
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
 /* --- runner ------------------------------------------------------------------- */
 
 static uint64_t mono_ns(void)
@@ -455,18 +477,11 @@ static uint64_t guest_count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector)
 	return virq_vm_ledger(vm, vcpu, vector, &v) ? 0 : v.count;
 }
 
+/* A sync point: the guest handled the interrupt to completion (EOI included), so the next
+ * action meets an idle guest, e.g. a level line whose remote IRR the EOI cleared. */
 static int wait_count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint64_t target)
 {
-	uint64_t deadline = mono_ns() + SCN_SYNC_TIMEOUT_MS * 1000000ull;
-
-	while (guest_count(vm, vcpu, vector) < target) {
-		if (virq_vm_state(vm, NULL, 0) == VIRQ_VM_STOPPED)
-			return -ESHUTDOWN;
-		if (mono_ns() > deadline)
-			return -ETIMEDOUT;
-		usleep(20);
-	}
-	return 0;
+	return virq_vm_wait_handled(vm, vcpu, vector, target, SCN_SYNC_TIMEOUT_MS);
 }
 
 static int cmd(struct virq_vm *vm, uint32_t vcpu, uint32_t c, uint64_t a0, uint64_t a1)

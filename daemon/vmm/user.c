@@ -33,8 +33,13 @@
  * fixed by vmm_guest.h): when the injected vector's EOI needs no exit
  * (virq_lapic_pv_eoi_ok) we set bit 0 of the vCPU's PV-EOI word; the firmware
  * test-and-clears it and skips the EOI write. After every KVM_RUN return we exchange the
- * word with 0: bit gone = the guest took it, we EOI the LAPIC; bit still set = revoked,
- * the guest will write the EOI itself.
+ * word with 0: bit gone = the guest took it, we EOI the LAPIC; bit still set = revoked.
+ * Before the next entry the bit is set again while that vector is still alone in ISR with
+ * IRR empty (KVM does the same on every entry, apic_sync_pv_eoi_to_guest): an exit in
+ * the middle of the handler -- a kick, or a KVM_RUN that returned at once because a kick
+ * landed while the thread was outside it (immediate_exit) -- must not cost the guest an
+ * EOI exit. If the guest had already found the bit clear it writes the EOI anyway: that
+ * exit EOIs the model, and the re-armed bit is revoked (not EOId) at that exit.
  */
 #include "vmm_internal.h"
 #include "virq/lapic_pir.h"
@@ -475,6 +480,7 @@ static int take_events(struct virq_vcpu *c)
 		if (c->pv_eoi_armed)
 			__atomic_store_n(pv_eoi_word(c), 0, __ATOMIC_SEQ_CST);
 		c->pv_eoi_armed = false;
+		c->pv_eoi_revoked = false;
 		ret = c->ops->init(c);
 		CNT(c->ustats.inits);
 		post_map_rebuild(c->vm);
@@ -518,6 +524,7 @@ static int inject(struct virq_vcpu *c)
 		CNT(c->ustats.extint_injections);
 	} else {
 		CNT(c->ustats.injections);
+		c->pv_eoi_revoked = false; /* another vector is in service now */
 		if (c->vm->cfg.pv_eoi && virq_lapic_pv_eoi_ok(l, (uint8_t)v)) {
 			__atomic_store_n(pv_eoi_word(c), 1, __ATOMIC_SEQ_CST);
 			c->pv_eoi_armed = true;
@@ -528,6 +535,22 @@ static int inject(struct virq_vcpu *c)
 	/* More to deliver: exit at the next window (after the handler's iret). */
 	run->request_interrupt_window = virq_lapic_has_extint(l) || virq_lapic_pending(l) >= 0;
 	return 0;
+}
+
+/* Re-arm a revoked PV EOI at entry while its vector is still alone in ISR, IRR empty and
+ * edge (virq_lapic_pv_eoi_ok). Under irq_lock, after inject(). */
+static void pv_eoi_rearm(struct virq_vcpu *c)
+{
+	if (!c->pv_eoi_revoked || c->pv_eoi_armed)
+		return;
+	if (!virq_lapic_pv_eoi_ok(c->lapic, c->pv_eoi_vector)) {
+		c->pv_eoi_revoked = false; /* EOId meanwhile, or no longer safe */
+		return;
+	}
+	__atomic_store_n(pv_eoi_word(c), 1, __ATOMIC_SEQ_CST);
+	c->pv_eoi_armed = true;
+	c->pv_eoi_revoked = false;
+	CNT(c->ustats.pv_eoi_rearmed);
 }
 
 /* Waits while the LAPIC says wait-for-SIPI. 1 started, 0 back to the request loop. */
@@ -589,6 +612,8 @@ int virq_user_pre_run(struct virq_vcpu *c)
 	}
 	if (!ret)
 		ret = inject(c);
+	if (!ret)
+		pv_eoi_rearm(c);
 	c->timer_deadline = virq_lapic_timer_deadline(c->lapic);
 	pthread_mutex_unlock(&vm->irq_lock);
 	if (ret < 0) {
@@ -611,6 +636,7 @@ void virq_user_post_run(struct virq_vcpu *c)
 	old = __atomic_exchange_n(pv_eoi_word(c), 0, __ATOMIC_SEQ_CST);
 	if (old & 1) {
 		CNT(c->ustats.pv_eoi_revoked);
+		c->pv_eoi_revoked = true;
 		return;
 	}
 	pthread_mutex_lock(&c->vm->irq_lock);

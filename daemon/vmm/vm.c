@@ -460,6 +460,38 @@ int virq_vm_ledger(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
 	return 0;
 }
 
+int virq_vm_wait_handled(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint64_t target,
+			 unsigned int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	const uint64_t *count, *flags;
+
+	if (!vm || vcpu >= vm->nr_vcpus)
+		return -EINVAL;
+	count = (const uint64_t *)(const void *)(vm->mem + virq_guest_ledger_gpa(vcpu) +
+						 VIRQ_LEDGER_VEC_OFF +
+						 (size_t)vector * VIRQ_LEDGER_VEC_SIZE);
+	flags = (const uint64_t *)(const void *)(vm->mem + virq_guest_ledger_gpa(vcpu) +
+						 VIRQ_LH_FLAGS);
+	for (;;) {
+		/*
+		 * The firmware sets IN_HANDLER before it counts and clears it after the EOI
+		 * (handlers never nest: interrupt gates clear IF, SDM 6.12.1.3). So once the
+		 * count reached the target, IN_HANDLER clear means the handler that counted
+		 * it has finished. NMIs neither set nor clear it and need no EOI.
+		 */
+		if (__atomic_load_n(count, __ATOMIC_ACQUIRE) >= target &&
+		    (vector == 2 ||
+		     !(__atomic_load_n(flags, __ATOMIC_ACQUIRE) & VIRQ_LF_IN_HANDLER)))
+			return 0;
+		if (!vm_running(vm))
+			return -ESHUTDOWN;
+		if (now_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(20);
+	}
+}
+
 int virq_vm_vmm_ledger(const struct virq_vm *vm, struct virq_vmm_ledger *out)
 {
 	const uint64_t *src = (const uint64_t *)&vm->ledger;
@@ -518,6 +550,39 @@ int virq_vm_kvm_stats(const struct virq_vm *vm, struct virq_kvm_stat *out, size_
 		total += (size_t)n;
 	}
 	return total > INT32_MAX ? INT32_MAX : (int)total;
+}
+
+int virq_vm_kvm_stat(const struct virq_vm *vm, int32_t vcpu, const char *name, uint64_t *value)
+{
+	struct virq_kvm_stat *st;
+	int fd, n, ret = -ENOENT;
+
+	if (!vm || !name || !value || vcpu < -1 || (vcpu >= 0 && (uint32_t)vcpu >= vm->nr_vcpus))
+		return -EINVAL;
+	if (strlen(name) >= VIRQ_KVM_STAT_NAME_MAX - 1)
+		return -EINVAL; /* could only match a truncated name */
+	fd = vcpu < 0 ? vm->stats_fd : vm->vcpus[vcpu].stats_fd;
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	/* The count first, then the descriptors: KVM's set is fixed per kernel build. */
+	n = virq_kvm_stats_read_fd(fd, vcpu, NULL, 0);
+	if (n <= 0)
+		return n < 0 ? n : -ENOENT;
+	st = calloc((size_t)n, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	n = virq_kvm_stats_read_fd(fd, vcpu, st, (size_t)n);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(st[i].name, name)) {
+			*value = st[i].value;
+			ret = 0;
+			break;
+		}
+	}
+	if (n < 0)
+		ret = n;
+	free(st);
+	return ret;
 }
 
 /* --- exits ---------------------------------------------------------------------- */

@@ -110,6 +110,7 @@ struct virq_vcpu {
 	_Atomic int pstate; /* enum virq_pstate */
 	_Atomic uint32_t halt_seq; /* futex word: bumped to wake a halted vCPU */
 	bool pv_eoi_armed; /* we set the guest's PV-EOI bit for pv_eoi_vector */
+	bool pv_eoi_revoked; /* revoked at an exit: re-arm at entry if still alone in ISR */
 	uint8_t pv_eoi_vector;
 	struct virq_vcpu_user_stats ustats; /* relaxed atomic counters */
 };

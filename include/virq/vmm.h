@@ -136,6 +136,13 @@ enum virq_gsi_op {
  * result of include/virq/irq.h (>0 CPUs reached, 0 coalesced, <0 -errno).
  * kernel/split: KVM_SIGNAL_MSI. user: posted into the target's descriptor (>0 posted,
  * 0 already pending in PIR) or, when not postable / posted=off, our LAPIC bus.
+ *
+ * kernel/split: KVM's in-kernel LAPIC answers 1 for a fixed MSI even when its vector is
+ * already pending in IRR (__apic_accept_irq() cannot tell once interrupts may be
+ * posted), so such coalescing is not seen here and the per-vector `coalesced` count
+ * stays 0. It is measured per vCPU instead from KVM's binary stat `irq_injections`
+ * (virq_vm_kvm_stat): coalesced = injected - irq_injections delta, valid without
+ * APICv/AVIC (tests/kvm/test_vmm_scenarios.c, loss_run).
  */
 int virq_vm_inject_msi(struct virq_vm *vm, uint64_t addr, uint32_t data);
 /* Drive a GSI (0..23). kernel: KVM_IRQ_LINE_STATUS; the answer is counted in the VMM
@@ -193,6 +200,18 @@ int virq_vm_guest_ledger(const struct virq_vm *vm, uint32_t vcpu, struct virq_gu
 /* One entry (count etc.) of the guest ledger; -EINVAL on a bad vcpu. */
 int virq_vm_ledger(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
 		   struct virq_guest_vec *out);
+
+/*
+ * Waits until the guest on `vcpu` has handled at least `target` interrupts of `vector`
+ * (its ledger count) *to completion*: the handler that made the count has returned, so
+ * its EOI was written, skipped by PV EOI or held. A level-triggered vector's EOI has
+ * thus reached the IOAPIC (remote IRR clear, SDM 11.8.5 / 82093AA 3.2.4) before the
+ * caller drives the line again, and a next interrupt finds ISR empty. The ledger count
+ * alone moves when the handler starts. 0, -ETIMEDOUT, -ESHUTDOWN (VM stopped), -EINVAL.
+ * Any thread except the VM's vCPU threads.
+ */
+int virq_vm_wait_handled(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint64_t target,
+			 unsigned int timeout_ms);
 
 /* KVM_IRQ_LINE_STATUS answers (kvm_set_irq()'s result: <0 ignored, 0 coalesced, >0 CPUs). */
 enum virq_line_status {
@@ -255,12 +274,13 @@ struct virq_vcpu_user_stats {
 	uint64_t eoi_exits; /* guest EOI writes that exited (xAPIC MMIO or x2APIC MSR) */
 	uint64_t pv_eoi_set; /* PV-EOI bit set for an injected edge vector */
 	uint64_t pv_eoi_taken; /* the guest skipped the EOI write: the VMM EOId */
-	uint64_t pv_eoi_revoked; /* bit still set at the next exit: cleared, guest EOIs */
+	uint64_t pv_eoi_revoked; /* bit still set at an exit: cleared (re-armed at entry) */
 	uint64_t halts; /* KVM_EXIT_HLT */
 	uint64_t halt_waits; /* halts that blocked the thread */
 	uint64_t halt_timer_wakes; /* woken by the LAPIC timer deadline */
 	uint64_t inits, sipis; /* taken by the VMM's INIT/SIPI state machine */
 	uint64_t apic_mmio, apic_msr; /* LAPIC register exits */
+	uint64_t pv_eoi_rearmed; /* PV-EOI bit set again at an entry for a revoked vector */
 };
 /* -EINVAL (bad vcpu), -EOPNOTSUPP (not user mode). */
 int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out);
@@ -292,6 +312,14 @@ struct virq_kvm_stat {
  * of stats (may exceed max: then only max were written) or -errno.
  */
 int virq_vm_kvm_stats(const struct virq_vm *vm, struct virq_kvm_stat *out, size_t max);
+
+/*
+ * One KVM binary statistic found by its descriptor name (e.g. "irq_injections"): of vCPU
+ * `vcpu`, or VM-wide when vcpu is -1. Names come from the stats fd's own descriptors,
+ * never from offsets. 0 with *value set, -ENOENT (this KVM has no such stat),
+ * -EOPNOTSUPP (no stats fd), -EINVAL, or a read error. Any thread.
+ */
+int virq_vm_kvm_stat(const struct virq_vm *vm, int32_t vcpu, const char *name, uint64_t *value);
 
 /* --- scenarios ----------------------------------------------------------------- */
 
@@ -411,5 +439,12 @@ struct virq_scn_result {
  */
 int virq_scenario_run(struct virq_vm *vm, const struct virq_scenario *s, int mode_override,
 		      struct virq_scn_result *res);
+
+/*
+ * The scenarios built into libvirq_vmm (daemon/vmm/scenarios/<name>.json, embedded at
+ * build time, so a program needs no source tree to find them). Returns the JSON text
+ * (not NUL-terminated) and its length in *len, or NULL with errno ENOENT. Any thread.
+ */
+const char *virq_scenario_builtin(const char *name, size_t *len);
 
 #endif /* VIRQ_VMM_H */

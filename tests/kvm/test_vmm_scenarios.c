@@ -10,31 +10,30 @@
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static struct virq_scenario *load(const char *path)
+/* A scenario built into libvirq_vmm (daemon/vmm/scenarios/<name>.json, embedded at build
+ * time): the programs also run where no source tree exists (tests/nested). */
+static struct virq_scenario *load(const char *name)
 {
-	char err[160] = "", *buf;
+	char err[160] = "";
 	struct virq_scenario *s;
-	FILE *f = fopen(path, "rb");
-	long n;
+	const char *json;
+	size_t len = 0;
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	s = virq_scenario_parse(buf, (size_t)n, err, sizeof(err));
-	free(buf);
+	json = virq_scenario_builtin(name, &len);
+	if (!json)
+		fail_msg("no built-in scenario \"%s\" (daemon/vmm/scenarios/%s.json): %s", name,
+			 name, strerror(errno));
+	s = virq_scenario_parse(json, len, err, sizeof(err));
 	if (!s)
-		fail_msg("%s: %s", path, err);
+		fail_msg("built-in scenario %s: %s", name, err);
 	return s;
 }
 
@@ -42,13 +41,24 @@ static void test_default_scenario_delivers_on_every_path_kernel(void **state)
 {
 	struct virq_scenario *s;
 	struct virq_scn_result *res;
+	struct virq_vm_config cfg;
+	struct virq_vm *vm;
+	char err[160];
 	int ret;
 
 	VIRQ_REQUIRE_KVM();
-	s = load("daemon/vmm/scenarios/default.json");
+	s = load("default");
 	res = calloc(1, sizeof(*res));
 	assert_non_null(res);
-	ret = virq_scenario_run(NULL, s, VIRQ_IRQCHIP_KERNEL, res);
+	/* Our own VM (the runner would destroy its own), to read KVM's stats afterwards. */
+	cfg = s->config;
+	cfg.irqchip = VIRQ_IRQCHIP_KERNEL;
+	vm = virq_vm_create(&cfg, err, sizeof(err));
+	if (!vm)
+		fail_msg("virq_vm_create: %s", err);
+	assert_int_equal(virq_vm_start(vm), 0);
+	assert_int_equal(virq_vm_wait_ready(vm, 10000), 0);
+	ret = virq_scenario_run(vm, s, -1, res);
 	for (uint32_t i = 0; i < res->nr_rows; i++)
 		print_message("# vcpu %u vector 0x%02x expected %s%llu observed %llu %s\n",
 			      res->rows[i].vcpu, res->rows[i].vector,
@@ -60,7 +70,18 @@ static void test_default_scenario_delivers_on_every_path_kernel(void **state)
 		fail_msg("scenario could not run: %s (%s)", strerror(-ret), res->failure);
 	if (!res->pass)
 		fail_msg("%s", res->failure);
-	assert_true(res->exits_total > 0);
+	/* In kernel mode every exit of this scenario (LAPIC MMIO, PIC ports, IOAPIC) is
+	 * handled inside KVM, so the VMM may count none (res->exits_total, 0 on a nested
+	 * kvm_amd); KVM's own `exits` stat must have seen them on every vCPU. */
+	for (uint32_t c = 0; c < s->config.nr_vcpus; c++) {
+		uint64_t exits = 0;
+
+		assert_int_equal(virq_vm_kvm_stat(vm, (int32_t)c, "exits", &exits), 0);
+		print_message("# vCPU %u: KVM exits %llu\n", c, (unsigned long long)exits);
+		assert_true(exits > 0);
+	}
+	print_message("# exits seen by the VMM: %llu\n", (unsigned long long)res->exits_total);
+	virq_vm_destroy(vm);
 	free(res);
 	virq_scenario_free(s);
 }
@@ -93,7 +114,7 @@ static void test_differential_kernel_split_and_user_deliver_the_same(void **stat
 	int diffs = 0;
 
 	VIRQ_REQUIRE_KVM();
-	s = load("daemon/vmm/scenarios/default.json");
+	s = load("default");
 	for (uint32_t i = 0; i < s->nr_actions; i++)
 		if (s->actions[i].kind == VIRQ_ACT_GSI && s->actions[i].repeat > 1 &&
 		    s->actions[i].gap_us < 2000)
@@ -189,15 +210,103 @@ static void test_isr_of_a_held_vector_agrees_between_kernel_and_split(void **sta
 	assert_int_equal(k, sp);
 }
 
-#define LOSS_TOTAL 1000000u
+#define LOSS_DEFAULT 1000000u
+#define LOSS_VEC(cpu) ((uint8_t)(0x60 + (cpu)))
 
+/* VIRQ_LOSS_COUNT overrides the number of MSIs (a slow emulated KVM uses fewer). */
+static uint32_t loss_count(void)
+{
+	const char *e = getenv("VIRQ_LOSS_COUNT");
+	char *end;
+	unsigned long v;
+
+	if (!e || !*e)
+		return LOSS_DEFAULT;
+	errno = 0;
+	v = strtoul(e, &end, 10);
+	if (errno || *end || v < 2 || v > 100000000ul)
+		fail_msg("VIRQ_LOSS_COUNT=\"%s\": want an integer in 2..100000000", e);
+	return (uint32_t)v;
+}
+
+/* Are APICv / AVIC (virtual interrupt delivery) enabled in this KVM? Then KVM delivers
+ * interrupts without its injection path, and irq_injections does not count them. */
+static bool virtual_interrupt_delivery(void)
+{
+	static const char *const params[] = { "/sys/module/kvm_intel/parameters/enable_apicv",
+					      "/sys/module/kvm_amd/parameters/avic" };
+	bool on = false;
+
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		FILE *f = fopen(params[i], "r");
+		int c;
+
+		if (!f)
+			continue;
+		c = fgetc(f);
+		on |= c == 'Y' || c == 'y' || c == '1';
+		fclose(f);
+	}
+	return on;
+}
+
+struct loss_snap {
+	uint64_t seq; /* guest: every interrupt taken */
+	uint64_t handled; /* guest: LOSS_VEC(cpu) */
+	uint64_t kvm_inj; /* KVM's irq_injections (kernel mode) */
+};
+
+static void loss_snap(struct virq_vm *vm, enum virq_irqchip_mode mode, uint32_t c,
+		      struct loss_snap *o)
+{
+	struct virq_guest_ledger *l = malloc(sizeof(*l));
+	int r;
+
+	assert_non_null(l);
+	assert_int_equal(virq_vm_guest_ledger(vm, c, l), 0);
+	o->seq = l->seq;
+	o->handled = l->vec[LOSS_VEC(c)].count;
+	free(l);
+	o->kvm_inj = 0;
+	if (mode != VIRQ_IRQCHIP_KERNEL)
+		return;
+	r = virq_vm_kvm_stat(vm, (int32_t)c, "irq_injections", &o->kvm_inj);
+	if (r)
+		fail_msg("KVM stat irq_injections of vCPU %u: %s", c, strerror(-r));
+}
+
+/*
+ * Every MSI must be handled by the guest or counted coalesced, per vCPU.
+ *
+ * user mode: the VMM sees every coalescing itself (already pending in PIR at the post,
+ * already in IRR at the merge): handled + coalesced == injected, exactly.
+ *
+ * kernel mode: KVM's in-kernel LAPIC accepts a fixed MSI whose vector is already in IRR
+ * (IRR holds one bit per vector, SDM 11.8.4: the two merge into one interrupt) and
+ * KVM_SIGNAL_MSI still answers 1: __apic_accept_irq() returns 1 for fixed delivery
+ * whether or not the IRR bit was already set. The VMM cannot see that coalescing, so
+ * coalesced = injected - handled by definition, and what can be checked is bounded by
+ * KVM's own per-vCPU binary stat `irq_injections` (svm_inject_irq / vmx_inject_irq):
+ *   - handled <= irq_injections delta: the guest took nothing KVM did not inject;
+ *   - they are NOT equal in general: KVM counts every injection attempt, and re-injects
+ *     (counting again) an interrupt whose VM entry was cancelled by a pending kick
+ *     (vcpu_enter_guest -> cancel_injection) or whose delivery an exit interrupted
+ *     (EXITINTINFO / IDT-vectoring info). Under a flood of KVM_SIGNAL_MSI kicks that
+ *     happens: 19 irq_injections for 12 handled on a nested kvm_amd. The excess is
+ *     reported; injected - irq_injections is a lower bound of the in-kernel coalescing;
+ *   - after the flood each vCPU still takes a fresh MSI exactly once (no IRR/ISR bit
+ *     left stuck by the coalescing).
+ * With APICv/AVIC, KVM delivers through virtual interrupt delivery and irq_injections
+ * misses those: the bound check is then reported as unobservable.
+ */
 static void loss_run(enum virq_irqchip_mode mode, bool posted, bool pv_eoi)
 {
 	struct virq_vm_config cfg;
 	struct virq_vm *vm;
-	struct virq_guest_vec g;
 	struct virq_vmm_vec vv;
+	struct loss_snap before[2], after[2];
 	char err[160];
+	uint32_t total = loss_count();
 	uint64_t handled = 0, coalesced = 0, injected = 0, prev = ~0ull;
 
 	virq_vm_config_init(&cfg);
@@ -211,19 +320,24 @@ static void loss_run(enum virq_irqchip_mode mode, bool posted, bool pv_eoi)
 		fail_msg("%s", err);
 	assert_int_equal(virq_vm_start(vm), 0);
 	assert_int_equal(virq_vm_wait_ready(vm, 10000), 0);
-	for (uint32_t i = 0; i < LOSS_TOTAL; i++) {
+	/* Warm-up: one interrupt through each vCPU's IDT, stubs and CPL0 stack. */
+	for (uint32_t c = 0; c < 2; c++) {
+		assert_int_equal(virq_vm_guest_cmd(vm, c, VIRQ_MBOX_NOP, 0, 0, NULL, 10000), 0);
+		loss_snap(vm, mode, c, &before[c]);
+	}
+	for (uint32_t i = 0; i < total; i++) {
 		uint32_t cpu = i & 1;
-		int r = virq_vm_inject_msi(vm, VIRQ_LAPIC_GPA | (cpu << 12), 0x60 + cpu);
+		int r = virq_vm_inject_msi(vm, VIRQ_LAPIC_GPA | (cpu << 12), LOSS_VEC(cpu));
 
 		assert_true(r >= 0);
 	}
-	/* Settle: wait until the guest ledgers stop moving. */
+	/* Quiesce: wait until the guest ledgers and KVM's counts stop moving. */
 	for (int i = 0; i < 600; i++) {
 		uint64_t sum = 0;
 
 		for (uint32_t c = 0; c < 2; c++) {
-			assert_int_equal(virq_vm_ledger(vm, c, (uint8_t)(0x60 + c), &g), 0);
-			sum += g.count;
+			loss_snap(vm, mode, c, &after[c]);
+			sum += after[c].seq + after[c].kvm_inj;
 		}
 		if (sum == prev)
 			break;
@@ -231,19 +345,68 @@ static void loss_run(enum virq_irqchip_mode mode, bool posted, bool pv_eoi)
 		usleep(100000);
 	}
 	for (uint32_t c = 0; c < 2; c++) {
-		assert_int_equal(virq_vm_ledger(vm, c, (uint8_t)(0x60 + c), &g), 0);
-		assert_int_equal(virq_vm_vmm_vec(vm, c, (uint8_t)(0x60 + c), &vv), 0);
-		handled += g.count;
-		coalesced += vv.coalesced;
+		uint64_t h = after[c].handled - before[c].handled;
+		uint64_t k = after[c].kvm_inj - before[c].kvm_inj;
+
+		assert_int_equal(virq_vm_vmm_vec(vm, c, LOSS_VEC(c), &vv), 0);
+		/* Nothing but the loss vector reached the guest during the run. */
+		assert_int_equal(after[c].seq - before[c].seq, h);
+		if (h > vv.injected)
+			fail_msg("vCPU %u handled %llu > injected %llu", c, (unsigned long long)h,
+				 (unsigned long long)vv.injected);
+		if (mode == VIRQ_IRQCHIP_KERNEL) {
+			print_message(
+				"# kernel vCPU %u: injected %llu, handled %llu, KVM "
+				"irq_injections %llu (%lld re-injected), coalesced in KVM %llu "
+				"(>= %lld by irq_injections)\n",
+				c, (unsigned long long)vv.injected, (unsigned long long)h,
+				(unsigned long long)k, (long long)(k - h),
+				(unsigned long long)(vv.injected - h),
+				(long long)(vv.injected - k));
+			if (k < h && virtual_interrupt_delivery())
+				print_message(
+					"# finding: APICv/AVIC delivers without irq_injections "
+					"(%llu < %llu handled): the bound is unobservable here\n",
+					(unsigned long long)k, (unsigned long long)h);
+			else if (k < h)
+				fail_msg(
+					"vCPU %u: the guest handled %llu but KVM injected only %llu "
+					"(irq_injections) without APICv/AVIC",
+					c, (unsigned long long)h, (unsigned long long)k);
+			assert_true(h > 0);
+			/* KVM_SIGNAL_MSI never said "coalesced" (see above). */
+			assert_int_equal(vv.coalesced, 0);
+			coalesced += vv.injected - h;
+		} else {
+			coalesced += vv.coalesced;
+		}
+		handled += h;
 		injected += vv.injected;
 	}
-	print_message("# %s posted=%d pv_eoi=%d: injected %llu handled %llu coalesced %llu\n",
-		      virq_irqchip_mode_name(mode), posted, pv_eoi, (unsigned long long)injected,
-		      (unsigned long long)handled, (unsigned long long)coalesced);
-	assert_int_equal(injected, LOSS_TOTAL);
+	print_message("# %s posted=%d pv_eoi=%d: %u MSIs, injected %llu handled %llu "
+		      "coalesced %llu\n",
+		      virq_irqchip_mode_name(mode), posted, pv_eoi, total,
+		      (unsigned long long)injected, (unsigned long long)handled,
+		      (unsigned long long)coalesced);
+	assert_int_equal(injected, total);
 	if (handled + coalesced != injected)
-		fail_msg("%llu interrupts neither handled nor counted coalesced",
-			 (unsigned long long)(injected - handled - coalesced));
+		fail_msg("injected %llu handled %llu coalesced %llu: %lld neither handled nor "
+			 "counted coalesced",
+			 (unsigned long long)injected, (unsigned long long)handled,
+			 (unsigned long long)coalesced,
+			 (long long)(injected - handled - coalesced));
+	/* After the flood every vCPU still takes a fresh MSI, exactly once. */
+	for (uint32_t c = 0; c < 2; c++) {
+		struct loss_snap probe;
+
+		assert_true(virq_vm_inject_msi(vm, VIRQ_LAPIC_GPA | (c << 12), LOSS_VEC(c)) >= 0);
+		assert_int_equal(
+			virq_vm_wait_handled(vm, c, LOSS_VEC(c), after[c].handled + 1, 10000), 0);
+		usleep(20000);
+		loss_snap(vm, mode, c, &probe);
+		assert_int_equal(probe.handled, after[c].handled + 1);
+		assert_int_equal(probe.seq, after[c].seq + 1);
+	}
 	assert_int_equal(virq_vm_state(vm, NULL, 0), VIRQ_VM_RUNNING);
 	virq_vm_destroy(vm);
 }
@@ -265,6 +428,59 @@ static void test_loss_user_mode_posted_and_not_pv_eoi_on_and_off(void **state)
 	loss_run(VIRQ_IRQCHIP_USER, false, false);
 }
 
+/* VIRQ_TEST_WATCHDOG=N: every N seconds, print where each thread of this process is
+ * (state, wchan, kernel stack): a hang under a slow emulated KVM shows its place. */
+static void *watchdog(void *arg)
+{
+	unsigned int period = (unsigned int)(uintptr_t)arg;
+
+	for (;;) {
+		DIR *d;
+		struct dirent *e;
+
+		sleep(period);
+		d = opendir("/proc/self/task");
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			char path[300], buf[1024];
+			const char *files[] = { "stat", "wchan", "stack" };
+
+			if (e->d_name[0] == '.')
+				continue;
+			for (size_t i = 0; i < 3; i++) {
+				FILE *f;
+				size_t n;
+
+				snprintf(path, sizeof(path), "/proc/self/task/%s/%s", e->d_name,
+					 files[i]);
+				f = fopen(path, "r");
+				if (!f)
+					continue;
+				n = fread(buf, 1, sizeof(buf) - 1, f);
+				fclose(f);
+				buf[n] = '\0';
+				for (char *p = buf; *p; p++)
+					if (*p == '\n')
+						*p = '|';
+				printf("# watchdog %s %s: %s\n", e->d_name, files[i], buf);
+			}
+		}
+		closedir(d);
+	}
+	return NULL;
+}
+
+static void watchdog_start(void)
+{
+	const char *e = getenv("VIRQ_TEST_WATCHDOG");
+	pthread_t t;
+	unsigned long s = e ? strtoul(e, NULL, 10) : 0;
+
+	if (s && !pthread_create(&t, NULL, watchdog, (void *)(uintptr_t)s))
+		pthread_detach(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,5 +490,25 @@ int main(void)
 		cmocka_unit_test(test_loss_every_msi_is_handled_or_counted_coalesced),
 		cmocka_unit_test(test_loss_user_mode_posted_and_not_pv_eoi_on_and_off),
 	};
-	return cmocka_run_group_tests_name("vmm_scenarios", tests, NULL, NULL);
+	/* VIRQ_TEST_FILTER="a,b" runs only the tests whose names contain a or b (a slow
+	 * emulated KVM, tests/nested). */
+	const char *filter = getenv("VIRQ_TEST_FILTER");
+	struct CMUnitTest picked[sizeof(tests) / sizeof(tests[0])];
+	size_t n = 0;
+
+	/* Line-buffered: a program killed by a timeout still shows how far it got. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	watchdog_start();
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		char words[256], *save = NULL;
+		bool want = !filter || !*filter;
+
+		snprintf(words, sizeof(words), "%s", filter ? filter : "");
+		for (char *w = strtok_r(words, ",", &save); w && !want;
+		     w = strtok_r(NULL, ",", &save))
+			want = strstr(tests[i].name, w) != NULL;
+		if (want)
+			picked[n++] = tests[i];
+	}
+	return _cmocka_run_group_tests("vmm_scenarios", picked, n, NULL, NULL);
 }

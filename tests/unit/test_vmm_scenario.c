@@ -76,6 +76,23 @@ static void test_default_scenario_touches_every_path(void **state)
 	free(js);
 }
 
+/* The built-in copy (virq_scenario_builtin) is the committed file, byte for byte. */
+static void test_builtin_default_scenario_is_the_committed_file(void **state)
+{
+	size_t len, blen = 0;
+	char *js = slurp("daemon/vmm/scenarios/default.json", &len);
+	const char *b = virq_scenario_builtin("default", &blen);
+
+	assert_non_null(b);
+	assert_int_equal(blen, len);
+	assert_memory_equal(b, js, len);
+	errno = 0;
+	assert_null(virq_scenario_builtin("no-such-scenario", &blen));
+	assert_int_equal(errno, ENOENT);
+	assert_null(virq_scenario_builtin(NULL, &blen));
+	free(js);
+}
+
 static void test_msi_and_ipi_encodings_follow_the_sdm(void **state)
 {
 	char err[160];
@@ -234,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_scenario_touches_every_path),
+		cmocka_unit_test(test_builtin_default_scenario_is_the_committed_file),
 		cmocka_unit_test(test_msi_and_ipi_encodings_follow_the_sdm),
 		cmocka_unit_test(test_parser_rejects_malformed_scenarios_with_a_reason),
 		cmocka_unit_test(test_parser_honours_the_length_and_the_size_bound),

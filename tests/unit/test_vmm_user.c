@@ -809,6 +809,35 @@ static void test_default_scenario_passes_in_user_mode_posted_and_not(void **stat
 }
 
 /* The simulated backend is not reachable from the public config. */
+/* virq_vm_wait_handled: the count reached AND the handler that made it returned (the
+ * firmware's IN_HANDLER flag clear); virq_vm_kvm_stat needs a KVM stats fd. */
+static void test_wait_handled_waits_for_the_handler_to_return(void **state)
+{
+	struct virq_vm *vm = sim_boot(dflt());
+	uint64_t *flags = (uint64_t *)(void *)(vm->mem + virq_guest_ledger_gpa(1) + VIRQ_LH_FLAGS);
+	uint64_t v = 0;
+
+	assert_true(virq_vm_inject_msi(vm, VIRQ_LAPIC_GPA | (1u << 12), 0x70) > 0);
+	assert_int_equal(virq_vm_wait_handled(vm, 1, 0x70, 1, WAIT_MS), 0);
+	assert_int_equal(count(vm, 1, 0x70), 1);
+	assert_int_equal(virq_vm_wait_handled(vm, 1, 0x70, 2, 20), -ETIMEDOUT);
+	/* vCPU 1 idles halted: nothing else touches its flags while we pretend that a
+	 * handler is still running. */
+	wait_blocked(vm, 1, 1);
+	__atomic_fetch_or(flags, VIRQ_LF_IN_HANDLER, __ATOMIC_SEQ_CST);
+	assert_int_equal(virq_vm_wait_handled(vm, 1, 0x70, 1, 20), -ETIMEDOUT);
+	__atomic_fetch_and(flags, ~VIRQ_LF_IN_HANDLER, __ATOMIC_SEQ_CST);
+	assert_int_equal(virq_vm_wait_handled(vm, 1, 0x70, 1, 20), 0);
+	assert_int_equal(virq_vm_wait_handled(vm, 2, 0x70, 1, 20), -EINVAL);
+	assert_int_equal(virq_vm_kvm_stat(vm, 0, "irq_injections", &v), -EOPNOTSUPP);
+	assert_int_equal(virq_vm_kvm_stat(vm, 2, "irq_injections", &v), -EINVAL);
+	assert_int_equal(virq_vm_kvm_stat(vm, -2, "irq_injections", &v), -EINVAL);
+	no_violations(vm);
+	virq_vm_stop(vm);
+	assert_int_equal(virq_vm_wait_handled(vm, 1, 0x70, 2, 20), -ESHUTDOWN);
+	virq_vm_destroy(vm);
+}
+
 static void test_sim_backend_is_user_mode_only(void **state)
 {
 	struct virq_vm_config cfg;
@@ -844,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_lapic_timer_fires_in_hlt_and_in_spin),
 		cmocka_unit_test(test_loss_every_msi_is_handled_or_counted_coalesced),
 		cmocka_unit_test(test_default_scenario_passes_in_user_mode_posted_and_not),
+		cmocka_unit_test(test_wait_handled_waits_for_the_handler_to_return),
 	};
 	return cmocka_run_group_tests_name("vmm_user", tests, NULL, NULL);
 }
