@@ -4,7 +4,9 @@
 # and ends with the line "N passed, N failed, N skipped".
 #
 # Layers: unit (tests/unit), fuzz (corpus replay), kvm (real VMs), bpf (real probes),
-# e2e (real daemon + CLI, C or shell), tsan (the posted-descriptor stress under TSan).
+# e2e (real daemon + CLI, C or shell), nested (the kvm/bpf programs on kvm_amd inside a
+# QEMU TCG guest, only where this host has no /dev/kvm), tsan (the posted-descriptor
+# stress under TSan).
 # A skip is allowed only when /dev/kvm or a privilege is truly missing; with CI=true on a
 # machine that has /dev/kvm, a skip counts as a failure.
 set -uo pipefail
@@ -13,7 +15,7 @@ BUILD=${BUILD:-build}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export VIRQ_BUILD=$BUILD
 layers=("$@")
-[ ${#layers[@]} -eq 0 ] && layers=(unit fuzz kvm bpf e2e)
+[ ${#layers[@]} -eq 0 ] && layers=(unit fuzz kvm bpf e2e nested)
 logdir=$BUILD/test-logs
 mkdir -p "$logdir"
 timeout_s=${VIRQ_TEST_TIMEOUT:-900}
@@ -59,6 +61,15 @@ for layer in "${layers[@]}"; do
 			[ -x "$bin" ] || continue
 			n=${bin##*/replay_fuzz_}
 			run_one "fuzz/$n" "$bin" "tests/fuzz/corpus/$n"
+		done ;;
+	nested)
+		if [ -e /dev/kvm ]; then
+			echo "  (this host has /dev/kvm: the kvm layer ran natively, no nested run)"
+			continue
+		fi
+		for sh in tests/nested/test_*.sh; do
+			[ -f "$sh" ] || continue
+			timeout_s=${VIRQ_NESTED_TIMEOUT:-2400} run_one "nested/${sh##*/}" bash "$sh"
 		done ;;
 	tsan)
 		for bin in "$BUILD"/tests/unit/test_*stress*; do

@@ -19,6 +19,9 @@ timeout_s=${VIRQ_NESTED_TIMEOUT:-1800}
 # VIRQ_NESTED_LOG: keep the guest console log there; VIRQ_NESTED_ENV: extra VAR=value words
 # exported inside the guest.
 only=${VIRQ_NESTED_ONLY:-}
+# Everything in the guest is emulated: the loss tests inject VIRQ_NESTED_LOSS_COUNT
+# interrupts per mode there (they print the count); natively they inject 1,000,000.
+guest_env="VIRQ_LOSS_COUNT=${VIRQ_NESTED_LOSS_COUNT:-20000} ${VIRQ_NESTED_ENV:-}"
 prog_timeout=${VIRQ_NESTED_PROG_TIMEOUT:-600}
 
 kernel=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)
@@ -80,7 +83,7 @@ done
 	echo 'mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null'
 	echo 'for m in /lib/modules/*.ko; do insmod $m || echo "@@init@@ insmod $m failed"; done'
 	echo '[ -e /dev/kvm ] && echo "@@init@@ KVM ready" || echo "@@init@@ NO-KVM"'
-	echo 'cd /virq; export VIRQ_BUILD='"$BUILD"' CMOCKA_MESSAGE_OUTPUT=TAP VIRQ_NESTED=1 '"${VIRQ_NESTED_ENV:-}"
+	echo 'cd /virq; export VIRQ_BUILD='"$BUILD"' CMOCKA_MESSAGE_OUTPUT=TAP VIRQ_NESTED=1 '"$guest_env"
 	for p in "${progs[@]}"; do
 		n=${p#"$BUILD"/tests/}
 		echo "echo '@@$n@@ BEGIN'"
