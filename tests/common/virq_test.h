@@ -41,6 +41,14 @@ const char *virq_test_bpf_missing(void);
 			VIRQ_SKIP(why_);                    \
 	} while (0)
 
+/*
+ * cmocka_run_group_tests for the slow KVM layers: stdout line-buffered (a program killed by
+ * a timeout still shows how far it got), VIRQ_TEST_FILTER="a,b" runs only the tests whose
+ * names contain a or b, VIRQ_TEST_WATCHDOG=N prints every thread's state and kernel stack
+ * every N seconds (a hang under an emulated KVM shows its place).
+ */
+int virq_test_run_group(const char *name, const struct CMUnitTest *tests, size_t n);
+
 /* Path of a built program, e.g. virq_test_bin("bin/virqd"). Static buffer. */
 const char *virq_test_bin(const char *rel);
 

@@ -428,59 +428,6 @@ static void test_loss_user_mode_posted_and_not_pv_eoi_on_and_off(void **state)
 	loss_run(VIRQ_IRQCHIP_USER, false, false);
 }
 
-/* VIRQ_TEST_WATCHDOG=N: every N seconds, print where each thread of this process is
- * (state, wchan, kernel stack): a hang under a slow emulated KVM shows its place. */
-static void *watchdog(void *arg)
-{
-	unsigned int period = (unsigned int)(uintptr_t)arg;
-
-	for (;;) {
-		DIR *d;
-		struct dirent *e;
-
-		sleep(period);
-		d = opendir("/proc/self/task");
-		if (!d)
-			continue;
-		while ((e = readdir(d))) {
-			char path[300], buf[1024];
-			const char *files[] = { "stat", "wchan", "stack" };
-
-			if (e->d_name[0] == '.')
-				continue;
-			for (size_t i = 0; i < 3; i++) {
-				FILE *f;
-				size_t n;
-
-				snprintf(path, sizeof(path), "/proc/self/task/%s/%s", e->d_name,
-					 files[i]);
-				f = fopen(path, "r");
-				if (!f)
-					continue;
-				n = fread(buf, 1, sizeof(buf) - 1, f);
-				fclose(f);
-				buf[n] = '\0';
-				for (char *p = buf; *p; p++)
-					if (*p == '\n')
-						*p = '|';
-				printf("# watchdog %s %s: %s\n", e->d_name, files[i], buf);
-			}
-		}
-		closedir(d);
-	}
-	return NULL;
-}
-
-static void watchdog_start(void)
-{
-	const char *e = getenv("VIRQ_TEST_WATCHDOG");
-	pthread_t t;
-	unsigned long s = e ? strtoul(e, NULL, 10) : 0;
-
-	if (s && !pthread_create(&t, NULL, watchdog, (void *)(uintptr_t)s))
-		pthread_detach(t);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,25 +437,5 @@ int main(void)
 		cmocka_unit_test(test_loss_every_msi_is_handled_or_counted_coalesced),
 		cmocka_unit_test(test_loss_user_mode_posted_and_not_pv_eoi_on_and_off),
 	};
-	/* VIRQ_TEST_FILTER="a,b" runs only the tests whose names contain a or b (a slow
-	 * emulated KVM, tests/nested). */
-	const char *filter = getenv("VIRQ_TEST_FILTER");
-	struct CMUnitTest picked[sizeof(tests) / sizeof(tests[0])];
-	size_t n = 0;
-
-	/* Line-buffered: a program killed by a timeout still shows how far it got. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	watchdog_start();
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		char words[256], *save = NULL;
-		bool want = !filter || !*filter;
-
-		snprintf(words, sizeof(words), "%s", filter ? filter : "");
-		for (char *w = strtok_r(words, ",", &save); w && !want;
-		     w = strtok_r(NULL, ",", &save))
-			want = strstr(tests[i].name, w) != NULL;
-		if (want)
-			picked[n++] = tests[i];
-	}
-	return _cmocka_run_group_tests("vmm_scenarios", picked, n, NULL, NULL);
+	return virq_test_run_group("vmm_scenarios", tests, sizeof(tests) / sizeof(tests[0]));
 }
