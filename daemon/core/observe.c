@@ -466,6 +466,9 @@ struct xc_kctx {
 	/* Owned VM: kernel source events are split by the path of their vector. */
 	const struct virqd_vecmap *map;
 	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
+	/* accepts of INIT/SIPI (vector 0 / the SIPI page) and vector-less NMIs: vectors 0-15
+	 * are illegal for fixed delivery, so these are never EOI'd (kept out of k_accept) */
+	uint64_t system_accepts;
 	uint64_t plumbing; /* msi_set_irq of the VMM's own mailbox and doorbell vectors */
 	uint64_t unpathed; /* msi_set_irq on vectors of unknown or conflicting path */
 };
@@ -545,6 +548,10 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 	case VIRQ_TEV_APIC_ACCEPT_IRQ:
 		if (kc->map && vec == 2) {
 			kc->nmi_accepts += value;
+			break;
+		}
+		if (kc->map && vec < 16) {
+			kc->system_accepts += value;
 			break;
 		}
 		vc = xc_vcpu_by(kc, k->aux, true);
@@ -628,8 +635,13 @@ struct xc_attr {
 	const char *how; /* "vcpu-threads", "only-vm", "none" */
 	char why[160]; /* when "none" */
 	uint32_t cookie;
-	uint64_t nmi_accepts, plumbing, unpathed;
+	uint64_t nmi_accepts, system_accepts, plumbing, unpathed;
 };
+
+static uint64_t sub_or0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
 
 /*
  * The kernel ledger per path of an owned VM, from what its vectors are known to be:
@@ -677,7 +689,7 @@ static void xc_split_posted(struct virqd_vm *v, struct virq_xcheck_vm *xv, uint3
 {
 	struct virq_xcheck_vmm_path *msi = &xv->vmm[VIRQ_XC_PATH_MSI];
 	struct virq_xcheck_vmm_path *pst = &xv->vmm[VIRQ_XC_PATH_POSTED];
-	uint64_t posted = 0, pcoal = 0, mbox = 0, mcoal = 0;
+	uint64_t posted = 0, pcoal = 0, icoal = 0, rejected = 0, mbox = 0, mcoal = 0;
 
 	for (uint32_t c = 0; c < n; c++) {
 		struct virq_vcpu_user_stats us;
@@ -687,15 +699,22 @@ static void xc_split_posted(struct virqd_vm *v, struct virq_xcheck_vm *xv, uint3
 			return; /* not a user-mode VM after all: leave MSI as it is */
 		posted += us.posted;
 		pcoal += us.post_coalesced;
+		icoal += us.irr_coalesced;
+		rejected += us.pir_rejected;
 		if (virq_vm_vmm_vec(v->vm, c, VIRQ_MBOX_VECTOR, &mv) == 0) {
 			mbox += mv.injected;
 			mcoal += mv.coalesced;
 		}
 	}
 	pst->injected = posted > mbox ? posted - mbox : 0;
-	pst->coalesced = pcoal > mcoal ? pcoal - mcoal : 0;
+	/* The path ledger counts only PIR coalescing (the vector already posted); a posted
+	 * vector already in the IRR at the PIR merge coalesces too (irr_coalesced, counted
+	 * per vector only): injected == handled + post_coalesced + irr_coalesced (vmm.h).
+	 * The mailbox's per-vector coalesced holds both kinds for its vector. */
+	pst->coalesced = sub_or0(pcoal + icoal, mcoal);
+	pst->ignored += rejected; /* refused at the merge: disabled LAPIC, illegal vector */
 	msi->injected = msi->injected > pst->injected ? msi->injected - pst->injected : 0;
-	msi->coalesced = msi->coalesced > pst->coalesced ? msi->coalesced - pst->coalesced : 0;
+	msi->coalesced = sub_or0(msi->coalesced, sub_or0(pcoal, mcoal));
 }
 
 /* Fills one owned VM's ledgers 1, 3 and 4, and 2 when its BPF events are attributable
@@ -732,6 +751,27 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 		}
 		if (v->vecmap.posted_msi)
 			xc_split_posted(v, xv, n);
+		/* NMIs reach CPUs from the VMM and from IPIs the guest was told to send: the
+		 * expectation (CPUs reached) counts both; the source check keeps the VMM's. */
+		if (v->vecmap.guest_nmis) {
+			struct virq_xcheck_vmm_path *np = &xv->vmm[VIRQ_XC_PATH_NMI];
+
+			np->cpus_reached =
+				sub_or0(np->injected, np->coalesced + np->ignored + np->failed) +
+				v->vecmap.guest_nmis;
+			np->flags |= VIRQ_XC_VMM_CPUS_KNOWN;
+		}
+		/* The kernel-irqchip VMM counts every GSI < 16 as "pic" (KVM feeds both
+		 * chips); those the guest routed to the IOAPIC only belong there. */
+		if (cfg->irqchip == VIRQ_IRQCHIP_KERNEL) {
+			uint64_t mv =
+				v->vecmap.low_gsi_ioapic < xv->vmm[VIRQ_XC_PATH_PIC].injected ?
+					v->vecmap.low_gsi_ioapic :
+					xv->vmm[VIRQ_XC_PATH_PIC].injected;
+
+			xv->vmm[VIRQ_XC_PATH_PIC].injected -= mv;
+			xv->vmm[VIRQ_XC_PATH_IOAPIC].injected += mv;
+		}
 	}
 	virqd_vecmap_apply(&v->vecmap, xv);
 	for (uint32_t c = 0; c < n; c++) {
@@ -754,9 +794,13 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 				vc->vmm_coalesced[vec] = vv.coalesced;
 			}
 		}
-		if (virq_vm_exits(v->vm, c, &ex) == 0)
+		if (virq_vm_exits(v->vm, c, &ex) == 0) {
 			for (int r = 0; r < VIRQ_XC_EXIT_REASONS && r < VIRQ_EXIT_REASONS; r++)
 				vc->vmm_exits[r] = ex.by_reason[r];
+			/* KVM_RUN returning -EINTR (kicks, immediate_exit) also fires
+			 * kvm_userspace_exit: the engine reconciles them as KVM_EXIT_INTR. */
+			vc->vmm_exits[VIRQ_XC_KVM_EXIT_INTR] += ex.eintr;
+		}
 	}
 	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
 	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
@@ -780,6 +824,7 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 		xv->flags |= VIRQ_XC_VM_TRACED;
 		xc_kernel_paths(xv, cfg->irqchip != VIRQ_IRQCHIP_USER);
 		attr->nmi_accepts = kc.nmi_accepts;
+		attr->system_accepts = kc.system_accepts;
 		attr->plumbing = kc.plumbing;
 		attr->unpathed = kc.unpathed;
 	}
@@ -1032,6 +1077,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		cJSON_AddStringToObject(o, "reason", attr[i].why);
 		cJSON_AddNumberToObject(o, "cookie", attr[i].cookie);
 		cJSON_AddNumberToObject(o, "nmi_accepts", (double)attr[i].nmi_accepts);
+		cJSON_AddNumberToObject(o, "init_sipi_accepts", (double)attr[i].system_accepts);
 		cJSON_AddNumberToObject(o, "vmm_plumbing_msis", (double)attr[i].plumbing);
 		cJSON_AddNumberToObject(o, "msis_of_unknown_path", (double)attr[i].unpathed);
 		cJSON_AddNumberToObject(o, "unrouted_gsi", m ? (double)m->unrouted_gsi : 0);

@@ -29,6 +29,28 @@ void virqd_vecmap_init(struct virqd_vecmap *m, const struct virq_vm_config *cfg)
 	m->posted_msi = cfg && cfg->irqchip == VIRQ_IRQCHIP_USER && cfg->posted;
 	m->pic_base = VIRQ_PIC_BOOT_BASE;
 	m->pic_imr = 0xffff;
+	m->nr_vcpus = cfg ? cfg->nr_vcpus : 1;
+}
+
+/* CPUs an ICR reaches: shorthand (bits 19:18), else logical (bit 11) or physical. */
+static uint64_t icr_dests(const struct virqd_vecmap *m, uint64_t icr)
+{
+	uint64_t n;
+
+	switch ((icr >> 18) & 3) {
+	case 1:
+		return 1;
+	case 2:
+		return m->nr_vcpus;
+	case 3:
+		return m->nr_vcpus ? m->nr_vcpus - 1 : 0;
+	default:
+		break;
+	}
+	if (!(icr & (1u << 11)))
+		return 1;
+	n = (uint64_t)__builtin_popcountll(icr >> 32);
+	return n < m->nr_vcpus ? n : m->nr_vcpus;
 }
 
 int virqd_vecmap_note(struct virqd_vecmap *m, unsigned int vector, enum virq_xcheck_path p,
@@ -78,6 +100,13 @@ void virqd_vecmap_icr(struct virqd_vecmap *m, uint64_t icr)
 		virqd_vecmap_note(m, NMI_VECTOR, VIRQ_XC_PATH_NMI, false);
 }
 
+void virqd_vecmap_gsi_n(struct virqd_vecmap *m, uint32_t gsi, uint64_t n)
+{
+	virqd_vecmap_gsi(m, gsi);
+	if (gsi < 16 && m->rte[gsi].unmasked && (m->pic_imr & (1u << gsi)))
+		m->low_gsi_ioapic += n;
+}
+
 void virqd_vecmap_gsi(struct virqd_vecmap *m, uint32_t gsi)
 {
 	bool routed = false;
@@ -120,6 +149,8 @@ static void guest_cmd(struct virqd_vecmap *m, uint32_t cmd, uint64_t arg0, uint6
 	switch (cmd) {
 	case VIRQ_MBOX_ICR_WRITE:
 		virqd_vecmap_icr(m, arg0);
+		if (((arg0 >> 8) & 7) == DM_NMI)
+			m->guest_nmis += icr_dests(m, arg0);
 		break;
 	case VIRQ_MBOX_PIC_INIT:
 		m->pic_base = arg0 & 0xf8; /* ICW2: bits 2:0 are the pin (8259A datasheet) */
@@ -144,10 +175,13 @@ void virqd_vecmap_scenario(struct virqd_vecmap *m, const struct virq_scenario *s
 			break;
 		case VIRQ_ACT_GSI:
 			if (a->op != VIRQ_GSI_DEASSERT)
-				virqd_vecmap_gsi(m, a->gsi);
+				virqd_vecmap_gsi_n(m, a->gsi, a->repeat ? a->repeat : 1);
 			break;
 		case VIRQ_ACT_IPI:
 			virqd_vecmap_icr(m, a->addr);
+			if (((a->addr >> 8) & 7) == DM_NMI)
+				m->guest_nmis +=
+					icr_dests(m, a->addr) * (a->repeat ? a->repeat : 1);
 			break;
 		case VIRQ_ACT_TIMER:
 			virqd_vecmap_note(m, a->vector, VIRQ_XC_PATH_TIMER, false);

@@ -38,6 +38,12 @@ struct virqd_vecmap {
 	uint64_t level[VIRQ_XC_NR_VECTORS / 64]; /* level-triggered routes */
 	uint32_t conflicts; /* vectors with a conflict */
 	uint64_t unrouted_gsi; /* GSI injections with no known unmasked route */
+	/* Injections (repetitions included) of GSIs 0-15 routed to the IOAPIC only (8259A pin
+	 * masked): the kernel-irqchip VMM ledger counts every GSI < 16 as "pic". */
+	uint64_t low_gsi_ioapic;
+	/* NMIs (CPUs reached) the guest was told to send by IPI: not in the VMM's ledger */
+	uint64_t guest_nmis;
+	uint32_t nr_vcpus;
 	bool posted_msi; /* fixed MSIs land in posted descriptors (user irqchip, posted) */
 	/* The routing the guest was told to use. */
 	struct {
@@ -62,6 +68,8 @@ int virqd_vecmap_note(struct virqd_vecmap *m, unsigned int vector, enum virq_xch
 void virqd_vecmap_msi(struct virqd_vecmap *m, uint64_t addr, uint32_t data);
 /* A GSI the VMM drives (per the routing above). */
 void virqd_vecmap_gsi(struct virqd_vecmap *m, uint32_t gsi);
+/* The same for `n` injections of the GSI (counts low_gsi_ioapic by n). */
+void virqd_vecmap_gsi_n(struct virqd_vecmap *m, uint32_t gsi, uint64_t n);
 /* An ICR value the guest is asked to write (an IPI; SDM Vol. 3A 11.6.1). */
 void virqd_vecmap_icr(struct virqd_vecmap *m, uint64_t icr);
 /* Every action of a scenario, in order (routing actions update the routing). */

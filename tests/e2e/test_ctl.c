@@ -913,6 +913,8 @@ static void test_scenario_runs_off_the_loop_and_same_vm_is_busy(void **state)
 	t_done = now_ms();
 	assert_int_equal(r.id, 10);
 	assert_int_equal(r.err, VIRQ_E_OK);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.result, "pass")))
+		print_message("# %s\n", cJSON_PrintUnformatted(r.result));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.result, "pass")));
 	virq_proto_reply_fini(&r);
 	assert_true(t_done - t0 >= 1000); /* the sleeps really ran */

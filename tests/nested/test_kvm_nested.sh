@@ -39,10 +39,10 @@ mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,lib/modules,lib64,virq/$BUILD/bin,vir
 
 # --- what runs inside -----------------------------------------------------------------
 progs=()
-# The daemon's e2e test (e2e/test_ctl) runs here only when named in VIRQ_NESTED_ONLY: on
-# kvm_amd its KVM cases fail today on cross-check accounting rules (uncounted in-kernel IRR
-# coalescing, -EINTR returns seen as userspace exits, in-kernel PIO in io_exits) and a
-# posted-path shortfall in user mode that are still being worked on.
+# The daemon's e2e test (e2e/test_ctl) runs here only when named in VIRQ_NESTED_ONLY: its
+# KVM cases passed in 4 of 5 completed nested runs; one timed scenario (test 16) failed once
+# under TCG load and two runs stalled while the host was loaded, so it is not yet reliable
+# enough for every make check.
 for p in "$BUILD"/tests/kvm/test_* "$BUILD"/tests/bpf/test_* "$BUILD"/tests/e2e/test_ctl; do
 	case $p in */e2e/*) [ -n "$only" ] || continue ;; esac
 	[ -x "$p" ] && [ "${p%.[od]}" = "$p" ] || continue

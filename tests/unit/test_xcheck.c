@@ -196,6 +196,52 @@ static void test_uncounted_coalescing_does_not_explain_a_shortfall(void **state)
 	assert_int_equal(find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST, -1)->coalesced, 0);
 }
 
+/*
+ * Kernel irqchip: KVM accepts an MSI whose vector is already pending in the IRR and merges
+ * it with no coalescing signal (no coalesced field in kvm_apic_accept_irq, KVM_SIGNAL_MSI
+ * answers 1). A shortfall against accepts with no other evidence is a bounded merge,
+ * reported as unobservable with that reason, never "lost"; a provable loss still is.
+ */
+static void test_uncounted_irr_merge_in_kernel_lapic_is_bounded_not_lost(void **state)
+{
+	struct fx *f = *state;
+	const struct virq_xcheck_check *c;
+
+	inject(f, VIRQ_XC_PATH_MSI, 0, 0x40, 10, 0, 7);
+	f->vcpu[0].k_eoi[0x40] = 7; /* KVM delivered 7 of 10 accepted: 3 merged */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_UNOBSERVABLE);
+	c = find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST, -1);
+	assert_int_equal(c->coalesced, 3);
+	assert_non_null(strstr(c->detail, "IRR"));
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
+	assert_int_equal(virq_xcheck_report_count(f->r, NULL, -1, -1, VIRQ_XC_LOST), 0);
+
+	/* A userspace LAPIC counts its own merges: an uncounted shortfall there is lost. */
+	f->vm.flags &= ~VIRQ_XC_VM_LAPIC_IN_KERNEL;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vm.flags |= VIRQ_XC_VM_LAPIC_IN_KERNEL;
+
+	/* Provable: KVM counts fewer injections than the guest received. */
+	stats_on(f);
+	f->vcpu[0].stat[VIRQ_XC_STAT_IRQ_INJECTIONS] = 5;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vcpu[0].stat[VIRQ_XC_STAT_IRQ_INJECTIONS] = 7;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_UNOBSERVABLE);
+	f->vm.flags &= ~VIRQ_XC_VM_STATS;
+
+	/* Provable: KVM delivered more than the guest received. */
+	f->vcpu[0].k_eoi[0x40] = 9;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vcpu[0].k_eoi[0x40] = 7;
+
+	/* Provable: a quiesced vector that got nothing at all (a merge leaves one). */
+	inject(f, VIRQ_XC_PATH_MSI, 1, 0x41, 4, 0, 0);
+	f->vcpu[1].k_eoi[0x41] = 0;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_LOST);
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	assert_int_equal(find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST, -1)->index, 0x41);
+}
+
 /* --- in flight --------------------------------------------------------------------- */
 
 static void test_running_vm_shortfall_within_inflight_bound_is_pending(void **state)
@@ -934,6 +980,7 @@ int main(void)
 		T(test_four_ledgers_agreeing_are_consistent),
 		T(test_edge_msi_injected_equals_received_plus_coalesced),
 		T(test_uncounted_coalescing_does_not_explain_a_shortfall),
+		T(test_uncounted_irr_merge_in_kernel_lapic_is_bounded_not_lost),
 		T(test_running_vm_shortfall_within_inflight_bound_is_pending),
 		T(test_quiesced_vm_has_no_inflight_allowance),
 		T(test_same_totals_on_wrong_vcpu_is_misrouted_not_lost),
