@@ -104,7 +104,7 @@ chmod +x "$root/init"
 log=$work/console.log
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi \
 	-cpu max -smp 2 -m 2048 -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 quiet loglevel=1 panic=-1" >"$log" 2>&1
+	-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1" >"$log" 2>&1
 qrc=$?
 tr -d '\r' <"$log" >"$log.txt"
 [ -n "${VIRQ_NESTED_LOG:-}" ] && cp "$log.txt" "$VIRQ_NESTED_LOG"
