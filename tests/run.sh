@@ -48,6 +48,8 @@ run_one() { # name, command...
 		failed_names+=("$name")
 		grep -E -B2 -A12 '^not ok' "$log" | grep -v '# SKIP' | head -60 | sed 's/^/      | /'
 	fi
+	# Notes a test wants on the report even when it passes (e.g. a nested guest re-booted).
+	grep -E '^# note:' "$log" | head -12 | sed 's/^/      = /'
 	if [ "$s" -gt 0 ]; then
 		grep -E -h 'SKIP|skip:' "$log" | sort -u | head -8 | sed 's/^/      ~ /'
 	fi
