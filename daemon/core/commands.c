@@ -900,6 +900,10 @@ static enum virq_proto_err cmd_vm_ledger(struct virqd *d, const struct virq_prot
 			cJSON_AddNumberToObject(po, "failed", (double)vl.path_failed[p]);
 		}
 		cJSON_AddNumberToObject(res, "irqfd_signals", (double)vl.irqfd_signals);
+		o = cJSON_AddObjectToObject(res, "doorbell");
+		cJSON_AddNumberToObject(o, "roundtrips", (double)vl.doorbell_roundtrips);
+		cJSON_AddNumberToObject(o, "ns_sum", (double)vl.doorbell_ns_sum);
+		cJSON_AddNumberToObject(o, "posts", (double)vl.doorbell_posts);
 	}
 	a = cJSON_AddArrayToObject(res, "vcpus");
 	for (uint32_t c = 0; c < n; c++) {

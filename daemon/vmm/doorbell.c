@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Doorbell device: guest port write -> KVM_IOEVENTFD (no userspace exit) -> device
- * thread -> irqfd on an MSI route -> guest handler. The same shape as a virtio queue
+ * thread -> completion interrupt -> guest handler. The same shape as a virtio queue
  * notification and its completion interrupt, reduced to one port and one vector.
+ *
+ * The completion is an irqfd on an MSI route with an in-kernel irqchip (kernel/split);
+ * in `user` mode, where KVM has no irqchip to route an irqfd to, the device thread posts
+ * the same MSI into vCPU 0's posted-interrupt descriptor (virq_user_msi), as an
+ * assigned device's interrupt is posted by VT-d, and kicks the vCPU only if ON went
+ * 0 -> 1 while it was in KVM_RUN.
  */
 #include "vmm_internal.h"
 #include "virq/vmm_guest.h"
@@ -49,10 +55,17 @@ static void *doorbell_thread(void *arg)
 		if (read(vm->db_ioeventfd, &n, sizeof(n)) != sizeof(n))
 			continue;
 		virq_cnt_add(&vm->db_events, 1);
-		if (write(vm->db_irqfd, &one, sizeof(one)) == sizeof(one))
+		if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+			/* Counted by virq_user_msi on the MSI path (injected, coalesced or
+			 * failed) like any other MSI; here only as a doorbell post. */
+			if (virq_user_msi(vm, VIRQ_LAPIC_GPA, VIRQ_DOORBELL_VECTOR,
+					  VIRQ_PATH_MSI) >= 0)
+				virq_cnt_add(&vm->ledger.doorbell_posts, 1);
+		} else if (write(vm->db_irqfd, &one, sizeof(one)) == sizeof(one)) {
 			virq_cnt_add(&vm->ledger.irqfd_signals, 1);
-		else
+		} else {
 			virq_cnt_add(&vm->ledger.path_failed[VIRQ_PATH_MSI], 1);
+		}
 	}
 	return NULL;
 }
@@ -63,10 +76,12 @@ int virq_doorbell_init(struct virq_vm *vm, char *err, size_t errlen)
 	struct kvm_irqfd irqfd;
 	int ret;
 
+	bool user = vm->cfg.irqchip == VIRQ_IRQCHIP_USER;
+
 	vm->db_ioeventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->db_irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->db_irqfd = user ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->db_stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->db_ioeventfd < 0 || vm->db_irqfd < 0 || vm->db_stopfd < 0) {
+	if (vm->db_ioeventfd < 0 || (!user && vm->db_irqfd < 0) || vm->db_stopfd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "doorbell eventfd: %s", strerror(errno));
 		return ret;
@@ -84,7 +99,7 @@ int virq_doorbell_init(struct virq_vm *vm, char *err, size_t errlen)
 	memset(&irqfd, 0, sizeof(irqfd));
 	irqfd.fd = (uint32_t)vm->db_irqfd;
 	irqfd.gsi = VIRQ_DOORBELL_GSI;
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+	if (!user && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "KVM_IRQFD doorbell: %s", strerror(errno));
 		return ret;

@@ -1168,7 +1168,7 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		if (ret)
 			goto err_free;
 	} else if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
-		/* No in-kernel irqchip at all: no routes, irqfds or doorbell. */
+		/* No in-kernel irqchip at all: no routes or irqfds (the doorbell posts). */
 		ret = virq_user_kvm_setup(vm, err, errlen);
 		if (!ret)
 			ret = virq_user_init(vm, err, errlen);
@@ -1188,10 +1188,10 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		ret = setup_irqfds(vm, err, errlen);
 		if (ret)
 			goto err_free;
-		ret = virq_doorbell_init(vm, err, errlen);
-		if (ret)
-			goto err_free;
 	}
+	ret = virq_doorbell_init(vm, err, errlen);
+	if (ret)
+		goto err_free;
 
 	mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (mmap_size < (int)sizeof(struct kvm_run)) {

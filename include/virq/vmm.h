@@ -151,13 +151,14 @@ int virq_vm_inject_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op);
 /* NMI to one vCPU (KVM_NMI in user mode; an NMI MSI otherwise). */
 int virq_vm_inject_nmi(struct virq_vm *vm, uint32_t vcpu);
 /* Fire the irqfd bound to `gsi` (kernel/split). -EOPNOTSUPP in user mode (no in-kernel
- * irqchip to route an irqfd to); the doorbell is likewise kernel/split only. */
+ * irqchip to route an irqfd to: there the doorbell posts instead, see below). */
 int virq_vm_irqfd_signal(struct virq_vm *vm, uint32_t gsi);
 
 /*
- * Doorbell round trip (kernel/split): asks vCPU 0 to ring the doorbell port (mailbox
- * OUTB), KVM signals the ioeventfd without an exit, the VMM's device thread answers
- * through an irqfd, and the guest handler counts VIRQ_DOORBELL_VECTOR. Waits for that
+ * Doorbell round trip: asks vCPU 0 to ring the doorbell port (mailbox OUTB), KVM
+ * signals the ioeventfd without an exit, the VMM's device thread answers through an
+ * irqfd (kernel/split) or a post into vCPU 0's descriptor (user), and the guest
+ * handler counts VIRQ_DOORBELL_VECTOR. Simulated VMs have none. Waits for that
  * count; *rtt_ns (may be NULL) gets the host-measured round trip, which includes the
  * mailbox interrupt. Counted in the VMM ledger. 0, -ETIMEDOUT, -ESHUTDOWN, -EOPNOTSUPP.
  */
@@ -234,6 +235,7 @@ struct virq_vmm_ledger {
 	uint64_t path_failed[VIRQ_PATH__COUNT];
 	uint64_t line_status[VIRQ_LS__COUNT]; /* kernel-mode KVM_IRQ_LINE_STATUS answers */
 	uint64_t irqfd_signals;
+	uint64_t doorbell_posts; /* user mode: doorbell completions posted (no irqfd) */
 	uint64_t doorbell_roundtrips;
 	uint64_t doorbell_ns_sum;
 	uint64_t posted[4]; /* user mode: notification kinds, see VIRQ_PI_NOTIFY_* */

@@ -35,6 +35,24 @@
  *                    silent (attached but never fired on this host), or a stat that stays 0
  *                    while independent ledgers count events (a counter this KVM backend
  *                    does not maintain, e.g. io_exits here). `detail` carries the reason.
+ *                    Also a shortfall that KVM's in-kernel IRR merging explains (below).
+ *
+ * Rules learnt from real KVM runs (daemon/xcheck/engine.c has the code and the reasoning):
+ *   - IRR merging (kernel/split irqchip, owned VMs, paths the VMM injected on, NMI and
+ *     posted excluded): KVM accepts a fixed edge interrupt whose vector is already pending
+ *     in the IRR and merges it (one bit per vector, SDM Vol. 3A 11.8.4) while answering 1
+ *     and tracing no coalescing. A shortfall of guest receipts or kvm_eoi is then
+ *     `unobservable` with the bound in `coalesced`, not `lost`, unless a loss is provable:
+ *     quiesced and a (vCPU, vector) cell got none of its expected deliveries (a merge
+ *     leaves one delivered), a vCPU's irq_injections below its guest receipts, or guest
+ *     receipts below kvm_eoi (lost after KVM delivered).
+ *   - -EINTR returns: KVM_RUN interrupted by a kick returns -EINTR, which the VMM counts as
+ *     KVM_EXIT_INTR (or reason 0); kvm_userspace_exit fires for it too, carrying whatever
+ *     exit_reason kvm_run still holds. Surplus kvm_userspace_exit events of a reason are
+ *     explained by -EINTR returns not already seen as reason 0 or KVM_EXIT_INTR, each
+ *     used once (the check's values carry vmm.eintr).
+ *   - io_exits with an in-kernel irqchip counts every PIO intercept, including the PIC,
+ *     PIT and ELCR ports served in the kernel: it is an upper bound of the VMM's IO exits.
  *
  * In-flight bound (VM not quiesced, i.e. sampled while the guest runs): an interrupt can be
  * between two ledgers. Per (vCPU, vector) at most one can sit in the IRR and one in service

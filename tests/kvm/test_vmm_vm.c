@@ -229,14 +229,17 @@ static void test_split_ioapic_model_delivers_to_the_rte_destination(void **state
 	virq_vm_destroy(vm);
 }
 
-/* The doorbell completes through ioeventfd + irqfd: counted round trips, the guest saw
- * each completion, and no port write reached userspace (KVM_IOEVENTFD). */
+/* The doorbell completes through ioeventfd + irqfd (kernel/split) or ioeventfd + a post
+ * into the descriptor (user): counted round trips, the guest saw each completion, and no
+ * port write reached userspace (KVM_IOEVENTFD). */
 static void test_doorbell_round_trip_needs_no_userspace_exit(void **state)
 {
+	static const enum virq_irqchip_mode modes[] = { VIRQ_IRQCHIP_KERNEL, VIRQ_IRQCHIP_SPLIT,
+							VIRQ_IRQCHIP_USER };
+
 	VIRQ_REQUIRE_KVM();
-	for (int m = 0; m < 2; m++) {
-		struct virq_vm *vm = boot_mode(1, VIRQ_IDLE_CPL3_SPIN, false,
-					       m ? VIRQ_IRQCHIP_SPLIT : VIRQ_IRQCHIP_KERNEL);
+	for (int m = 0; m < 3; m++) {
+		struct virq_vm *vm = boot_mode(1, VIRQ_IDLE_CPL3_SPIN, false, modes[m]);
 		struct virq_vcpu_exits e0, e1;
 		struct virq_vmm_ledger l;
 		uint64_t rtt = 0;
@@ -251,6 +254,13 @@ static void test_doorbell_round_trip_needs_no_userspace_exit(void **state)
 		assert_int_equal(virq_vm_vmm_ledger(vm, &l), 0);
 		assert_int_equal(l.doorbell_roundtrips, 20);
 		assert_true(l.doorbell_ns_sum >= 20);
+		/* Each ring is one completion: an irqfd signal, or a post in user mode
+		 * (the ioeventfd counter can fold rings, but the next ring waits for the
+		 * previous completion). */
+		assert_int_equal(modes[m] == VIRQ_IRQCHIP_USER ? l.doorbell_posts : l.irqfd_signals,
+				 20);
+		if (modes[m] == VIRQ_IRQCHIP_USER)
+			assert_int_equal(l.irqfd_signals, 0);
 		assert_int_equal(e1.by_reason[2 /* KVM_EXIT_IO */], e0.by_reason[2]);
 		virq_vm_destroy(vm);
 	}

@@ -18,6 +18,9 @@ timeout_s=${VIRQ_NESTED_TIMEOUT:-1800}
 # VIRQ_NESTED_PROG_TIMEOUT: seconds per program inside the guest;
 # VIRQ_NESTED_LOG: keep the guest console log there; VIRQ_NESTED_ENV: extra VAR=value words
 # exported inside the guest.
+# VIRQ_NESTED_RAW: repository scripts (e.g. bench/nested_bench.sh) run in the guest after
+# the test programs, their output printed verbatim as "RAW <script>: <line>" (not TAP);
+# VIRQ_NESTED_BINS: more $BUILD binaries they need. VIRQ_NESTED_ONLY=none runs no tests.
 only=${VIRQ_NESTED_ONLY:-}
 # Everything in the guest is emulated: the loss tests inject VIRQ_NESTED_LOSS_COUNT
 # interrupts per mode there (they print the count); natively they inject 1,000,000.
@@ -51,8 +54,18 @@ for p in "$BUILD"/tests/kvm/test_* "$BUILD"/tests/bpf/test_* "$BUILD"/tests/e2e/
 	fi
 	progs+=("$p")
 done
-[ ${#progs[@]} -gt 0 ] || { echo "1..1"; echo "not ok 1 - no kvm/bpf/e2e test programs built in $BUILD"; exit 0; }
-bins=("${progs[@]}" "$BUILD/bin/virqd" "$BUILD/bin/virqctl")
+[ ${#progs[@]} -gt 0 ] || [ -n "${VIRQ_NESTED_RAW:-}" ] ||
+	{ echo "1..1"; echo "not ok 1 - no kvm/bpf/e2e test programs built in $BUILD"; exit 0; }
+raw=()
+for r in ${VIRQ_NESTED_RAW:-}; do
+	[ -f "$r" ] || { echo "1..1"; echo "not ok 1 - VIRQ_NESTED_RAW: no $r"; exit 0; }
+	mkdir -p "$root/virq/$(dirname "$r")"
+	cp "$r" "$root/virq/$r"
+	chmod +x "$root/virq/$r"
+	raw+=("$r")
+done
+# shellcheck disable=SC2206
+bins=("${progs[@]}" "$BUILD/bin/virqd" "$BUILD/bin/virqctl" ${VIRQ_NESTED_BINS:-})
 for b in "${bins[@]}"; do
 	mkdir -p "$root/virq/$(dirname "$b")"
 	cp "$b" "$root/virq/$b"
@@ -64,7 +77,7 @@ for lib in $(ldd "${bins[@]}" 2>/dev/null | awk '/=> \//{print $3} /^\s*\/lib64/
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof; do
+for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr; do
 	ln -s busybox "$root/bin/$a"
 done
 # kvm_amd and what it needs, in load order.
@@ -79,6 +92,10 @@ for m in virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arc
 	*) cp "$f" "$root/lib/modules/$i-$(basename "$m")" ;;
 	esac
 done
+
+# pname PROG: the name a program's lines carry (kvm/test_x for $BUILD/tests/kvm/test_x;
+# a VIRQ_NESTED_RAW script by its path).
+pname() { echo "${1#"$BUILD"/tests/}"; }
 
 # make_init SYMS PROG...: the guest's /init running these programs, packed into the
 # initrd; with SYMS=1 it first copies the kernel's text symbols to the second serial port
@@ -138,7 +155,7 @@ make_init() {
 		}
 		EOF
 		for p in "$@"; do
-			echo "run ${p#"$BUILD"/tests/} $prog_timeout $p"
+			echo "run $(pname "$p") $prog_timeout $p"
 		done
 		echo 'echo "@@init@@ DONE"; sync; poweroff -f'
 	} >"$root/init"
@@ -260,7 +277,7 @@ retries=${VIRQ_NESTED_FREEZE_RETRIES:-2}
 deadline=$((SECONDS + timeout_s))
 declare -A prog_log
 notes=()
-remaining=("${progs[@]}")
+remaining=("${progs[@]}" "${raw[@]}")
 frozen=() # "boot name" of each freeze
 boots=0 qrc=0
 : >"$work/all.txt"
@@ -343,6 +360,11 @@ for p in "${progs[@]}"; do
 	fi
 	# Failure details and skip reasons, for the runner's log.
 	printf '%s\n' "$lines" | grep -E '^#|SKIP reason' | head -40 | sed "s|^|# $name: |"
+done
+for r in "${raw[@]}"; do
+	lines=$(grep -a "^@@$r@@ " "${prog_log[$r]:-/dev/null}" | sed "s|^@@$r@@ ||")
+	printf '%s\n' "$lines" | grep -v '^BEGIN$' | sed "s|^|RAW $r: |"
+	printf '%s\n' "$lines" | grep -q '^END' || echo "RAW $r: # did not finish (qemu rc $qrc)"
 done
 [ $boots -gt 1 ] && echo "# note: $boots guest boots"
 for l in "${notes[@]}"; do echo "$l"; done
