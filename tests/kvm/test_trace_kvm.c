@@ -1,13 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * BPF counts against real VMs: N KVM_SIGNAL_MSI give N kvm_msi_set_irq and N
- * kvm_apic_accept_irq with the right vector and APIC ID, equal to the VMM's injection
- * ledger and the guest's ledger; two VMs in one process get distinct VM ids; a filter on
- * another tgid (a decoy VMM) counts nothing of ours.
+ * BPF counts against real VMs, per irqchip mode:
+ *   - kernel and split: N KVM_SIGNAL_MSI give N kvm_msi_set_irq and N kvm_apic_accept_irq
+ *     with the right vector and APIC ID, equal to the VMM's injection ledger and the
+ *     guest's ledger;
+ *   - user: no in-kernel LAPIC, so no kvm_msi_set_irq or kvm_apic_accept_irq at all; the
+ *     VMM's KVM_INTERRUPT injections show as kvm_inj_virq with the vector, equal to KVM's
+ *     irq_injections stat (which counts re-injections too) and >= the guest's receipts;
+ * two VMs in one process get distinct VM ids; a second VMM process (a forked decoy with
+ * its own VM, injecting the same vector) is attributed to its own tgid and VM, and a
+ * filter on our tgid counts none of its events; a filter on another tgid counts none of
+ * ours.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "virq/trace.h"
@@ -19,6 +29,7 @@
 struct sel {
 	uint16_t event;
 	uint32_t arg, aux;
+	uint32_t tgid;
 	uint64_t sum;
 	uint32_t vm_ids[4];
 	unsigned int nr_vm;
@@ -30,8 +41,7 @@ static int sel_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
 	struct sel *s = ctx;
 	unsigned int i;
 
-	if (k->event != s->event || k->arg != s->arg || k->aux != s->aux ||
-	    k->tgid != (uint32_t)getpid())
+	if (k->event != s->event || k->arg != s->arg || k->aux != s->aux || k->tgid != s->tgid)
 		return 0;
 	s->sum += v;
 	if (!(k->flags & VIRQ_TKF_VM_FROM_IOCTL))
@@ -44,12 +54,43 @@ static int sel_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
 	return 0;
 }
 
-static struct sel sel(struct virq_trace *t, uint16_t ev, uint32_t arg, uint32_t aux)
+static struct sel sel_pid(struct virq_trace *t, pid_t pid, uint16_t ev, uint32_t arg,
+		       uint32_t aux)
 {
-	struct sel s = { .event = ev, .arg = arg, .aux = aux, .all_from_ioctl = true };
+	struct sel s = {
+		.event = ev, .arg = arg, .aux = aux, .tgid = (uint32_t)pid, .all_from_ioctl = true
+	};
 
 	assert_int_equal(virq_trace_read_counters(t, sel_cb, &s), 0);
 	return s;
+}
+
+static struct sel sel(struct virq_trace *t, uint16_t ev, uint32_t arg, uint32_t aux)
+{
+	return sel_pid(t, getpid(), ev, arg, aux);
+}
+
+/* Every count of one event of this process, whatever its arguments. */
+struct ev_sum {
+	uint16_t event;
+	uint64_t sum;
+};
+
+static int ev_sum_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	struct ev_sum *e = ctx;
+
+	if (k->event == e->event && k->tgid == (uint32_t)getpid())
+		e->sum += v;
+	return 0;
+}
+
+static uint64_t ev_total(struct virq_trace *t, uint16_t ev)
+{
+	struct ev_sum e = { .event = ev };
+
+	assert_int_equal(virq_trace_read_counters(t, ev_sum_cb, &e), 0);
+	return e.sum;
 }
 
 struct vm_find {
@@ -69,7 +110,7 @@ static int vm_find_cb(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
 	return 0;
 }
 
-static struct virq_vm *vm_up(const char *name)
+static struct virq_vm *vm_up_mode(const char *name, enum virq_irqchip_mode mode)
 {
 	struct virq_vm_config cfg;
 	struct virq_vm *vm;
@@ -78,12 +119,18 @@ static struct virq_vm *vm_up(const char *name)
 	virq_vm_config_init(&cfg);
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 	cfg.nr_vcpus = 2;
+	cfg.irqchip = mode;
 	vm = virq_vm_create(&cfg, err, sizeof(err));
 	if (!vm)
 		fail_msg("virq_vm_create: %s", err);
 	assert_int_equal(virq_vm_start(vm), 0);
 	assert_int_equal(virq_vm_wait_ready(vm, 10000), 0);
 	return vm;
+}
+
+static struct virq_vm *vm_up(const char *name)
+{
+	return vm_up_mode(name, VIRQ_IRQCHIP_KERNEL);
 }
 
 static void inject_and_wait(struct virq_vm *vm, uint8_t apic, uint8_t vec, unsigned int n)
@@ -105,7 +152,7 @@ static void inject_and_wait(struct virq_vm *vm, uint8_t apic, uint8_t vec, unsig
 	}
 }
 
-static void test_n_signal_msi_give_n_source_and_accept_counts(void **state)
+static void signal_msi_counts(enum virq_irqchip_mode mode)
 {
 	struct virq_trace_opts o;
 	struct virq_trace *t;
@@ -121,7 +168,7 @@ static void test_n_signal_msi_give_n_source_and_accept_counts(void **state)
 	if (!t)
 		fail_msg("virq_trace_open: %s", err);
 	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
-	vm = vm_up("trace-a");
+	vm = vm_up_mode("trace-a", mode);
 	assert_int_equal(virq_trace_reset(t), 0);
 	inject_and_wait(vm, 1, 0x45, N_MSI);
 	assert_int_equal(virq_vm_vmm_vec(vm, 1, 0x45, &vv), 0);
@@ -145,6 +192,68 @@ static void test_n_signal_msi_give_n_source_and_accept_counts(void **state)
 	char want_id[48];
 	snprintf(want_id, sizeof(want_id), "kvm-%d", (int)me);
 	assert_string_equal(f.vm.stats_id, want_id);
+	virq_vm_destroy(vm);
+	virq_trace_close(t);
+}
+
+static void test_n_signal_msi_give_n_source_and_accept_counts(void **state)
+{
+	signal_msi_counts(VIRQ_IRQCHIP_KERNEL);
+}
+
+/* split: KVM's LAPIC with our IOAPIC/PIC; MSIs take the same in-kernel path. */
+static void test_split_n_signal_msi_give_n_source_and_accept_counts(void **state)
+{
+	signal_msi_counts(VIRQ_IRQCHIP_SPLIT);
+}
+
+/* user: our LAPIC; KVM only sees KVM_INTERRUPT (kvm_inj_virq on the vCPU thread). */
+static void test_user_mode_msis_show_as_inj_virq_only(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct virq_vm *vm;
+	struct virq_vcpu_user_stats u0, u1;
+	struct virq_guest_vec g;
+	uint64_t k0, k1;
+	pid_t me = getpid();
+	char err[256];
+
+	VIRQ_REQUIRE_KVM();
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	t = virq_trace_open(&o, err, sizeof(err));
+	if (!t)
+		fail_msg("virq_trace_open: %s", err);
+	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	vm = vm_up_mode("trace-u", VIRQ_IRQCHIP_USER);
+	assert_int_equal(virq_vm_user_stats(vm, 1, &u0), 0);
+	assert_int_equal(virq_vm_kvm_stat(vm, 1, "irq_injections", &k0), 0);
+	assert_int_equal(virq_trace_reset(t), 0);
+	inject_and_wait(vm, 1, 0x46, N_MSI);
+	/* the last injection's KVM_RUN may still be on its way to the stats: settle */
+	usleep(50000);
+	assert_int_equal(virq_vm_user_stats(vm, 1, &u1), 0);
+	assert_int_equal(virq_vm_kvm_stat(vm, 1, "irq_injections", &k1), 0);
+	assert_int_equal(virq_vm_ledger(vm, 1, 0x46, &g), 0);
+	struct sel inj = sel(t, VIRQ_TEV_INJ_VIRQ, 0x46, 0);
+	print_message("# user: %d MSIs, VMM KVM_INTERRUPT %llu, kvm_inj_virq %llu (all vectors "
+		      "%llu), irq_injections %llu, guest %llu\n",
+		      N_MSI, (unsigned long long)(u1.injections - u0.injections),
+		      (unsigned long long)inj.sum,
+		      (unsigned long long)ev_total(t, VIRQ_TEV_INJ_VIRQ),
+		      (unsigned long long)(k1 - k0), (unsigned long long)g.count);
+	/* nothing went through KVM's LAPIC */
+	assert_int_equal(ev_total(t, VIRQ_TEV_MSI_SET_IRQ), 0);
+	assert_int_equal(ev_total(t, VIRQ_TEV_APIC_ACCEPT_IRQ), 0);
+	/* the VMM injected each MSI once, the guest took each once */
+	assert_int_equal(u1.injections - u0.injections, N_MSI);
+	assert_int_equal(g.count, N_MSI);
+	/* KVM injected each at least once (re-injection after a cancelled entry repeats
+	 * the event and the stat alike): the tracepoint and the stat agree exactly */
+	assert_true(inj.sum >= N_MSI);
+	assert_int_equal(ev_total(t, VIRQ_TEV_INJ_VIRQ), k1 - k0);
+	assert_int_equal(inj.nr_vm, 1);
 	virq_vm_destroy(vm);
 	virq_trace_close(t);
 }
@@ -198,10 +307,112 @@ static void test_filter_on_a_decoy_tgid_counts_none_of_ours(void **state)
 	virq_trace_close(t);
 }
 
+/* The decoy: a second VMM process with its own kernel-mode VM, injecting n MSIs of
+ * `vec` to APIC 0 one at a time. Exit status 0 when the guest took all of them. */
+static int decoy_main(uint8_t vec, unsigned int n)
+{
+	struct virq_vm_config cfg;
+	struct virq_vm *vm;
+	struct virq_guest_vec g = { 0 };
+	char err[256];
+
+	virq_vm_config_init(&cfg);
+	snprintf(cfg.name, sizeof(cfg.name), "decoy");
+	cfg.nr_vcpus = 1;
+	vm = virq_vm_create(&cfg, err, sizeof(err));
+	if (!vm || virq_vm_start(vm) || virq_vm_wait_ready(vm, 20000))
+		return 2;
+	for (unsigned int i = 0; i < n; i++) {
+		if (virq_vm_inject_msi(vm, 0xfee00000ull, vec) < 0)
+			return 3;
+		for (int spins = 0; spins < 4000; spins++) {
+			virq_vm_ledger(vm, 0, vec, &g);
+			if (g.count >= i + 1)
+				break;
+			usleep(500);
+		}
+		if (g.count < i + 1)
+			return 4;
+	}
+	virq_vm_destroy(vm);
+	return 0;
+}
+
+static pid_t decoy_start(uint8_t vec, unsigned int n)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(decoy_main(vec, n));
+	return pid;
+}
+
+static void decoy_wait(pid_t pid)
+{
+	int st = 0;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		fail_msg("decoy VMM process failed (status 0x%x)", st);
+}
+
+/* Two VMM processes at once, the same vector in both: each process's events carry its
+ * own tgid and its own VM; with a filter on our tgid, none of the decoy's are counted. */
+static void test_second_vmm_process_is_attributed_to_itself_and_filtered(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct virq_vm *vm;
+	pid_t me = getpid(), decoy;
+	uint64_t filtered0;
+	char err[256];
+
+	VIRQ_REQUIRE_KVM();
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	t = virq_trace_open(&o, err, sizeof(err));
+	if (!t)
+		fail_msg("virq_trace_open: %s", err);
+	assert_int_equal(virq_trace_reset(t), 0);
+	decoy = decoy_start(0x47, 20);
+	vm = vm_up("trace-own");
+	inject_and_wait(vm, 0, 0x47, 10);
+	decoy_wait(decoy);
+	struct sel mine = sel(t, VIRQ_TEV_MSI_SET_IRQ, 0x47, 0);
+	struct sel theirs = sel_pid(t, decoy, VIRQ_TEV_MSI_SET_IRQ, 0x47, 0);
+	struct sel their_acc = sel_pid(t, decoy, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x47, 0);
+	assert_int_equal(mine.sum, 10);
+	assert_int_equal(theirs.sum, 20);
+	assert_int_equal(their_acc.sum, 20);
+	assert_int_equal(mine.nr_vm, 1);
+	assert_int_equal(theirs.nr_vm, 1);
+	assert_int_not_equal(mine.vm_ids[0], theirs.vm_ids[0]);
+	assert_int_equal(their_acc.vm_ids[0], theirs.vm_ids[0]);
+
+	/* Now only us: the decoy's events are filtered out in the kernel, and counted so. */
+	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	assert_int_equal(virq_trace_reset(t), 0);
+	filtered0 = virq_trace_stat(t, VIRQ_TSTAT_FILTERED);
+	decoy = decoy_start(0x48, 20);
+	inject_and_wait(vm, 1, 0x48, 5);
+	decoy_wait(decoy);
+	assert_int_equal(sel(t, VIRQ_TEV_MSI_SET_IRQ, 0x48, 1).sum, 5);
+	assert_int_equal(sel_pid(t, decoy, VIRQ_TEV_MSI_SET_IRQ, 0x48, 0).sum, 0);
+	assert_true(virq_trace_stat(t, VIRQ_TSTAT_FILTERED) - filtered0 >= 40);
+	virq_vm_destroy(vm);
+	virq_trace_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_n_signal_msi_give_n_source_and_accept_counts),
+		cmocka_unit_test(test_split_n_signal_msi_give_n_source_and_accept_counts),
+		cmocka_unit_test(test_user_mode_msis_show_as_inj_virq_only),
+		cmocka_unit_test(test_second_vmm_process_is_attributed_to_itself_and_filtered),
 		cmocka_unit_test(test_two_vms_in_one_process_get_distinct_vm_ids),
 		cmocka_unit_test(test_filter_on_a_decoy_tgid_counts_none_of_ours),
 	};
