@@ -45,8 +45,11 @@ echo "$tk" | jq '{nested: true, kvm_injection_throughput: .}' >"$res/trace_neste
 	{ echo "bench_nested: bad trace JSON: $tk"; exit 1; }
 
 # The VMM targets (issue: user posted >= 0.9x kernel's interrupts/s with p50 <= 1.5x;
-# <= 1 userspace exit per interrupt, 0 with PV EOI), per idle style.
+# <= 1 userspace exit per interrupt, 0 with PV EOI), per idle style. Exits per interrupt
+# are counted without HLT exits: those belong to the halting idle style (in user mode
+# KVM has no LAPIC to halt in), not to the delivery.
 jq -r '
+  def dx: ((.exits_per_irq - (.exits_per_irq_by_reason["5"] // 0)) * 100 | round) / 100;
   [.rows[] | select(.status == "ok")] as $r
   | ($r | map(.idle) | unique[]) as $i
   | ($r | map(select(.idle == $i))) as $s
@@ -55,14 +58,13 @@ jq -r '
   | ($s | map(select(.mode == "user,posted=off"))[0]) as $o
   | ($s | map(select(.mode == "user,pv_eoi=off"))[0]) as $p
   | if ($k and $u) then
-      "target \($i): user/kernel irq/s \(($u.irq_per_s / $k.irq_per_s * 100 | round) / 100)x (goal >= 0.9: \(if $u.irq_per_s >= 0.9 * $k.irq_per_s then "met" else "NOT met" end)), p50 \(($u.latency_p50_s / $k.latency_p50_s * 100 | round) / 100)x (goal <= 1.5: \(if $u.latency_p50_s <= 1.5 * $k.latency_p50_s then "met" else "NOT met" end)); exits/irq user \($u.exits_per_irq) (goal 0 with PV EOI: \(if $u.exits_per_irq == 0 then "met" else "NOT met" end))"
-      + (if $p then ", pv_eoi=off \($p.exits_per_irq) (goal <= 1: \(if $p.exits_per_irq <= 1 then "met" else "NOT met" end))" else "" end)
+      "target \($i): user/kernel irq/s \(($u.irq_per_s / $k.irq_per_s * 100 | round) / 100)x (goal >= 0.9: \(if $u.irq_per_s >= 0.9 * $k.irq_per_s then "met" else "NOT met" end)), p50 \(($u.latency_p50_s / $k.latency_p50_s * 100 | round) / 100)x (goal <= 1.5: \(if $u.latency_p50_s <= 1.5 * $k.latency_p50_s then "met" else "NOT met" end)); delivery exits/irq user \($u | dx) (goal 0 with PV EOI: \(if ($u | dx) == 0 then "met" else "NOT met" end))"
+      + (if $p then ", pv_eoi=off \($p | dx) (goal <= 1: \(if ($p | dx) <= 1 then "met" else "NOT met" end))" else "" end)
       + (if $o then "; posted/posted=off irq/s \(($u.irq_per_s / $o.irq_per_s * 100 | round) / 100)x (one injecting thread)" else "" end)
     else "target \($i): kernel or user row missing" end' "$res/vmm_nested.json"
 if jq -e '.kvm_injection_throughput.skipped' "$res/trace_nested.json" >/dev/null; then
 	echo "tracing overhead: skipped, $(jq -r .kvm_injection_throughput.skipped "$res/trace_nested.json")"
 else
-	jq -r '.kvm_injection_throughput |
-		"tracing overhead: KVM_SIGNAL_MSI/s attached \(.attached_per_s), detached \(.detached_per_s): ratio \(.ratio), loss \(.loss_pct)% (goal < \(.goal_loss_pct)%: \(if .goal_met then "met" else "NOT met" end)); traced \(.traced_msi) of \(.injected_attached)"' \
-		"$res/trace_nested.json"
+	jq -r '.kvm_injection_throughput | {flood, delivered} | to_entries[] | {k: .key, v: .value} |
+		"tracing overhead, \(.k): KVM_SIGNAL_MSI/s detached \(.v.detached_per_s), attached \(.v.attached_per_s): ratio \(.v.ratio), loss \(.v.loss_pct)% (goal < \(.v.goal_loss_pct)%: \(if .v.goal_met then "met" else "NOT met" end)); with the ring buffer \(.v.ring_attached_per_s) (loss \(.v.ring_loss_pct)%); pairs \(.v.pair_ratios); traced \(.v.traced_msi) of \(.v.injected_attached)"' "$res/trace_nested.json"
 fi

@@ -63,21 +63,42 @@ struct row {
 	double rate;
 	double p50_us, p99_us;
 	double exits_per_irq;
+	double exits_by_reason[VIRQ_EXIT_REASONS]; /* per interrupt */
 	double doorbell_p50_us;
 };
 
-static uint64_t total_exits(struct virq_vm *vm, uint32_t n)
+/* Userspace exits of every vCPU, by reason (into by[]) and in total. */
+static uint64_t total_exits(struct virq_vm *vm, uint32_t n, uint64_t *by)
 {
 	uint64_t sum = 0;
 
+	memset(by, 0, VIRQ_EXIT_REASONS * sizeof(*by));
 	for (uint32_t c = 0; c < n; c++) {
 		struct virq_vcpu_exits ex;
 
 		if (!virq_vm_exits(vm, c, &ex))
-			for (int r = 0; r < VIRQ_EXIT_REASONS; r++)
+			for (int r = 0; r < VIRQ_EXIT_REASONS; r++) {
 				sum += ex.by_reason[r];
+				by[r] += ex.by_reason[r];
+			}
 	}
 	return sum;
+}
+
+/* KVM_EXIT_* names for the reasons a delivery can cause (the JSON carries the rest by
+ * number). */
+static const char *exit_name(int r)
+{
+	switch (r) {
+	case 2: return "io";
+	case 5: return "hlt";
+	case 6: return "mmio";
+	case 7: return "irq_window_open";
+	case 10: return "intr";
+	case 29: return "x86_rdmsr";
+	case 30: return "x86_wrmsr";
+	default: return NULL;
+	}
 }
 
 static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_style idle,
@@ -86,7 +107,7 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	struct virq_vm_config cfg;
 	struct virq_vm *vm;
 	struct virq_guest_vec g;
-	uint64_t *lat, t0, e0, base;
+	uint64_t *lat, t0, e0, base, by0[VIRQ_EXIT_REASONS], by1[VIRQ_EXIT_REASONS];
 	int ret;
 
 	virq_vm_config_init(&cfg);
@@ -109,7 +130,7 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	}
 	virq_vm_ledger(vm, 1, VECTOR, &g);
 	base = g.count;
-	e0 = total_exits(vm, 2);
+	e0 = total_exits(vm, 2, by0);
 	t0 = now_ns();
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t s = now_ns(), deadline = s + 1000000000ull;
@@ -130,7 +151,9 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 		lat[i] = now_ns() - s;
 	}
 	r->rate = ROUNDS / ((double)(now_ns() - t0) / 1e9);
-	r->exits_per_irq = (double)(total_exits(vm, 2) - e0) / ROUNDS;
+	r->exits_per_irq = (double)(total_exits(vm, 2, by1) - e0) / ROUNDS;
+	for (int x = 0; x < VIRQ_EXIT_REASONS; x++)
+		r->exits_by_reason[x] = (double)(by1[x] - by0[x]) / ROUNDS;
 	qsort(lat, ROUNDS, sizeof(*lat), cmp_u64);
 	r->p50_us = (double)lat[ROUNDS / 2] / 1000.0;
 	r->p99_us = (double)lat[ROUNDS * 99 / 100] / 1000.0;
@@ -335,18 +358,40 @@ int main(int argc, char **argv)
 		printf("%-24s %-10s %12.0f %10.1f %10.1f %12.2f %12.1f  %s\n", rows[i].mode,
 		       rows[i].idle, rows[i].rate, rows[i].p50_us, rows[i].p99_us,
 		       rows[i].exits_per_irq, rows[i].doorbell_p50_us, rows[i].status);
+	printf("userspace exits per interrupt by reason (HLT is the idle style's, not the "
+	       "delivery's):\n");
+	for (int i = 0; i < n; i++) {
+		printf("  %-24s %-10s", rows[i].mode, rows[i].idle);
+		for (int x = 0; x < VIRQ_EXIT_REASONS; x++)
+			if (rows[i].exits_by_reason[x] >= 0.005)
+				printf(" %s %.2f", exit_name(x) ? exit_name(x) : "other",
+				       rows[i].exits_by_reason[x]);
+		printf("\n");
+	}
 	printf("RSS per idle 1-vCPU VM: %ld KiB\n", rss);
 
 	if (out) {
 		fprintf(out, ",\"rounds\":%d,\"rss_kib_per_idle_vm\":%ld,\"rows\":[", ROUNDS, rss);
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
+			bool first = true;
+
 			fprintf(out,
 				"%s{\"mode\":\"%s\",\"idle\":\"%s\",\"status\":\"%s\","
 				"\"irq_per_s\":%.0f,\"latency_p50_s\":%.9f,\"latency_p99_s\":%.9f,"
-				"\"exits_per_irq\":%.3f,\"doorbell_p50_s\":%.9f}",
+				"\"exits_per_irq\":%.3f,\"doorbell_p50_s\":%.9f,"
+				"\"exits_per_irq_by_reason\":{",
 				i ? "," : "", rows[i].mode, rows[i].idle, rows[i].status,
 				rows[i].rate, rows[i].p50_us / 1e6, rows[i].p99_us / 1e6,
 				rows[i].exits_per_irq, rows[i].doorbell_p50_us / 1e6);
+			for (int x = 0; x < VIRQ_EXIT_REASONS; x++) {
+				if (rows[i].exits_by_reason[x] <= 0)
+					continue;
+				fprintf(out, "%s\"%d\":%.4f", first ? "" : ",", x,
+					rows[i].exits_by_reason[x]);
+				first = false;
+			}
+			fprintf(out, "}}");
+		}
 		fprintf(out, "]}\n");
 		fclose(out);
 	}

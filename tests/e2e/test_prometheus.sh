@@ -13,6 +13,9 @@
 #     reason. The BPF ones are skipped (with virqd's reason) when virqd runs without BPF.
 #
 # VIRQ_METRICS_TARGET overrides the synthetic target ("$PORT" is replaced by a free port).
+# VIRQ_PROM_VIRQD=HOST:PORT: part 2 scrapes that virqd instead of starting one, and every
+# expression must return data (tests/nested/test_nested_prometheus.sh: virqd with real VMs
+# and BPF inside the nested guest); VIRQ_PROM_SKIP_SYNTHETIC=1 leaves out part 1.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${VIRQ_BUILD:-${BUILD:-build}}
@@ -99,6 +102,7 @@ variables() {
 }
 
 # ---- 1. synthetic snapshot ------------------------------------------------------------
+if [ -z "${VIRQ_PROM_SKIP_SYNTHETIC:-}" ]; then
 TARGET=${VIRQ_METRICS_TARGET:-"$BUILD/bench/metrics_serve --addr 127.0.0.1 --port \$PORT --vms 6 --vcpus 4"}
 tport=$(free_port)
 ${TARGET//\$PORT/$tport} >"$tmp/target.log" 2>&1 &
@@ -114,8 +118,17 @@ if scrape synthetic "$tport"; then
 fi
 stop_pid "$ppid_"; ppid_=
 stop_pid "$tpid"; tpid=
+fi
 
 # ---- 2. the real virqd ----------------------------------------------------------------
+vm_why= bpf_why=
+if [ -n "${VIRQ_PROM_VIRQD:-}" ]; then
+	tport=${VIRQ_PROM_VIRQD##*:}
+	[ "${VIRQ_PROM_VIRQD%:*}" = 127.0.0.1 ] || { nok "VIRQ_PROM_VIRQD must be 127.0.0.1:PORT"; echo "1..$n"; exit 1; }
+	curl -sf --max-time 10 "http://127.0.0.1:$tport/metrics" -o "$tmp/virqd-metrics.txt"
+	if [ -s "$tmp/virqd-metrics.txt" ]; then ok "virqd: serves /metrics on 127.0.0.1:$tport (external)"; else
+		nok "virqd: serves /metrics on 127.0.0.1:$tport (external)"; echo "1..$n"; exit 1; fi
+else
 VIRQD=$BUILD/bin/virqd VIRQCTL=$BUILD/bin/virqctl
 if [ ! -x "$VIRQD" ] || [ ! -x "$VIRQCTL" ]; then
 	nok "virqd: $VIRQD and $VIRQCTL are built"; echo "1..$n"; exit 1
@@ -130,9 +143,7 @@ if [ -s "$tmp/virqd-metrics.txt" ]; then ok "virqd: serves /metrics on 127.0.0.1
 	nok "virqd: serves /metrics" "$(cat "$tmp/virqd.log")"; echo "1..$n"; exit 1; fi
 ctl() { "$VIRQCTL" --socket "$sock" --json "$@"; }
 status=$(ctl status)
-bpf_why=
 [ "$(jq -r '.bpf.available' <<<"$status")" = true ] || bpf_why="virqd runs without BPF here: $(jq -r '.bpf.reason' <<<"$status")"
-vm_why=
 if [ "$(jq -r '.kvm.available' <<<"$status")" = true ]; then
 	# A VM with traffic on several paths, so that every per-VM series exists.
 	if ctl vm create prom-vm --vcpus 2 >"$tmp/create.json" 2>&1 &&
@@ -145,6 +156,7 @@ if [ "$(jq -r '.kvm.available' <<<"$status")" = true ]; then
 	curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/virqd-metrics.txt"
 else
 	vm_why="needs a VM, and virqd has no /dev/kvm here ($(jq -r '.kvm.reason' <<<"$status"))"
+fi
 fi
 if promtool check metrics <"$tmp/virqd-metrics.txt" >"$tmp/promtool-virqd.log" 2>&1; then ok "virqd: promtool check metrics accepts /metrics"
 else nok "virqd: promtool check metrics accepts /metrics" "$(head -20 "$tmp/promtool-virqd.log")"; fi

@@ -21,6 +21,10 @@ timeout_s=${VIRQ_NESTED_TIMEOUT:-1800}
 # VIRQ_NESTED_RAW: repository scripts (e.g. bench/nested_bench.sh) run in the guest after
 # the test programs, their output printed verbatim as "RAW <script>: <line>" (not TAP);
 # VIRQ_NESTED_BINS: more $BUILD binaries they need. VIRQ_NESTED_ONLY=none runs no tests.
+# VIRQ_NESTED_NET=HOSTPORT:GUESTPORT: an e1000 NIC on QEMU's user-mode network, the guest
+# at 10.0.2.15 (the RAW script brings eth0 up), host 127.0.0.1:HOSTPORT forwarded to the
+# guest's GUESTPORT. VIRQ_NESTED_CTL=PATH: FIFOs PATH.in/PATH.out made here are the guest's
+# /dev/ttyS2, for the host to talk to a RAW script. VIRQ_NESTED_TAG: QEMU's -name.
 only=${VIRQ_NESTED_ONLY:-}
 # Everything in the guest is emulated: the loss tests inject VIRQ_NESTED_LOSS_COUNT
 # interrupts per mode there (they print the count); natively they inject 1,000,000.
@@ -72,12 +76,14 @@ for lib in $(ldd "${bins[@]}" 2>/dev/null | awk '/=> \//{print $3} /^\s*\/lib64/
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr; do
+for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip; do
 	ln -s busybox "$root/bin/$a"
 done
 # kvm_amd and what it needs, in load order.
 i=0
-for m in virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+mods=(virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
+[ -n "${VIRQ_NESTED_NET:-}" ] && mods+=(drivers/net/ethernet/intel/e1000/e1000.ko)
+for m in "${mods[@]}"; do
 	i=$((i + 1))
 	f=$(ls /lib/modules/"$kver"/kernel/"$m"* 2>/dev/null | head -1)
 	[ -n "$f" ] || { echo "1..0 # SKIP /lib/modules/$kver lacks $m"; exit 0; }
@@ -222,12 +228,23 @@ cpu_report() {
 # for $freeze_s s although the guest prints a heartbeat every 30 s: the CPUs' state is
 # then appended to LOG.freeze), 4 at the overall deadline.
 boot() {
-	local log=$1 mon=$work/monitor.sock q last=-1 size idle=0
+	local log=$1 mon=$work/monitor.sock q last=-1 size idle=0 extra=()
 	rm -f "$mon"
+	if [ -n "${VIRQ_NESTED_NET:-}" ]; then
+		extra+=(-nic "user,model=e1000,hostfwd=tcp:127.0.0.1:${VIRQ_NESTED_NET%%:*}-:${VIRQ_NESTED_NET##*:}")
+	else
+		extra+=(-nic none)
+	fi
+	if [ -n "${VIRQ_NESTED_CTL:-}" ]; then
+		[ -p "$VIRQ_NESTED_CTL.in" ] || mkfifo "$VIRQ_NESTED_CTL.in" "$VIRQ_NESTED_CTL.out"
+		extra+=(-serial "pipe:$VIRQ_NESTED_CTL")
+	fi
+	[ -n "${VIRQ_NESTED_TAG:-}" ] && extra+=(-name "$VIRQ_NESTED_TAG")
+	# Serial ports in order: ttyS0 console, ttyS1 kallsyms, then VIRQ_NESTED_CTL's ttyS2.
 	qemu-system-x86_64 -machine q35 -accel tcg,thread=multi \
 		-cpu max -smp 2 -m 2048 -nographic -no-reboot -kernel "$kernel" \
 		-initrd "$work/initrd.gz" -monitor "unix:$mon,server,nowait" -serial stdio \
-		-serial "file:$work/kallsyms.$boots" \
+		-serial "file:$work/kallsyms.$boots" "${extra[@]}" \
 		-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1 nokaslr" \
 		</dev/null >"$log" 2>&1 &
 	q=$!
