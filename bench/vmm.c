@@ -64,23 +64,28 @@ struct row {
 	double p50_us, p99_us;
 	double exits_per_irq;
 	double exits_by_reason[VIRQ_EXIT_REASONS]; /* per interrupt */
+	double kicks_per_irq; /* KVM_RUN returned -EINTR: the VMM kicked the vCPU out */
 	double doorbell_p50_us;
 };
 
-/* Userspace exits of every vCPU, by reason (into by[]) and in total. */
-static uint64_t total_exits(struct virq_vm *vm, uint32_t n, uint64_t *by)
+/* Userspace exits of every vCPU, by reason (into by[]) and in total; -EINTR returns of
+ * KVM_RUN (kicks) into *kicks, not in the total. */
+static uint64_t total_exits(struct virq_vm *vm, uint32_t n, uint64_t *by, uint64_t *kicks)
 {
 	uint64_t sum = 0;
 
 	memset(by, 0, VIRQ_EXIT_REASONS * sizeof(*by));
+	*kicks = 0;
 	for (uint32_t c = 0; c < n; c++) {
 		struct virq_vcpu_exits ex;
 
-		if (!virq_vm_exits(vm, c, &ex))
-			for (int r = 0; r < VIRQ_EXIT_REASONS; r++) {
-				sum += ex.by_reason[r];
-				by[r] += ex.by_reason[r];
-			}
+		if (virq_vm_exits(vm, c, &ex))
+			continue;
+		*kicks += ex.eintr;
+		for (int r = 0; r < VIRQ_EXIT_REASONS; r++) {
+			sum += ex.by_reason[r];
+			by[r] += ex.by_reason[r];
+		}
 	}
 	return sum;
 }
@@ -90,14 +95,22 @@ static uint64_t total_exits(struct virq_vm *vm, uint32_t n, uint64_t *by)
 static const char *exit_name(int r)
 {
 	switch (r) {
-	case 2: return "io";
-	case 5: return "hlt";
-	case 6: return "mmio";
-	case 7: return "irq_window_open";
-	case 10: return "intr";
-	case 29: return "x86_rdmsr";
-	case 30: return "x86_wrmsr";
-	default: return NULL;
+	case 2:
+		return "io";
+	case 5:
+		return "hlt";
+	case 6:
+		return "mmio";
+	case 7:
+		return "irq_window_open";
+	case 10:
+		return "intr";
+	case 29:
+		return "x86_rdmsr";
+	case 30:
+		return "x86_wrmsr";
+	default:
+		return NULL;
 	}
 }
 
@@ -107,7 +120,7 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	struct virq_vm_config cfg;
 	struct virq_vm *vm;
 	struct virq_guest_vec g;
-	uint64_t *lat, t0, e0, base, by0[VIRQ_EXIT_REASONS], by1[VIRQ_EXIT_REASONS];
+	uint64_t *lat, t0, e0, base, by0[VIRQ_EXIT_REASONS], by1[VIRQ_EXIT_REASONS], k0, k1;
 	int ret;
 
 	virq_vm_config_init(&cfg);
@@ -130,7 +143,7 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 	}
 	virq_vm_ledger(vm, 1, VECTOR, &g);
 	base = g.count;
-	e0 = total_exits(vm, 2, by0);
+	e0 = total_exits(vm, 2, by0, &k0);
 	t0 = now_ns();
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t s = now_ns(), deadline = s + 1000000000ull;
@@ -151,7 +164,8 @@ static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_s
 		lat[i] = now_ns() - s;
 	}
 	r->rate = ROUNDS / ((double)(now_ns() - t0) / 1e9);
-	r->exits_per_irq = (double)(total_exits(vm, 2, by1) - e0) / ROUNDS;
+	r->exits_per_irq = (double)(total_exits(vm, 2, by1, &k1) - e0) / ROUNDS;
+	r->kicks_per_irq = (double)(k1 - k0) / ROUNDS;
 	for (int x = 0; x < VIRQ_EXIT_REASONS; x++)
 		r->exits_by_reason[x] = (double)(by1[x] - by0[x]) / ROUNDS;
 	qsort(lat, ROUNDS, sizeof(*lat), cmp_u64);
@@ -359,9 +373,10 @@ int main(int argc, char **argv)
 		       rows[i].idle, rows[i].rate, rows[i].p50_us, rows[i].p99_us,
 		       rows[i].exits_per_irq, rows[i].doorbell_p50_us, rows[i].status);
 	printf("userspace exits per interrupt by reason (HLT is the idle style's, not the "
-	       "delivery's):\n");
+	       "delivery's), and kicks (KVM_RUN -EINTR):\n");
 	for (int i = 0; i < n; i++) {
-		printf("  %-24s %-10s", rows[i].mode, rows[i].idle);
+		printf("  %-24s %-10s kicks %.2f", rows[i].mode, rows[i].idle,
+		       rows[i].kicks_per_irq);
 		for (int x = 0; x < VIRQ_EXIT_REASONS; x++)
 			if (rows[i].exits_by_reason[x] >= 0.005)
 				printf(" %s %.2f", exit_name(x) ? exit_name(x) : "other",
@@ -378,11 +393,12 @@ int main(int argc, char **argv)
 			fprintf(out,
 				"%s{\"mode\":\"%s\",\"idle\":\"%s\",\"status\":\"%s\","
 				"\"irq_per_s\":%.0f,\"latency_p50_s\":%.9f,\"latency_p99_s\":%.9f,"
-				"\"exits_per_irq\":%.3f,\"doorbell_p50_s\":%.9f,"
-				"\"exits_per_irq_by_reason\":{",
+				"\"exits_per_irq\":%.3f,\"kicks_per_irq\":%.3f,"
+				"\"doorbell_p50_s\":%.9f,\"exits_per_irq_by_reason\":{",
 				i ? "," : "", rows[i].mode, rows[i].idle, rows[i].status,
 				rows[i].rate, rows[i].p50_us / 1e6, rows[i].p99_us / 1e6,
-				rows[i].exits_per_irq, rows[i].doorbell_p50_us / 1e6);
+				rows[i].exits_per_irq, rows[i].kicks_per_irq,
+				rows[i].doorbell_p50_us / 1e6);
 			for (int x = 0; x < VIRQ_EXIT_REASONS; x++) {
 				if (rows[i].exits_by_reason[x] <= 0)
 					continue;

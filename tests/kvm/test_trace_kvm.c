@@ -23,6 +23,7 @@
 #include "virq/trace.h"
 #include "virq/vmm.h"
 #include "virq_test.h"
+#include "vm_helpers.h"
 
 #define N_MSI 50
 
@@ -54,8 +55,7 @@ static int sel_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
 	return 0;
 }
 
-static struct sel sel_pid(struct virq_trace *t, pid_t pid, uint16_t ev, uint32_t arg,
-		       uint32_t aux)
+static struct sel sel_pid(struct virq_trace *t, pid_t pid, uint16_t ev, uint32_t arg, uint32_t aux)
 {
 	struct sel s = {
 		.event = ev, .arg = arg, .aux = aux, .tgid = (uint32_t)pid, .all_from_ioctl = true
@@ -113,19 +113,29 @@ static int vm_find_cb(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
 static struct virq_vm *vm_up_mode(const char *name, enum virq_irqchip_mode mode)
 {
 	struct virq_vm_config cfg;
-	struct virq_vm *vm;
-	char err[256];
 
 	virq_vm_config_init(&cfg);
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 	cfg.nr_vcpus = 2;
 	cfg.irqchip = mode;
-	vm = virq_vm_create(&cfg, err, sizeof(err));
-	if (!vm)
-		fail_msg("virq_vm_create: %s", err);
-	assert_int_equal(virq_vm_start(vm), 0);
-	assert_int_equal(virq_vm_wait_ready(vm, 10000), 0);
-	return vm;
+	return vm_boot_cfg(&cfg, 10000);
+}
+
+/* The tracer with default options; with `mine`, filtered to this process. */
+static struct virq_trace *trace_up(bool mine)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	pid_t me = getpid();
+	char err[256];
+
+	virq_trace_opts_init(&o);
+	t = virq_trace_open(&o, err, sizeof(err));
+	if (!t)
+		fail_msg("virq_trace_open: %s", err);
+	if (mine)
+		assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	return t;
 }
 
 static struct virq_vm *vm_up(const char *name)
@@ -154,20 +164,14 @@ static void inject_and_wait(struct virq_vm *vm, uint8_t apic, uint8_t vec, unsig
 
 static void signal_msi_counts(enum virq_irqchip_mode mode)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	struct virq_vmm_vec vv;
 	pid_t me = getpid();
-	char err[256];
 
 	VIRQ_REQUIRE_KVM();
 	VIRQ_REQUIRE_BPF();
-	virq_trace_opts_init(&o);
-	t = virq_trace_open(&o, err, sizeof(err));
-	if (!t)
-		fail_msg("virq_trace_open: %s", err);
-	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	t = trace_up(true);
 	vm = vm_up_mode("trace-a", mode);
 	assert_int_equal(virq_trace_reset(t), 0);
 	inject_and_wait(vm, 1, 0x45, N_MSI);
@@ -210,22 +214,15 @@ static void test_split_n_signal_msi_give_n_source_and_accept_counts(void **state
 /* user: our LAPIC; KVM only sees KVM_INTERRUPT (kvm_inj_virq on the vCPU thread). */
 static void test_user_mode_msis_show_as_inj_virq_only(void **state)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	struct virq_vcpu_user_stats u0, u1;
 	struct virq_guest_vec g;
 	uint64_t k0, k1;
-	pid_t me = getpid();
-	char err[256];
 
 	VIRQ_REQUIRE_KVM();
 	VIRQ_REQUIRE_BPF();
-	virq_trace_opts_init(&o);
-	t = virq_trace_open(&o, err, sizeof(err));
-	if (!t)
-		fail_msg("virq_trace_open: %s", err);
-	assert_int_equal(virq_trace_filter_set(t, &me, 1), 0);
+	t = trace_up(true);
 	vm = vm_up_mode("trace-u", VIRQ_IRQCHIP_USER);
 	assert_int_equal(virq_vm_user_stats(vm, 1, &u0), 0);
 	assert_int_equal(virq_vm_kvm_stat(vm, 1, "irq_injections", &k0), 0);
@@ -260,17 +257,12 @@ static void test_user_mode_msis_show_as_inj_virq_only(void **state)
 
 static void test_two_vms_in_one_process_get_distinct_vm_ids(void **state)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *a, *b;
-	char err[256];
 
 	VIRQ_REQUIRE_KVM();
 	VIRQ_REQUIRE_BPF();
-	virq_trace_opts_init(&o);
-	t = virq_trace_open(&o, err, sizeof(err));
-	if (!t)
-		fail_msg("virq_trace_open: %s", err);
+	t = trace_up(false);
 	a = vm_up("trace-a");
 	b = vm_up("trace-b");
 	assert_int_equal(virq_trace_reset(t), 0);
@@ -286,18 +278,13 @@ static void test_two_vms_in_one_process_get_distinct_vm_ids(void **state)
 
 static void test_filter_on_a_decoy_tgid_counts_none_of_ours(void **state)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	pid_t decoy = getppid();
-	char err[256];
 
 	VIRQ_REQUIRE_KVM();
 	VIRQ_REQUIRE_BPF();
-	virq_trace_opts_init(&o);
-	t = virq_trace_open(&o, err, sizeof(err));
-	if (!t)
-		fail_msg("virq_trace_open: %s", err);
+	t = trace_up(false);
 	assert_int_equal(virq_trace_filter_set(t, &decoy, 1), 0);
 	vm = vm_up("trace-c");
 	inject_and_wait(vm, 0, 0x60, 5);
@@ -363,19 +350,14 @@ static void decoy_wait(pid_t pid)
  * own tgid and its own VM; with a filter on our tgid, none of the decoy's are counted. */
 static void test_second_vmm_process_is_attributed_to_itself_and_filtered(void **state)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	pid_t me = getpid(), decoy;
 	uint64_t filtered0;
-	char err[256];
 
 	VIRQ_REQUIRE_KVM();
 	VIRQ_REQUIRE_BPF();
-	virq_trace_opts_init(&o);
-	t = virq_trace_open(&o, err, sizeof(err));
-	if (!t)
-		fail_msg("virq_trace_open: %s", err);
+	t = trace_up(false);
 	assert_int_equal(virq_trace_reset(t), 0);
 	decoy = decoy_start(0x47, 20);
 	vm = vm_up("trace-own");

@@ -10,6 +10,7 @@
 #include "virq/lapic.h"
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
+#include "vm_helpers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,9 +27,6 @@ static struct virq_vm *boot_user(uint32_t vcpus, enum virq_idle_style idle, bool
 				 bool pv_eoi, bool x2apic)
 {
 	struct virq_vm_config cfg;
-	struct virq_vm *vm;
-	char err[160], why[VIRQ_VM_REASON_MAX];
-	int ret;
 
 	virq_vm_config_init(&cfg);
 	cfg.irqchip = VIRQ_IRQCHIP_USER;
@@ -37,31 +35,7 @@ static struct virq_vm *boot_user(uint32_t vcpus, enum virq_idle_style idle, bool
 	cfg.posted = posted;
 	cfg.pv_eoi = pv_eoi;
 	cfg.x2apic = x2apic;
-	vm = virq_vm_create(&cfg, err, sizeof(err));
-	if (!vm)
-		fail_msg("virq_vm_create(user): %s (errno %d)", err, errno);
-	assert_int_equal(virq_vm_start(vm), 0);
-	ret = virq_vm_wait_ready(vm, READY_MS);
-	if (ret) {
-		virq_vm_state(vm, why, sizeof(why));
-		fail_msg("guest not ready: %s; state %s", strerror(-ret), why);
-	}
-	return vm;
-}
-
-static uint64_t count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector)
-{
-	struct virq_guest_vec v;
-
-	assert_int_equal(virq_vm_ledger(vm, vcpu, vector, &v), 0);
-	return v.count;
-}
-
-static void wait_count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint64_t want)
-{
-	for (int i = 0; i < 50000 && count(vm, vcpu, vector) < want; i++)
-		usleep(100);
-	assert_int_equal(count(vm, vcpu, vector), want);
+	return vm_boot_cfg(&cfg, READY_MS);
 }
 
 static struct virq_vcpu_user_stats ustats(struct virq_vm *vm, uint32_t vcpu)

@@ -7,6 +7,7 @@
 #include "virq_test.h"
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
+#include "vm_helpers.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,41 +24,13 @@ static struct virq_vm *boot_mode(uint32_t vcpus, enum virq_idle_style idle, bool
 				 enum virq_irqchip_mode mode)
 {
 	struct virq_vm_config cfg;
-	struct virq_vm *vm;
-	char err[160];
-	char why[VIRQ_VM_REASON_MAX];
-	int ret;
 
 	virq_vm_config_init(&cfg);
 	cfg.nr_vcpus = vcpus;
 	cfg.idle = idle;
 	cfg.x2apic = x2apic;
 	cfg.irqchip = mode;
-	vm = virq_vm_create(&cfg, err, sizeof(err));
-	if (!vm)
-		fail_msg("virq_vm_create: %s (errno %d)", err, errno);
-	assert_int_equal(virq_vm_start(vm), 0);
-	ret = virq_vm_wait_ready(vm, READY_MS);
-	if (ret) {
-		virq_vm_state(vm, why, sizeof(why));
-		fail_msg("guest not ready: %s; state %s", strerror(-ret), why);
-	}
-	return vm;
-}
-
-static uint64_t count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector)
-{
-	struct virq_guest_vec v;
-
-	assert_int_equal(virq_vm_ledger(vm, vcpu, vector, &v), 0);
-	return v.count;
-}
-
-static void wait_count(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint64_t want)
-{
-	for (int i = 0; i < 20000 && count(vm, vcpu, vector) < want; i++)
-		usleep(100);
-	assert_int_equal(count(vm, vcpu, vector), want);
+	return vm_boot_cfg(&cfg, READY_MS);
 }
 
 static struct virq_vm *boot(uint32_t vcpus, enum virq_idle_style idle, bool x2apic)
