@@ -15,8 +15,7 @@
 #include "virq/vmm.h"
 
 /* Creates and starts a VM from cfg and waits up to ready_ms for every vCPU's firmware. */
-static inline struct virq_vm *vm_boot_cfg(const struct virq_vm_config *cfg,
-					  unsigned int ready_ms)
+static inline struct virq_vm *vm_boot_cfg(const struct virq_vm_config *cfg, unsigned int ready_ms)
 {
 	char err[160], why[VIRQ_VM_REASON_MAX];
 	struct virq_vm *vm;

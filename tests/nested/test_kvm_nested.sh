@@ -69,14 +69,18 @@ for b in "${bins[@]}"; do
 	mkdir -p "$root/virq/$(dirname "$b")"
 	cp "$b" "$root/virq/$b"
 done
+# bash for RAW scripts written in it (scripts/demo.sh), at the paths shebangs name.
+mkdir -p "$root/usr/bin"
+cp -L /bin/bash "$root/bin/bash"
+ln -s /bin/busybox "$root/usr/bin/env"
 # Shared libraries, with the loader.
-for lib in $(ldd "${bins[@]}" 2>/dev/null | awk '/=> \//{print $3} /^\s*\/lib64/{print $1}' | sort -u); do
+for lib in $(ldd "${bins[@]}" /bin/bash 2>/dev/null | awk '/=> \//{print $3} /^\s*\/lib64/{print $1}' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip; do
+for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip seq printf; do
 	ln -s busybox "$root/bin/$a"
 done
 # kvm_amd and what it needs, in load order.
