@@ -10,9 +10,12 @@
  * two VMs in one process get distinct VM ids; a second VMM process (a forked decoy with
  * its own VM, injecting the same vector) is attributed to its own tgid and VM, and a
  * filter on our tgid counts none of its events; a filter on another tgid counts none of
- * ours.
+ * ours. Host-wide discovery on the real /proc finds a QEMU-shaped and a Firecracker-shaped
+ * VMM process (this program re-executed with their command lines, holding a real VM, its
+ * vCPU threads named as those VMMs name them) with their names, vCPUs and threads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "virq/discover.h"
 #include "virq/trace.h"
 #include "virq/vmm.h"
 #include "virq_test.h"
@@ -388,8 +392,131 @@ static void test_second_vmm_process_is_attributed_to_itself_and_filtered(void **
 	virq_trace_close(t);
 }
 
-int main(void)
+/*
+ * A stand-in for another VMM, run as this program re-executed with that VMM's command line
+ * and "--virq-vmm-decoy" last: a real 2-vCPU VM whose vCPU threads get the VMM's naming
+ * (comm "CPU N/KVM" for QEMU, "fc_vcpu N" for Firecracker). Writes "TID0 TID1\n" to fd 3,
+ * then holds the VM until fd 4 reaches EOF (the parent closes its end to stop it).
+ */
+static int vmm_decoy_main(bool firecracker)
 {
+	struct virq_vm_config cfg;
+	struct virq_vm *vm;
+	pid_t tids[2];
+	char err[256], buf[64];
+	int n;
+
+	virq_vm_config_init(&cfg);
+	cfg.nr_vcpus = 2;
+	vm = virq_vm_create(&cfg, err, sizeof(err));
+	if (!vm || virq_vm_start(vm) || virq_vm_wait_ready(vm, 20000) ||
+	    virq_vm_threads(vm, tids, 2) != 2)
+		return 2;
+	for (int c = 0; c < 2; c++) {
+		char path[64];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tids[c]);
+		f = fopen(path, "w");
+		if (!f)
+			return 3;
+		fprintf(f, firecracker ? "fc_vcpu %d" : "CPU %d/KVM", c);
+		fclose(f);
+	}
+	n = snprintf(buf, sizeof(buf), "%d %d\n", (int)tids[0], (int)tids[1]);
+	if (write(3, buf, (size_t)n) != n)
+		return 4;
+	while (read(4, buf, sizeof(buf)) > 0) /* until the parent closes its end */
+		;
+	virq_vm_destroy(vm);
+	return 0;
+}
+
+static void discover_decoy(bool firecracker)
+{
+	const char *qemu[] = {
+		"qemu-system-x86_64", "-name", "guest=decoy-q,debug-threads=on", "-machine", "q35",
+		"--virq-vmm-decoy",   NULL
+	};
+	const char *fc[] = { "firecracker",	 "--id", "decoy-fc", "--api-sock", "/tmp/fc.sock",
+			     "--virq-vmm-decoy", NULL };
+	int up[2], hold[2], st = 0, tid0 = 0, tid1 = 0;
+	struct virq_disc_list l = { 0 };
+	const struct virq_disc_vm *d = NULL;
+	char buf[64] = "";
+	ssize_t got;
+	pid_t pid;
+
+	VIRQ_REQUIRE_KVM();
+	/* close-on-exec: only the dup2() copies, fds 3 and 4, reach the decoy (were its own
+	 * copy of hold's write end to survive, fd 4 would never see EOF) */
+	assert_int_equal(pipe2(up, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* fd 3: "ready" to the parent; fd 4: the parent's hold. dup() first: its
+		 * copies are not close-on-exec and are neither 3 nor 4 (the pipes hold the
+		 * lowest fds), so dup2() cannot hit its own source. */
+		int a = dup(up[1]), b = dup(hold[0]);
+
+		if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
+			_exit(5);
+		close(a);
+		close(b);
+		execv("/proc/self/exe", (char *const *)(firecracker ? fc : qemu));
+		_exit(6);
+	}
+	close(up[1]);
+	close(hold[0]);
+	got = read(up[0], buf, sizeof(buf) - 1);
+	if (got <= 0 || sscanf(buf, "%d %d", &tid0, &tid1) != 2) {
+		close(hold[1]);
+		waitpid(pid, &st, 0);
+		fail_msg("decoy VMM did not come up (status 0x%x)", st);
+	}
+	assert_int_equal(virq_discover(NULL, NULL, &l, NULL), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.vms[i].pid == pid)
+			d = &l.vms[i];
+	if (!d) {
+		close(hold[1]);
+		waitpid(pid, &st, 0);
+		fail_msg("the decoy VMM (pid %d) was not discovered among %zu VMs", (int)pid, l.n);
+	}
+	print_message("# discovered pid %d: kind %s, name \"%s\", %u vCPUs, cmdline \"%s\"\n",
+		      (int)pid, virq_disc_kind_name(d->kind), d->name, d->nr_vcpus, d->cmdline);
+	assert_int_equal(d->kind, firecracker ? VIRQ_DISC_FIRECRACKER : VIRQ_DISC_QEMU);
+	assert_string_equal(d->name, firecracker ? "decoy-fc" : "decoy-q");
+	assert_int_equal(d->nr_vm_fds, 1);
+	assert_int_equal(d->nr_vcpus, 2);
+	assert_int_equal(d->vcpus[0].index, 0);
+	assert_int_equal(d->vcpus[0].tid, tid0);
+	assert_int_equal(d->vcpus[1].index, 1);
+	assert_int_equal(d->vcpus[1].tid, tid1);
+	virq_disc_list_free(&l);
+	close(hold[1]);
+	close(up[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_discovery_finds_a_qemu_shaped_vmm(void **state)
+{
+	discover_decoy(false);
+}
+
+static void test_discovery_finds_a_firecracker_shaped_vmm(void **state)
+{
+	discover_decoy(true);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[argc - 1], "--virq-vmm-decoy"))
+		return vmm_decoy_main(!strcmp(argv[0], "firecracker"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_n_signal_msi_give_n_source_and_accept_counts),
 		cmocka_unit_test(test_split_n_signal_msi_give_n_source_and_accept_counts),
@@ -397,6 +524,8 @@ int main(void)
 		cmocka_unit_test(test_second_vmm_process_is_attributed_to_itself_and_filtered),
 		cmocka_unit_test(test_two_vms_in_one_process_get_distinct_vm_ids),
 		cmocka_unit_test(test_filter_on_a_decoy_tgid_counts_none_of_ours),
+		cmocka_unit_test(test_discovery_finds_a_qemu_shaped_vmm),
+		cmocka_unit_test(test_discovery_finds_a_firecracker_shaped_vmm),
 	};
 
 	return cmocka_run_group_tests_name("kvm/trace", tests, NULL, NULL);

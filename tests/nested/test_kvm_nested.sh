@@ -245,8 +245,9 @@ boot() {
 	fi
 	[ -n "${VIRQ_NESTED_TAG:-}" ] && extra+=(-name "$VIRQ_NESTED_TAG")
 	# Serial ports in order: ttyS0 console, ttyS1 kallsyms, then VIRQ_NESTED_CTL's ttyS2.
-	qemu-system-x86_64 -machine q35 -accel tcg,thread=multi \
-		-cpu max -smp 2 -m 2048 -nographic -no-reboot -kernel "$kernel" \
+	# One emulated CPU (see "CPUs" above).
+	qemu-system-x86_64 -machine q35 -accel tcg,thread=${VIRQ_NESTED_TCG_THREAD:-multi} \
+		-cpu max -smp ${VIRQ_NESTED_SMP:-1} -m 2048 -nographic -no-reboot -kernel "$kernel" \
 		-initrd "$work/initrd.gz" -monitor "unix:$mon,server,nowait" -serial stdio \
 		-serial "file:$work/kallsyms.$boots" "${extra[@]}" \
 		-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1 nokaslr" \
@@ -278,10 +279,15 @@ boot() {
 }
 
 # --- run ------------------------------------------------------------------------------
-# A guest that stops printing for VIRQ_NESTED_FREEZE seconds (default 120) is frozen: on
-# some runs QEMU's TCG SVM model stops making progress with both CPUs busy and no
-# console output from the L1 kernel at all (seen locally and in CI, at different tests).
-# The CPUs' state is printed; the programs that did not finish run again in a fresh
+# CPUs: the guest gets one emulated CPU (VIRQ_NESTED_SMP, VIRQ_NESTED_TCG_THREAD override).
+# With two under multi-threaded TCG, runs froze with one CPU looping in exc_int3 and the
+# other spinning (the kernel patching its own text with int3, text_poke_bp, when KVM or
+# BPF flips a static key: it froze 3 times in one CI run); with two under single-threaded
+# TCG, kernel-mode tests saw an MSI handled twice by the L2 guest (a duplicate injection
+# by the emulated SVM). With one CPU neither was seen; the L2 guests' vCPU threads share it.
+#
+# A guest that stops printing for VIRQ_NESTED_FREEZE seconds (default 120) is frozen (the
+# two-CPU freezes above; kept as a safety net). The CPUs' state is printed; the programs that did not finish run again in a fresh
 # guest, at most VIRQ_NESTED_FREEZE_RETRIES (default 2) times per make check, and the
 # report says so. A program that fails, times out or hangs inside the guest kernel is
 # not retried.
