@@ -80,7 +80,7 @@ for lib in $(ldd "${bins[@]}" /bin/bash 2>/dev/null | awk '/=> \//{print $3} /^\
 done
 cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib64/"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip seq printf; do
+for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip seq printf dirname basename head tail wc cut; do
 	ln -s busybox "$root/bin/$a"
 done
 # kvm_amd and what it needs, in load order.
