@@ -188,16 +188,39 @@ static __always_inline __u32 vm_cookie(const struct kvm *kvm)
 	return id ? id : 1;
 }
 
+/* Records the VM's creator and stats id under its cookie. A struct kvm freed and
+ * allocated again for another VM gets the same cookie: a stale entry (other creator) is
+ * replaced. */
 static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
 {
-	struct virq_trace_vm v = {};
+	struct virq_trace_vm v = {}, *old;
+	__u32 pid = BPF_CORE_READ(kvm, userspace_pid);
 
-	if (bpf_map_lookup_elem(&vms, &id))
+	old = bpf_map_lookup_elem(&vms, &id);
+	if (old && old->userspace_pid == pid)
 		return;
-	v.userspace_pid = BPF_CORE_READ(kvm, userspace_pid);
+	v.userspace_pid = pid;
 	bpf_probe_read_kernel_str(v.stats_id, sizeof(v.stats_id), &kvm->stats_id);
-	bpf_map_update_elem(&vms, &id, &v, BPF_NOEXIST);
+	bpf_map_update_elem(&vms, &id, &v, BPF_ANY);
 }
+
+/* Per CPU: the last (task, mm, kvm) an event was attributed through, and whether the task
+ * runs in the VM's address space. Consecutive events of one vCPU thread or ioctl thread
+ * (most of them) skip vm_note() and the kvm->mm read. */
+struct id_cache {
+	__u64 task;
+	__u64 mm;
+	__u64 kvm;
+	__u32 same_mm;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct id_cache);
+} id_cache SEC(".maps");
 
 /* The vCPU loaded on this thread, through its preempt notifier (see top comment). */
 static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task)
@@ -279,10 +302,25 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 		}
 	}
 	if (kvm) {
+		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+		struct id_cache *c = bpf_map_lookup_elem(&id_cache, &zero);
+		__u32 same;
+
 		id->vm_id = vm_cookie(kvm);
-		vm_note(kvm, id->vm_id);
+		if (c && c->task == (__u64)task && c->mm == mm && c->kvm == (__u64)kvm) {
+			same = c->same_mm;
+		} else {
+			vm_note(kvm, id->vm_id);
+			same = mm == (__u64)BPF_CORE_READ(kvm, mm);
+			if (c) {
+				c->task = (__u64)task;
+				c->mm = mm;
+				c->kvm = (__u64)kvm;
+				c->same_mm = same;
+			}
+		}
 		/* Not in the VMM's address space (kworker): charge the VM's creator. */
-		if ((void *)BPF_CORE_READ(task, mm) != (void *)BPF_CORE_READ(kvm, mm))
+		if (!same)
 			id->tgid = BPF_CORE_READ(kvm, userspace_pid);
 	}
 	if (!filter_pass(id->tgid)) {
