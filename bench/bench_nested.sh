@@ -42,6 +42,10 @@ echo "(nested: kvm_amd inside QEMU TCG; compare rows as ratios)"
 printf '%s\n' "$raw" | grep -vE '^(JSON |END$)'
 vmm=$(printf '%s\n' "$raw" | sed -n 's/^JSON vmm //p')
 tk=$(printf '%s\n' "$raw" | sed -n 's/^JSON trace_kvm //p')
+if [ -z "$vmm" ] || [ -z "$tk" ]; then
+	echo "bench_nested: a benchmark failed inside the guest (see above)"
+	exit 1
+fi
 echo "$vmm" | jq '. + {nested: true}' >"$res/vmm_nested.json" ||
 	{ echo "bench_nested: bad vmm JSON: $vmm"; exit 1; }
 echo "$tk" | jq '{nested: true, kvm_injection_throughput: .}' >"$res/trace_nested.json" ||

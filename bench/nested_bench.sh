@@ -6,5 +6,8 @@
 B=${VIRQ_BUILD:-build}
 ./$B/bench/vmm /tmp/vmm.json || echo "bench/vmm failed: $?"
 echo "JSON vmm $(tr -d '\n' </tmp/vmm.json)"
-k=$(./$B/bench/trace_bench --kvm) || echo "bench/trace_bench --kvm failed: $?"
-echo "JSON trace_kvm $k"
+if k=$(./$B/bench/trace_bench --kvm); then
+	echo "JSON trace_kvm $k"
+else
+	echo "bench/trace_bench --kvm failed: $?"
+fi
