@@ -120,14 +120,23 @@ struct {
 	__type(value, struct src_slot);
 } src_ts SEC(".maps");
 
-/* VM of the KVM ioctl in progress, per thread. */
+/* VM of the KVM ioctl in progress, per thread. The entry stays between ioctls with the
+ * file it was resolved from: the next ioctl on the same fd, file and private_data (a VMM
+ * issues thousands on one VM or vCPU fd) only flips `active`, without resolving the
+ * file's name again or updating the map. private_data is compared too: a struct file
+ * freed and reused at the same address for another VM's fd carries the new VM there.
+ * LRU: threads that exited are evicted. */
 struct ioctl_ctx {
 	__u64 kvm;
 	__u64 vcpu;
+	__u64 file;
+	__u64 priv;
+	__u32 fd;
+	__u32 active;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct ioctl_ctx);
@@ -283,7 +292,7 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 	if (!kvm) {
 		struct ioctl_ctx *ic = bpf_map_lookup_elem(&ioctl_vm, &id->tid);
 
-		if (ic && ic->kvm) {
+		if (ic && ic->active && ic->kvm) {
 			kvm = (struct kvm *)ic->kvm;
 			id->flags |= VIRQ_TKF_VM_FROM_IOCTL;
 			if (ic->vcpu) {
@@ -1150,10 +1159,11 @@ int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task;
 	struct file **fdarr, *file;
-	struct ioctl_ctx ic = {};
+	struct ioctl_ctx ic = {}, *old;
 	const unsigned char *dname;
 	char name[9] = {};
 	unsigned int fd, max;
+	__u64 priv;
 	__u32 tid;
 
 	if (nr != NR_IOCTL_X86_64)
@@ -1168,6 +1178,13 @@ int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
 	fdarr = BPF_CORE_READ(task, files, fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), fdarr + fd) || !file)
 		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	priv = (__u64)BPF_CORE_READ(file, private_data);
+	old = bpf_map_lookup_elem(&ioctl_vm, &tid);
+	if (old && old->fd == fd && old->file == (__u64)file && old->priv == priv) {
+		old->active = 1; /* same fd, file and VM or vCPU as the last ioctl */
+		return 0;
+	}
 	/* KVM's fds are anon inodes named "kvm-vm" and "kvm-vcpu:N" (kvm_main.c). */
 	dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
 	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) < 0)
@@ -1175,16 +1192,19 @@ int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
 	if (name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-')
 		return 0;
 	if (name[4] == 'v' && name[5] == 'm' && name[6] == 0) {
-		ic.kvm = (__u64)BPF_CORE_READ(file, private_data);
+		ic.kvm = priv;
 	} else if (name[4] == 'v' && name[5] == 'c' && name[6] == 'p' && name[7] == 'u') {
-		struct kvm_vcpu *v = BPF_CORE_READ(file, private_data);
+		struct kvm_vcpu *v = (struct kvm_vcpu *)priv;
 
-		ic.vcpu = (__u64)v;
+		ic.vcpu = priv;
 		ic.kvm = (__u64)BPF_CORE_READ(v, kvm);
 	} else {
 		return 0;
 	}
-	tid = (__u32)bpf_get_current_pid_tgid();
+	ic.file = (__u64)file;
+	ic.priv = priv;
+	ic.fd = fd;
+	ic.active = 1;
 	bpf_map_update_elem(&ioctl_vm, &tid, &ic, BPF_ANY);
 	return 0;
 }
@@ -1197,8 +1217,12 @@ int BPF_PROG(rtp_sys_exit, struct pt_regs *regs, long ret)
 	/* sys_exit has no syscall number argument: read orig_ax. */
 	if (BPF_CORE_READ(regs, orig_ax) != NR_IOCTL_X86_64)
 		return 0;
+	struct ioctl_ctx *ic;
+
 	tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&ioctl_vm, &tid);
+	ic = bpf_map_lookup_elem(&ioctl_vm, &tid);
+	if (ic)
+		ic->active = 0;
 	return 0;
 }
 
