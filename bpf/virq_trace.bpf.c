@@ -1212,13 +1212,12 @@ int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(rtp_sys_exit, struct pt_regs *regs, long ret)
 {
+	struct ioctl_ctx *ic;
 	__u32 tid;
 
 	/* sys_exit has no syscall number argument: read orig_ax. */
 	if (BPF_CORE_READ(regs, orig_ax) != NR_IOCTL_X86_64)
 		return 0;
-	struct ioctl_ctx *ic;
-
 	tid = (__u32)bpf_get_current_pid_tgid();
 	ic = bpf_map_lookup_elem(&ioctl_vm, &tid);
 	if (ic)

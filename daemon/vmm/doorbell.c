@@ -74,9 +74,8 @@ int virq_doorbell_init(struct virq_vm *vm, char *err, size_t errlen)
 {
 	struct kvm_ioeventfd io;
 	struct kvm_irqfd irqfd;
-	int ret;
-
 	bool user = vm->cfg.irqchip == VIRQ_IRQCHIP_USER;
+	int ret;
 
 	vm->db_ioeventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->db_irqfd = user ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
