@@ -69,6 +69,10 @@ jq -r '
       + (if $p then ", pv_eoi=off \($p | dx) (goal <= 1: \(if ($p | dx) <= 1 then "met" else "NOT met" end))" else "" end)
       + (if $o then "; posted/posted=off irq/s \(($u.irq_per_s / $o.irq_per_s * 100 | round) / 100)x (one injecting thread)" else "" end)
     else "target \($i): kernel or user row missing" end' "$res/vmm_nested.json"
+jq -r '.kvm_user_two_posters.rows as $r | ($r | map(select(.variant == "posted"))[0]) as $p
+	| ($r | map(select(.variant == "posted=off"))[0]) as $o
+	| "target, 2 posting threads on KVM vCPUs: posted/posted=off posts/s \(($p.posts_per_s / $o.posts_per_s * 100 | round) / 100)x (goal >= 1.5: \(if $p.posts_per_s >= 1.5 * $o.posts_per_s then "met" else "NOT met" end))"' \
+	"$res/vmm_nested.json"
 if jq -e '.kvm_injection_throughput.skipped' "$res/trace_nested.json" >/dev/null; then
 	echo "tracing overhead: skipped, $(jq -r .kvm_injection_throughput.skipped "$res/trace_nested.json")"
 else
