@@ -13,6 +13,7 @@
  */
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
+#include "virq/vmm_kvm.h"
 #include "../daemon/vmm/vmm_internal.h"
 
 #include <pthread.h>
@@ -88,30 +89,6 @@ static uint64_t total_exits(struct virq_vm *vm, uint32_t n, uint64_t *by, uint64
 		}
 	}
 	return sum;
-}
-
-/* KVM_EXIT_* names for the reasons a delivery can cause (the JSON carries the rest by
- * number). */
-static const char *exit_name(int r)
-{
-	switch (r) {
-	case 2:
-		return "io";
-	case 5:
-		return "hlt";
-	case 6:
-		return "mmio";
-	case 7:
-		return "irq_window_open";
-	case 10:
-		return "intr";
-	case 29:
-		return "x86_rdmsr";
-	case 30:
-		return "x86_wrmsr";
-	default:
-		return NULL;
-	}
 }
 
 static void measure(struct row *r, enum virq_irqchip_mode mode, enum virq_idle_style idle,
@@ -392,7 +369,7 @@ int main(int argc, char **argv)
 		       rows[i].kicks_per_irq);
 		for (int x = 0; x < VIRQ_EXIT_REASONS; x++)
 			if (rows[i].exits_by_reason[x] >= 0.005)
-				printf(" %s %.2f", exit_name(x) ? exit_name(x) : "other",
+				printf(" %s %.2f", virq_kvm_exit_name((uint32_t)x),
 				       rows[i].exits_by_reason[x]);
 		printf("\n");
 	}
