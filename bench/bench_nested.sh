@@ -76,6 +76,5 @@ jq -r '.kvm_user_two_posters.rows as $r | ($r | map(select(.variant == "posted")
 if jq -e '.kvm_injection_throughput.skipped' "$res/trace_nested.json" >/dev/null; then
 	echo "tracing overhead: skipped, $(jq -r .kvm_injection_throughput.skipped "$res/trace_nested.json")"
 else
-	jq -r '.kvm_injection_throughput | {flood, delivered} | to_entries[] | {k: .key, v: .value} |
-		"tracing overhead, \(.k): KVM_SIGNAL_MSI/s detached \(.v.detached_per_s), attached \(.v.attached_per_s): ratio \(.v.ratio), loss \(.v.loss_pct)% (goal < \(.v.goal_loss_pct)%: \(if .v.goal_met then "met" else "NOT met" end)); with the ring buffer \(.v.ring_attached_per_s) (loss \(.v.ring_loss_pct)%), without kprobes \(.v.no_kprobes_attached_per_s) (loss \(.v.no_kprobes_loss_pct)%); pairs \(.v.pair_ratios); traced \(.v.traced_msi) of \(.v.injected_attached)"' "$res/trace_nested.json"
+	jq -r '.kvm_injection_throughput' "$res/trace_nested.json" | jq -r -f bench/trace_report.jq | sed 's/^/tracing overhead, /'
 fi

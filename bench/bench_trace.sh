@@ -28,6 +28,5 @@ echo "classic tp/ and tp_btf variants: not measurable here (no BPF_PROG_TEST_RUN
 if jq -e '.kvm_injection_throughput.skipped' "$out" >/dev/null; then
 	echo "KVM injection throughput with/without programs: skipped, $(jq -r .kvm_injection_throughput.skipped "$out")"
 else
-	jq -r '.kvm_injection_throughput | {flood, delivered} | to_entries[] | {k: .key, v: .value} |
-		"\(.k): KVM_SIGNAL_MSI/s detached \(.v.detached_per_s), attached \(.v.attached_per_s): ratio \(.v.ratio), loss \(.v.loss_pct)% (goal < \(.v.goal_loss_pct)%: \(if .v.goal_met then "met" else "NOT met" end)); with the ring buffer \(.v.ring_attached_per_s) (loss \(.v.ring_loss_pct)%), without kprobes \(.v.no_kprobes_attached_per_s) (loss \(.v.no_kprobes_loss_pct)%); pairs \(.v.pair_ratios); traced \(.v.traced_msi) of \(.v.injected_attached)"' "$out"
+	jq -r '.kvm_injection_throughput' "$out" | jq -r -f bench/trace_report.jq
 fi

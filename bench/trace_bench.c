@@ -11,15 +11,18 @@
  * trace_bench --kvm: the real figure, KVM injection throughput with and without the
  * programs attached. One 1-vCPU VM with the in-kernel irqchip; KVM_SIGNAL_MSI for a fixed
  * time per phase, two workloads (see phase(): "flood", back to back, and "delivered",
- * one at a time), three variants each: detached, attached as the daemon attaches by
- * default (counters and histograms; the ring buffer only while a client subscribes) and
- * attached with the ring buffer on. Phases run in rounds, the variants of a workload back
+ * one at a time), five variants each: detached, attached as virqd attaches by default
+ * (counters and histograms; the ring buffer loaded but written only while a client
+ * streams), and the default one option away: with a client streaming the ring, with the
+ * opt-in kprobes, without the attribution of ioctls to their VM. Phases run in rounds, the variants of a workload back
  * to back in a rotated order, after a discarded warm-up, so that drift of the shared
- * machine hits all alike; ratio = median over the rounds of attached / detached per second,
+ * machine hits all alike; ratio = median over the rounds of variant / detached per second,
  * goal loss < 5%. Without a
  * usable /dev/kvm: {"skipped": "<reason>"}.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,45 +113,174 @@ static int phase(struct virq_vm *vm, bool delivered, double *rate, uint64_t *n)
 	return 0;
 }
 
-/* V_ATTACHED: the daemon's default; V_NO_KPROBES: the same without the kprobes on
- * __apic_accept_irq / vmx_deliver_posted_interrupt (tracepoints only). */
-enum { V_DETACHED, V_ATTACHED, V_RING, V_NO_KPROBES, V__COUNT };
+/* The variants, in the order of the JSON: detached (no programs), the daemon's default,
+ * and ablations of it, each one option away from the default. */
+enum { V_DETACHED, V_ATTACHED, V_RING, V_KPROBES, V_NO_IOCTL, V__COUNT };
 
-static void print_workload(const char *name, const double sum[V__COUNT],
-			   const double pairs[KVM_ROUNDS], uint64_t traced, uint64_t injected)
+static const char *const variant_name[V__COUNT] = {
+	[V_DETACHED] = "detached",
+	[V_ATTACHED] = "default",
+	[V_RING] = "ring_streaming",
+	[V_KPROBES] = "with_kprobes",
+	[V_NO_IOCTL] = "no_ioctl_attribution",
+};
+
+static double median(const double *x, int n)
 {
-	double off = sum[V_DETACHED] / KVM_ROUNDS, on = sum[V_ATTACHED] / KVM_ROUNDS,
-	       ring = sum[V_RING] / KVM_ROUNDS, nokp = sum[V_NO_KPROBES] / KVM_ROUNDS,
-	       sorted[KVM_ROUNDS], ratio;
+	double s[KVM_ROUNDS];
 
-	/* The ratio is the median of the rounds' attached/detached ratios: one round hit by
-	 * the shared machine's noise (a 18x outlier was seen) cannot move it. */
-	memcpy(sorted, pairs, sizeof(sorted));
-	for (int i = 1; i < KVM_ROUNDS; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-			double x = sorted[j];
+	memcpy(s, x, (size_t)n * sizeof(*s));
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
+			double t = s[j];
 
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = x;
+			s[j] = s[j - 1];
+			s[j - 1] = t;
 		}
-	ratio = (sorted[(KVM_ROUNDS - 1) / 2] + sorted[KVM_ROUNDS / 2]) / 2;
+	return (s[(n - 1) / 2] + s[n / 2]) / 2;
+}
+
+/* rate[v][r]: injections/s of variant v in round r. Every ratio is the median of the
+ * rounds' variant/detached ratios: one round hit by the shared machine's noise (a 18x
+ * outlier was seen) cannot move it. */
+static void print_workload(const char *name, double rate[V__COUNT][KVM_ROUNDS], uint64_t traced,
+			   uint64_t injected, const uint64_t *evs)
+{
+	bool first = true;
+
+	double ratio[V__COUNT], mean[V__COUNT], pairs[KVM_ROUNDS];
+
+	for (int v = 0; v < V__COUNT; v++) {
+		mean[v] = 0;
+		for (int r = 0; r < KVM_ROUNDS; r++) {
+			mean[v] += rate[v][r] / KVM_ROUNDS;
+			pairs[r] = rate[v][r] / rate[V_DETACHED][r];
+		}
+		ratio[v] = median(pairs, KVM_ROUNDS);
+	}
 	printf("\"%s\": {\"detached_per_s\": %.0f, \"attached_per_s\": %.0f, "
 	       "\"ratio\": %.4f, \"loss_pct\": %.2f, \"goal_loss_pct\": 5, \"goal_met\": %s, "
-	       "\"ring_attached_per_s\": %.0f, \"ring_loss_pct\": %.2f, "
-	       "\"no_kprobes_attached_per_s\": %.0f, \"no_kprobes_loss_pct\": %.2f, "
 	       "\"traced_msi\": %llu, \"injected_attached\": %llu, \"pair_ratios\": [",
-	       name, off, on, ratio, 100.0 * (1 - ratio), 1 - ratio < 0.05 ? "true" : "false", ring,
-	       100.0 * (1 - ring / off), nokp, 100.0 * (1 - nokp / off), (unsigned long long)traced,
-	       (unsigned long long)injected);
+	       name, mean[V_DETACHED], mean[V_ATTACHED], ratio[V_ATTACHED],
+	       100.0 * (1 - ratio[V_ATTACHED]), 1 - ratio[V_ATTACHED] < 0.05 ? "true" : "false",
+	       (unsigned long long)traced, (unsigned long long)injected);
 	for (int r = 0; r < KVM_ROUNDS; r++)
-		printf("%s%.4f", r ? ", " : "", pairs[r]);
-	printf("]}");
+		printf("%s%.4f", r ? ", " : "", rate[V_ATTACHED][r] / rate[V_DETACHED][r]);
+	printf("], \"variants\": {");
+	for (int v = V_RING; v < V__COUNT; v++)
+		printf("%s\"%s\": {\"per_s\": %.0f, \"ratio\": %.4f, \"loss_pct\": %.2f}",
+		       v == V_RING ? "" : ", ", variant_name[v], mean[v], ratio[v],
+		       100.0 * (1 - ratio[v]));
+	/* what each injection costs in program runs: events per injection, by tracepoint */
+	printf("}, \"events_per_injection\": {");
+	for (int e = 0; e < VIRQ_TEV__TP_COUNT; e++) {
+		if (!evs[e] || !injected)
+			continue;
+		printf("%s\"%s\": %.3f", first ? "" : ", ", virq_trace_event_name(e),
+		       (double)evs[e] / (double)injected);
+		first = false;
+	}
+	printf("}}");
+}
+
+/* The streaming client of V_RING: consumes records as virqd's event loop would, so that
+ * the ring never fills up (a full ring makes every reservation fail, cheaply). */
+struct reader {
+	struct virq_trace *t;
+	atomic_bool stop;
+	uint64_t records;
+};
+
+static int count_record(const struct virq_trace_record *r, void *ctx)
+{
+	(void)r;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+
+	while (!atomic_load(&rd->stop))
+		if (virq_trace_ring_poll(rd->t, 50, count_record, &rd->records) < 0)
+			break;
+	return NULL;
+}
+
+/* Events the programs counted, per event (the derived ones excluded). */
+static int add_event(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	if (k->event < VIRQ_TEV__TP_COUNT)
+		((uint64_t *)ctx)[k->event] += v;
+	return 0;
+}
+
+/* The kernel's run time of each program that ran, during one attached phase. */
+struct pstat_ctx {
+	bool first;
+};
+
+static int print_pstat(const char *prog, uint64_t runs, uint64_t run_ns, void *ctx)
+{
+	struct pstat_ctx *c = ctx;
+
+	if (!runs)
+		return 0;
+	printf("%s\"%s\": {\"runs\": %llu, \"ns_per_run\": %.0f}", c->first ? "" : ", ", prog,
+	       (unsigned long long)runs, (double)run_ns / (double)runs);
+	c->first = false;
+	return 0;
+}
+
+/* One more attached phase of each workload with the kernel's BPF run-time accounting on
+ * (bpf_stats: it costs two clock reads per run, so the ratios above are measured without
+ * it): what each program costs per run, and how often it runs. */
+static int print_prog_stats(struct virq_vm *vm)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	char why[256];
+	double rate;
+	uint64_t n;
+	int sfd, ret = 0;
+
+	sfd = virq_trace_stats_enable();
+	if (sfd < 0) {
+		printf("\"prog_stats\": {\"skipped\": \"BPF_ENABLE_STATS: %s\"}", strerror(-sfd));
+		return 0;
+	}
+	printf("\"prog_stats\": {");
+	for (int w = 0; w < 2 && !ret; w++) {
+		struct pstat_ctx c = { .first = true };
+
+		virq_trace_opts_init(&o);
+		t = virq_trace_open(&o, why, sizeof(why));
+		if (!t) {
+			fprintf(stderr, "trace_bench: tracer: %s\n", why);
+			ret = -1;
+			break;
+		}
+		ret = phase(vm, w, &rate, &n);
+		printf("%s\"%s\": {\"injections\": %llu, ", w ? ", " : "",
+		       w ? "delivered" : "flood", (unsigned long long)n);
+		virq_trace_prog_stats(t, print_pstat, &c);
+		printf("}");
+		virq_trace_close(t);
+	}
+	printf("}");
+	close(sfd);
+	return ret;
 }
 
 static int kvm_main(void)
 {
-	double sum[2][V__COUNT] = { { 0 } }, pairs[2][KVM_ROUNDS], rate[V__COUNT], warm;
-	uint64_t n, traced[2] = { 0, 0 }, injected_on[2] = { 0, 0 };
+	double rate[2][V__COUNT][KVM_ROUNDS], warm;
+	uint64_t evs[2][VIRQ_TEV__TP_COUNT] = { { 0 } };
+	struct reader rd = { .records = 0 };
+	pthread_t reader;
+	bool reading;
+	uint64_t n, traced[2] = { 0, 0 }, injected_on[2] = { 0, 0 }, ring_drops = 0;
 	struct virq_vm_config cfg;
 	struct virq_trace_opts o;
 	struct virq_trace *t;
@@ -187,27 +319,40 @@ static int kvm_main(void)
 
 				t = NULL;
 				if (v != V_DETACHED) {
+					/* as virqd opens it: the ring loaded, written
+					 * only while a client streams */
 					virq_trace_opts_init(&o);
-					o.ring = v == V_RING;
-					o.kprobes = v != V_NO_KPROBES;
+					o.ring = true;
+					o.kprobes = v == V_KPROBES;
+					o.attribute_ioctl = v != V_NO_IOCTL;
 					t = virq_trace_open(&o, why, sizeof(why));
 					if (!t) {
 						fprintf(stderr, "trace_bench: tracer: %s\n", why);
 						goto err_vm;
 					}
+					virq_trace_ring_set_active(t, v == V_RING);
 				}
-				ret = phase(vm, w, &rate[v], &n);
-				if (t) {
+				rd.t = t;
+				atomic_store(&rd.stop, false);
+				reading = v == V_RING &&
+					  !pthread_create(&reader, NULL, reader_main, &rd);
+				ret = phase(vm, w, &rate[w][v][r], &n);
+				if (reading) {
+					atomic_store(&rd.stop, true);
+					pthread_join(reader, NULL);
+				}
+				if (t && v == V_ATTACHED) {
 					/* the programs really were on the injection path */
 					traced[w] += virq_trace_event_total(t, VIRQ_TEV_MSI_SET_IRQ,
 									    getpid());
 					injected_on[w] += n;
-					virq_trace_close(t);
+					virq_trace_read_counters(t, add_event, evs[w]);
 				}
+				if (t && v == V_RING)
+					ring_drops += virq_trace_drops(t);
+				if (t)
+					virq_trace_close(t);
 			}
-			for (int v = 0; v < V__COUNT; v++)
-				sum[w][v] += rate[v];
-			pairs[w][r] = rate[V_ATTACHED] / rate[V_DETACHED];
 		}
 	}
 	if (ret) {
@@ -215,11 +360,15 @@ static int kvm_main(void)
 		goto err_vm;
 	}
 	printf("{\"vcpus\": 1, \"irqchip\": \"kernel\", \"phase_s\": %.1f, \"rounds\": %d, "
-	       "\"warmup_per_s\": %.0f, ",
-	       KVM_PHASE_NS / 1e9, KVM_ROUNDS, warm);
-	print_workload("flood", sum[0], pairs[0], traced[0], injected_on[0]);
+	       "\"warmup_per_s\": %.0f, \"ring_records_read\": %llu, \"ring_drops\": %llu, ",
+	       KVM_PHASE_NS / 1e9, KVM_ROUNDS, warm, (unsigned long long)rd.records,
+	       (unsigned long long)ring_drops);
+	print_workload("flood", rate[0], traced[0], injected_on[0], evs[0]);
 	printf(", ");
-	print_workload("delivered", sum[1], pairs[1], traced[1], injected_on[1]);
+	print_workload("delivered", rate[1], traced[1], injected_on[1], evs[1]);
+	printf(", ");
+	if (print_prog_stats(vm))
+		goto err_vm;
 	printf("}\n");
 	virq_vm_destroy(vm);
 	return 0;

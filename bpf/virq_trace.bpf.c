@@ -14,10 +14,16 @@
  *   - events with a vCPU argument (kvm_exit, kvm_entry, kvm_eoi, kvm_pi_irte_update) use it;
  *   - in a vCPU thread, current->preempt_notifiers.first is the loaded vCPU's notifier when
  *     its ops->sched_in is kvm_sched_in (kvm_vcpu_load registers it);
- *   - in a VMM ioctl thread (KVM_SIGNAL_MSI, KVM_IRQ_LINE), sys_enter(ioctl) resolved the fd
- *     to its struct kvm (anon inode "kvm-vm"/"kvm-vcpu:N", file->private_data);
+ *   - in a VMM ioctl thread (KVM_SIGNAL_MSI, KVM_IRQ_LINE), the syscall the thread is in:
+ *     its saved user registers (bpf_task_pt_regs) say ioctl (orig_ax) on fd (di), and the
+ *     fd's file is KVM's (anon inode "kvm-vm"/"kvm-vcpu:N", file->private_data). Nothing
+ *     runs at sys_enter/sys_exit: hooks there would put every syscall of the host on the
+ *     slow path;
  *   - in an irqfd kworker, workqueue_execute_start with func == irqfd_inject gives
  *     container_of(work, struct kvm_kernel_irqfd, inject)->kvm.
+ * A per-CPU cache of threads keeps what the last events of a thread resolved (the fd's
+ * file and VM, whether the thread runs in the VM's address space), so that a stream of
+ * events from one VMM thread or vCPU thread skips the name and VM lookups.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -27,12 +33,17 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u32 ring_enabled = 0;
+const volatile __u32 ring_enabled = 0; /* the ring exists (load time) */
+/* Records are written while this is set (run time: the loader sets it while somebody
+ * reads the stream, so that the ring costs nothing otherwise). */
+volatile __u32 ring_active = 1;
 const volatile __u32 ring_wakeup_every = VIRQ_TRACE_RING_WAKEUP_DEFAULT;
 const volatile __u64 ring_wakeup_bytes = 0; /* force a wakeup above this much unread data */
 /* kvm_pi_irte_update's second argument: struct kvm_vcpu * (newer kernels) or the vcpu_id
  * (6.1 and older); the loader reads it from the tracepoint's BTF prototype. */
 const volatile __u32 pi_irte_arg_is_vcpu = 1;
+/* Attribute events of KVM ioctls (KVM_SIGNAL_MSI, KVM_IRQ_LINE) to the ioctl's VM. */
+const volatile __u32 attr_ioctl = 1;
 
 extern const void kvm_sched_in __ksym __weak;
 extern const void irqfd_inject __ksym __weak;
@@ -120,34 +131,18 @@ struct {
 	__type(value, struct src_slot);
 } src_ts SEC(".maps");
 
-/* VM of the KVM ioctl in progress, per thread. The entry stays between ioctls with the
- * file it was resolved from: the next ioctl on the same fd, file and private_data (a VMM
- * issues thousands on one VM or vCPU fd) only flips `active`, without resolving the
- * file's name again or updating the map. private_data is compared too: a struct file
- * freed and reused at the same address for another VM's fd carries the new VM there.
- * LRU: threads that exited are evicted. */
-struct ioctl_ctx {
+/* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate),
+ * with the kworker: another task preempting it on this CPU is not in that work item. */
+struct irqfd_slot {
+	__u64 task;
 	__u64 kvm;
-	__u64 vcpu;
-	__u64 file;
-	__u64 priv;
-	__u32 fd;
-	__u32 active;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct ioctl_ctx);
-} ioctl_vm SEC(".maps");
-
-/* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct irqfd_slot);
 } irqfd_kvm SEC(".maps");
 
 struct {
@@ -213,23 +208,60 @@ static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
 	bpf_map_update_elem(&vms, &id, &v, BPF_ANY);
 }
 
-/* Per CPU: the last (task, mm, kvm) an event was attributed through, and whether the task
- * runs in the VM's address space. Consecutive events of one vCPU thread or ioctl thread
- * (most of them) skip vm_note() and the kvm->mm read. */
-struct id_cache {
+/* Per CPU, direct-mapped by task: what the last events of a thread resolved.
+ *   id_*: the VM an event was attributed to, and whether the thread runs in that VM's
+ *         address space (a kworker does not); a hit skips vm_note() and the kvm->mm read;
+ *   io_*: the fd of the thread's KVM ioctl, its struct file and private_data, and the VM
+ *         and vCPU they lead to; a hit skips the file's name. private_data is compared
+ *         too: a struct file freed and reused at the same address for another VM's fd
+ *         carries the new VM there. */
+#define TCACHE_SLOTS 8
+
+struct tcache {
 	__u64 task;
-	__u64 mm;
-	__u64 kvm;
-	__u32 same_mm;
+	__u64 id_mm;
+	__u64 id_kvm;
+	__u64 io_file;
+	__u64 io_priv;
+	__u64 io_kvm;
+	__u64 io_vcpu;
+	__u32 tid; /* with task: a task_struct reused at the same address is another thread */
+	__u32 io_fd;
+	__u32 id_same_mm;
 	__u32 pad;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TCACHE_SLOTS);
 	__type(key, __u32);
-	__type(value, struct id_cache);
-} id_cache SEC(".maps");
+	__type(value, struct tcache);
+} tcache SEC(".maps");
+
+static __always_inline struct tcache *tcache_get(struct task_struct *task, __u32 tid)
+{
+	__u64 p = (__u64)task;
+	__u32 slot = ((__u32)(p >> 8) ^ (__u32)(p >> 14)) & (TCACHE_SLOTS - 1);
+	struct tcache *c = bpf_map_lookup_elem(&tcache, &slot);
+
+	if (c && (c->task != p || c->tid != tid)) {
+		c->task = p;
+		c->tid = tid;
+		c->id_kvm = 0;
+		c->io_file = 0;
+	}
+	return c;
+}
+
+/* vCPU threads: tid -> (process, VM cookie, vCPU), written when a thread's events are
+ * first attributed on a CPU (a thread-cache miss), so that a VMM can learn which cookie
+ * is which of its VMs from its vCPU threads' ids. LRU: threads that exited are evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct virq_trace_thread);
+} threads SEC(".maps");
 
 /* The vCPU loaded on this thread, through its preempt notifier (see top comment). */
 static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task)
@@ -266,11 +298,71 @@ static __always_inline bool filter_pass(__u32 tgid)
 	return bpf_map_lookup_elem(&filter_tgids, &tgid) != NULL;
 }
 
+#define NR_IOCTL_X86_64 16
+
+/* The VM (and vCPU, for a vCPU fd) of the KVM ioctl the current thread is in, or NULL.
+ * The thread's saved user registers hold the syscall number (orig_ax) and its first
+ * argument (di); a thread not in a syscall (kworker) or in another syscall has no ioctl. */
+static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tcache *c,
+					     struct kvm_vcpu **vcpu)
+{
+	struct task_struct *bt = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct fdtable *fdt;
+	struct file **arr, *file;
+	const unsigned char *dname;
+	char name[9] = {};
+	unsigned int fd;
+	__u64 priv, kvm;
+
+	if (!attr_ioctl || !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return NULL;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bt);
+	if (!regs || regs->orig_ax != NR_IOCTL_X86_64)
+		return NULL;
+	fd = (unsigned int)regs->di;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), arr + fd) || !file)
+		return NULL;
+	priv = (__u64)BPF_CORE_READ(file, private_data);
+	if (c && c->io_file == (__u64)file && c->io_fd == fd && c->io_priv == priv) {
+		*vcpu = (struct kvm_vcpu *)c->io_vcpu;
+		return (struct kvm *)c->io_kvm;
+	}
+	/* KVM's fds are anon inodes named "kvm-vm" and "kvm-vcpu:N" (kvm_main.c). */
+	dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) < 0)
+		return NULL;
+	if (name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-')
+		return NULL;
+	if (name[4] == 'v' && name[5] == 'm' && name[6] == 0) {
+		*vcpu = NULL;
+		kvm = priv;
+	} else if (name[4] == 'v' && name[5] == 'c' && name[6] == 'p' && name[7] == 'u') {
+		*vcpu = (struct kvm_vcpu *)priv;
+		kvm = (__u64)BPF_CORE_READ(*vcpu, kvm);
+	} else {
+		return NULL;
+	}
+	if (c) {
+		c->io_file = (__u64)file;
+		c->io_fd = fd;
+		c->io_priv = priv;
+		c->io_kvm = kvm;
+		c->io_vcpu = (__u64)*vcpu;
+	}
+	return (struct kvm *)kvm;
+}
+
 /* Fills id; returns false when the target filter rejects the event. */
 static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct tcache *c = tcache_get(task, (__u32)pid_tgid);
 	struct kvm *kvm = NULL;
 	__u32 zero = 0;
 
@@ -290,42 +382,44 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 		}
 	}
 	if (!kvm) {
-		struct ioctl_ctx *ic = bpf_map_lookup_elem(&ioctl_vm, &id->tid);
+		struct kvm_vcpu *v = NULL;
 
-		if (ic && ic->active && ic->kvm) {
-			kvm = (struct kvm *)ic->kvm;
+		kvm = ioctl_kvm(task, c, &v);
+		if (kvm) {
 			id->flags |= VIRQ_TKF_VM_FROM_IOCTL;
-			if (ic->vcpu) {
-				struct kvm_vcpu *v = (struct kvm_vcpu *)ic->vcpu;
-
+			if (v)
 				id->vcpu_id = BPF_CORE_READ(v, vcpu_id);
-			}
 		}
 	}
 	if (!kvm) {
-		__u64 *k = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+		struct irqfd_slot *k = bpf_map_lookup_elem(&irqfd_kvm, &zero);
 
-		if (k && *k) {
-			kvm = (struct kvm *)*k;
+		if (k && k->kvm && k->task == (__u64)task) {
+			kvm = (struct kvm *)k->kvm;
 			id->flags |= VIRQ_TKF_VM_FROM_IRQFD;
 		}
 	}
 	if (kvm) {
 		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
-		struct id_cache *c = bpf_map_lookup_elem(&id_cache, &zero);
 		__u32 same;
 
 		id->vm_id = vm_cookie(kvm);
-		if (c && c->task == (__u64)task && c->mm == mm && c->kvm == (__u64)kvm) {
-			same = c->same_mm;
+		if (c && c->id_kvm == (__u64)kvm && c->id_mm == mm) {
+			same = c->id_same_mm;
 		} else {
 			vm_note(kvm, id->vm_id);
 			same = mm == (__u64)BPF_CORE_READ(kvm, mm);
+			if (id->flags & VIRQ_TKF_VM_FROM_VCPU) {
+				struct virq_trace_thread th = { .tgid = pid_tgid >> 32,
+								.vm_id = id->vm_id,
+								.vcpu_id = id->vcpu_id };
+
+				bpf_map_update_elem(&threads, &id->tid, &th, BPF_ANY);
+			}
 			if (c) {
-				c->task = (__u64)task;
-				c->mm = mm;
-				c->kvm = (__u64)kvm;
-				c->same_mm = same;
+				c->id_kvm = (__u64)kvm;
+				c->id_mm = mm;
+				c->id_same_mm = same;
 			}
 		}
 		/* Not in the VMM's address space (kworker): charge the VM's creator. */
@@ -397,7 +491,7 @@ static __always_inline void count(const struct ident *id, __u32 ev, __u32 arg, _
 	};
 
 	count_key(&k, id, 1);
-	if (ring_enabled)
+	if (ring_enabled && ring_active)
 		ring_emit(&k, id);
 }
 
@@ -528,43 +622,58 @@ static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
 		count(&id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
 }
 
-static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
+/* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the last accept's
+ * time until an injection closes it (ts = 0). Entries are written in place and never
+ * deleted (LRU evicts), so a steady stream of deliveries costs a lookup per event, no map
+ * update. */
+static __always_inline void pend_open(const struct ident *id, __u32 apic_id, __u32 vec, __u64 now)
 {
-	struct ident id;
-	struct src_slot *s;
-	__u32 zero = 0;
-	__u64 now;
+	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
+	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
 
-	point_seen(VIRQ_TEV_APIC_ACCEPT_IRQ);
-	if (!resolve(&id, NULL))
-		return;
-	count(&id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, 0);
-	now = bpf_ktime_get_ns();
-	s = bpf_map_lookup_elem(&src_ts, &zero);
-	if (s && s->ts && s->tid == id.tid) {
-		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, now - s->ts);
-		s->ts = 0;
-	}
-	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
-	 * fixed and lowest-priority interrupts go through IRR and can be posted. */
-	if (((dm >> 8) & 7) <= 1) {
-		struct pend_key pk = { .vm_id = id.vm_id, .apic_id = apicid, .vector = vec };
-
-		count_delta(&id, VIRQ_TEV_DELIVER_NONPOSTED, vec, apicid, 1);
-		if (bpf_map_update_elem(&pending, &pk, &now, BPF_ANY))
-			stat_inc(VIRQ_TSTAT_PENDING_FULL);
-	}
+	if (ts)
+		*ts = now;
+	else if (bpf_map_update_elem(&pending, &pk, &now, BPF_ANY))
+		stat_inc(VIRQ_TSTAT_PENDING_FULL);
 }
 
 static __always_inline void pend_close(const struct ident *id, __u32 apic_id, __u32 vec, __u32 h)
 {
 	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
 	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
+	__u64 t;
 
-	if (!ts)
+	if (!ts || !*ts)
 		return;
-	hist_add(id, h, bpf_ktime_get_ns() - *ts);
-	bpf_map_delete_elem(&pending, &pk);
+	t = *ts;
+	*ts = 0;
+	hist_add(id, h, bpf_ktime_get_ns() - t);
+}
+
+static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
+{
+	struct ident id;
+	struct src_slot *s;
+	__u32 zero = 0, irr;
+	__u64 now;
+
+	point_seen(VIRQ_TEV_APIC_ACCEPT_IRQ);
+	if (!resolve(&id, NULL))
+		return;
+	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
+	 * fixed and lowest-priority interrupts go through IRR and can be posted: the flag
+	 * marks them, and the loader derives deliver_nonposted = these accepts minus the
+	 * posted ones (kvm_apicv_accept_irq) instead of counting it here. */
+	irr = ((dm >> 8) & 7) <= 1;
+	count(&id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
+	now = bpf_ktime_get_ns();
+	s = bpf_map_lookup_elem(&src_ts, &zero);
+	if (s && s->ts && s->tid == id.tid) {
+		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, now - s->ts);
+		s->ts = 0;
+	}
+	if (irr)
+		pend_open(&id, apicid, vec, now);
 }
 
 static __always_inline void on_apicv_accept(__u32 apicid, __u8 vec)
@@ -574,10 +683,9 @@ static __always_inline void on_apicv_accept(__u32 apicid, __u8 vec)
 	point_seen(VIRQ_TEV_APICV_ACCEPT_IRQ);
 	if (!resolve(&id, NULL))
 		return;
+	/* Posted: the loader derives deliver_posted from this count and moves it out of the
+	 * accept just counted (same thread, right before). */
 	count(&id, VIRQ_TEV_APICV_ACCEPT_IRQ, vec, apicid, 0);
-	/* The accept just counted it as non-posted: move it (same thread, right after). */
-	count_delta(&id, VIRQ_TEV_DELIVER_NONPOSTED, vec, apicid, (__u64)-1);
-	count_delta(&id, VIRQ_TEV_DELIVER_POSTED, vec, apicid, 1);
 	pend_close(&id, apicid, vec, VIRQ_THIST_ACCEPT_TO_INJECT);
 }
 
@@ -668,10 +776,9 @@ static __always_inline void on_exit(struct kvm_vcpu *vcpu, __u32 reason, __u32 i
 	point_seen(VIRQ_TEV_EXIT);
 	if (!resolve(&id, vcpu))
 		return;
+	/* External-interrupt exits are derived by the loader from the reason (one map
+	 * update per exit, the most frequent event of a busy VMX/SVM host). */
 	count(&id, VIRQ_TEV_EXIT, reason, 0, f);
-	/* External interrupt: VMX basic exit reason 1 (SDM Vol. 3D Appendix C), SVM 0x60. */
-	if ((isa == 1 && (reason & 0xffff) == 1) || (isa == 2 && reason == 0x60))
-		count_delta(&id, VIRQ_TEV_EXIT_EXTINT, reason, 0, 1);
 }
 
 static __always_inline void on_uexit(__u32 reason, int err)
@@ -1152,96 +1259,24 @@ int BPF_PROG(rtp_nop)
 
 /* ---- attribution helpers ---------------------------------------------------------- */
 
-#define NR_IOCTL_X86_64 16
-
-SEC("raw_tp/sys_enter")
-int BPF_PROG(rtp_sys_enter, struct pt_regs *regs, long nr)
-{
-	struct task_struct *task;
-	struct file **fdarr, *file;
-	struct ioctl_ctx ic = {}, *old;
-	const unsigned char *dname;
-	char name[9] = {};
-	unsigned int fd, max;
-	__u64 priv;
-	__u32 tid;
-
-	if (nr != NR_IOCTL_X86_64)
-		return 0;
-	if (!filter_pass(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	fd = (unsigned int)BPF_CORE_READ(regs, di);
-	task = (void *)bpf_get_current_task();
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd >= max)
-		return 0;
-	fdarr = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), fdarr + fd) || !file)
-		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	priv = (__u64)BPF_CORE_READ(file, private_data);
-	old = bpf_map_lookup_elem(&ioctl_vm, &tid);
-	if (old && old->fd == fd && old->file == (__u64)file && old->priv == priv) {
-		old->active = 1; /* same fd, file and VM or vCPU as the last ioctl */
-		return 0;
-	}
-	/* KVM's fds are anon inodes named "kvm-vm" and "kvm-vcpu:N" (kvm_main.c). */
-	dname = BPF_CORE_READ(file, f_path.dentry, d_name.name);
-	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) < 0)
-		return 0;
-	if (name[0] != 'k' || name[1] != 'v' || name[2] != 'm' || name[3] != '-')
-		return 0;
-	if (name[4] == 'v' && name[5] == 'm' && name[6] == 0) {
-		ic.kvm = priv;
-	} else if (name[4] == 'v' && name[5] == 'c' && name[6] == 'p' && name[7] == 'u') {
-		struct kvm_vcpu *v = (struct kvm_vcpu *)priv;
-
-		ic.vcpu = priv;
-		ic.kvm = (__u64)BPF_CORE_READ(v, kvm);
-	} else {
-		return 0;
-	}
-	ic.file = (__u64)file;
-	ic.priv = priv;
-	ic.fd = fd;
-	ic.active = 1;
-	bpf_map_update_elem(&ioctl_vm, &tid, &ic, BPF_ANY);
-	return 0;
-}
-
-SEC("raw_tp/sys_exit")
-int BPF_PROG(rtp_sys_exit, struct pt_regs *regs, long ret)
-{
-	struct ioctl_ctx *ic;
-	__u32 tid;
-
-	/* sys_exit has no syscall number argument: read orig_ax. */
-	if (BPF_CORE_READ(regs, orig_ax) != NR_IOCTL_X86_64)
-		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	ic = bpf_map_lookup_elem(&ioctl_vm, &tid);
-	if (ic)
-		ic->active = 0;
-	return 0;
-}
-
 SEC("raw_tp/workqueue_execute_start")
 int BPF_PROG(rtp_wq_start, struct work_struct *work)
 {
 	__u32 zero = 0;
-	__u64 *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+	struct irqfd_slot *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
 	struct kvm_kernel_irqfd *irqfd;
 	struct ident id;
 	struct kvm *kvm;
 
 	if (!slot)
 		return 0;
-	*slot = 0;
+	slot->kvm = 0;
 	if (!&irqfd_inject || (void *)BPF_CORE_READ(work, func) != (void *)&irqfd_inject)
 		return 0;
 	irqfd = (void *)work - bpf_core_field_offset(struct kvm_kernel_irqfd, inject);
 	kvm = BPF_CORE_READ(irqfd, kvm);
-	*slot = (__u64)kvm;
+	slot->task = bpf_get_current_task();
+	slot->kvm = (__u64)kvm;
 	if (resolve(&id, NULL))
 		count_delta(&id, VIRQ_TEV_IRQFD_INJECT, BPF_CORE_READ(irqfd, gsi), 0, 1);
 	return 0;
@@ -1251,9 +1286,9 @@ SEC("raw_tp/workqueue_execute_end")
 int BPF_PROG(rtp_wq_end, struct work_struct *work)
 {
 	__u32 zero = 0;
-	__u64 *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+	struct irqfd_slot *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
 
 	if (slot)
-		*slot = 0;
+		slot->kvm = 0;
 	return 0;
 }

@@ -1080,6 +1080,7 @@ static enum virq_proto_err cmd_trace_subscribe(struct virqd *d, struct virq_ctl_
 		FAIL(VIRQ_E_BPF_UNAVAILABLE, "the tracer runs without its event ring buffer");
 	if (virq_ctl_client_subscribe(c))
 		FAIL(VIRQ_E_BUSY, "this connection is already subscribed");
+	virqd_trace_sync(d); /* the ring starts recording now */
 	cJSON_AddBoolToObject(res, "streaming", true);
 	cJSON_AddStringToObject(res, "event", "trace");
 	return VIRQ_E_OK;

@@ -210,12 +210,14 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 			snprintf(c->metrics_addr, sizeof(c->metrics_addr), "%s", w[1]);
 		}
 	} else if (!strcmp(d, "bpf") || !strcmp(d, "kvm") || !strcmp(d, "vm_posted") ||
-		   !strcmp(d, "vm_x2apic") || !strcmp(d, "vm_pv_eoi")) {
-		bool *b = !strcmp(d, "bpf")	  ? &c->bpf :
-			  !strcmp(d, "kvm")	  ? &c->kvm :
-			  !strcmp(d, "vm_posted") ? &c->vm_posted :
-			  !strcmp(d, "vm_x2apic") ? &c->vm_x2apic :
-						    &c->vm_pv_eoi;
+		   !strcmp(d, "vm_x2apic") || !strcmp(d, "vm_pv_eoi") ||
+		   !strcmp(d, "bpf_kprobes")) {
+		bool *b = !strcmp(d, "bpf")	    ? &c->bpf :
+			  !strcmp(d, "bpf_kprobes") ? &c->bpf_kprobes :
+			  !strcmp(d, "kvm")	    ? &c->kvm :
+			  !strcmp(d, "vm_posted")   ? &c->vm_posted :
+			  !strcmp(d, "vm_x2apic")   ? &c->vm_x2apic :
+						      &c->vm_pv_eoi;
 		WANT_ARGS(1);
 		if (parse_bool(w[1], b)) {
 			snprintf(why, sizeof(why), "'%s' wants yes or no, got '%s'", d, w[1]);

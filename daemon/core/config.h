@@ -46,6 +46,7 @@ struct virq_config {
 	char socket_group[64]; /* "" = root only */
 	char metrics_addr[64]; /* "host:port", "" = metrics server off */
 	bool bpf; /* try to load the tracer */
+	bool bpf_kprobes; /* the tracer also attaches its kprobes (where the kernel has them) */
 	bool kvm; /* try to use /dev/kvm */
 	unsigned int max_clients;
 	size_t client_queue_bytes;

@@ -109,6 +109,7 @@ static void timer_ready(struct virq_evsrc *src, uint32_t events)
 	d->cnt.ticks_missed += exp - 1;
 	virqd_jobs_reap(&d->jobs); /* also here: a worker's wakeup is never a single point */
 	virqd_vms_poll(d);
+	virqd_trace_sync(d);
 	virqd_sample(d);
 }
 
@@ -369,11 +370,12 @@ int virqd_reload(struct virqd *d, char *err, size_t errlen)
 			 d->cfg.socket_path);
 	if (strcmp(nc.metrics_addr, d->cfg.metrics_addr))
 		virq_log(LOG_WARNING, "reload: metrics address change needs a restart");
-	if (nc.bpf != d->cfg.bpf || nc.kvm != d->cfg.kvm)
-		virq_log(LOG_WARNING, "reload: bpf/kvm switches need a restart");
+	if (nc.bpf != d->cfg.bpf || nc.kvm != d->cfg.kvm || nc.bpf_kprobes != d->cfg.bpf_kprobes)
+		virq_log(LOG_WARNING, "reload: bpf/bpf_kprobes/kvm switches need a restart");
 	snprintf(nc.socket_path, sizeof(nc.socket_path), "%s", d->cfg.socket_path);
 	snprintf(nc.metrics_addr, sizeof(nc.metrics_addr), "%s", d->cfg.metrics_addr);
 	nc.bpf = d->cfg.bpf;
+	nc.bpf_kprobes = d->cfg.bpf_kprobes;
 	nc.kvm = d->cfg.kvm;
 	r = virq_ctl_set_access(d->ctl, nc.socket_mode, gid);
 	if (r) {

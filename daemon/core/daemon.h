@@ -59,8 +59,8 @@ struct virqd_vm {
 	bool stop_seen; /* its stop was already counted */
 	/* Which path each vector came from (vm.inject, scenarios): cross-check input. */
 	struct virqd_vecmap vecmap;
-	/* BPF attribution: the tracer's cookie of this VM (learnt from ring records of its
-	 * vCPU threads), 0 while unknown. `trace_tainted`: the cookie was used by a VM of
+	/* BPF attribution: the tracer's cookie of this VM (learnt from its vCPU threads, in
+	 * the tracer's thread map or ring records), 0 while unknown. `trace_tainted`: the cookie was used by a VM of
 	 * ours destroyed earlier, so the tracer's counts under it mix both VMs. */
 	uint32_t trace_vm_id;
 	bool trace_tainted;
@@ -82,7 +82,7 @@ struct virqd_counters {
 	uint64_t scenarios_busy; /* vm.scenario refused: limit or same VM */
 	uint64_t jobs_abandoned; /* jobs still running at shutdown (their VMs leaked) */
 	uint64_t trace_unattributed; /* virqd-process BPF events of no known VM (last xcheck) */
-	uint64_t trace_vm_learnt; /* VM cookies learnt from ring records */
+	uint64_t trace_vm_learnt; /* VM cookies learnt from vCPU threads */
 };
 
 struct virqd {
@@ -147,6 +147,9 @@ void virqd_trace_finalise(struct virqd *d);
 void virqd_trace_apply_filter(struct virqd *d);
 /* Ring readable: consume and broadcast to subscribers. */
 void virqd_trace_ring_ready(struct virqd *d);
+/* Ring on exactly while a client streams records; learns our VMs' tracer cookies from the
+ * tracer's thread map. Every tick and at each subscription. */
+void virqd_trace_sync(struct virqd *d);
 /* Builds a fresh stats snapshot from the VMs and the tracer, renders it as JSON into
  * d->snap_json (for metrics.snapshot) and publishes it to the HTTP server. */
 void virqd_sample(struct virqd *d);

@@ -36,7 +36,8 @@ void virqd_trace_initialise(struct virqd *d)
 		return;
 	}
 	virq_trace_opts_init(&o);
-	o.ring = true;
+	o.ring = true; /* written only while a client streams (virqd_trace_sync) */
+	o.kprobes = d->cfg.bpf_kprobes;
 	d->trace = virq_trace_open(&o, err, sizeof(err));
 	if (!d->trace) {
 		snprintf(d->bpf_why, sizeof(d->bpf_why), "%s", err[0] ? err : strerror(errno));
@@ -45,6 +46,7 @@ void virqd_trace_initialise(struct virqd *d)
 	}
 	d->bpf_ok = true;
 	virqd_trace_apply_filter(d);
+	virqd_trace_sync(d);
 }
 
 void virqd_trace_finalise(struct virqd *d)
@@ -180,6 +182,41 @@ static int ring_cb(const struct virq_trace_record *r, void *ctx)
 		free(f);
 	}
 	return 0;
+}
+
+/* The cookies of our VMs not known yet, from their vCPU threads' entries in the tracer's
+ * thread map (written when a thread's events are first attributed through its vCPU). */
+static void learn_from_threads(struct virqd *d)
+{
+	pid_t tids[VIRQ_VM_MAX_VCPUS], pid = getpid();
+	struct virq_trace_thread th;
+
+	for (unsigned int i = 0; i < d->nr_vms; i++) {
+		struct virqd_vm *v = &d->vms[i];
+		int n;
+
+		if (v->trace_vm_id)
+			continue;
+		n = virq_vm_threads(v->vm, tids, VIRQ_VM_MAX_VCPUS);
+		for (int k = 0; k < n && !v->trace_vm_id; k++)
+			if (!virq_trace_thread(d->trace, tids[k], &th) && (pid_t)th.tgid == pid)
+				virqd_trace_learn(d, tids[k], th.vm_id);
+	}
+}
+
+void virqd_trace_sync(struct virqd *d)
+{
+	struct virq_ctl_stats st;
+
+	if (!d->trace)
+		return;
+	if (d->ctl) {
+		virq_ctl_get_stats(d->ctl, &st);
+		d->ctl_subscribers = st.subscribers;
+	}
+	/* Records are written only while a client streams them. */
+	virq_trace_ring_set_active(d->trace, d->ctl_subscribers > 0);
+	learn_from_threads(d);
 }
 
 void virqd_trace_ring_ready(struct virqd *d)
@@ -943,8 +980,10 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	virq_xcheck_input_init(&in);
 	if (d->trace) {
 		virq_trace_points(d->trace, point_to_xc, &in);
-		/* Records not read yet may name the cookie of a VM created since. */
+		/* Records not read yet, and the thread map, may name the cookie of a VM
+		 * created since. */
 		virqd_trace_ring_ready(d);
+		learn_from_threads(d);
 		virq_trace_read_counters(d->trace, counter_unattributed, &un);
 	}
 	for (unsigned int i = 0; i < d->nr_vms && nvm < VIRQ_XC_MAX_VMS; i++) {
@@ -970,9 +1009,6 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 			/* Every event of our process is this VM's. */
 			traced = true;
 			a->how = "only-vm";
-		} else if (virq_trace_ring_fd(d->trace) < 0) {
-			snprintf(a->why, sizeof(a->why),
-				 "no ring buffer to learn its cookie from its vCPU threads");
 		} else {
 			snprintf(a->why, sizeof(a->why),
 				 "no BPF event from its vCPU threads seen yet (cookie unknown)");

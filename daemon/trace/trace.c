@@ -20,11 +20,12 @@
 #include "virq_trace.skel.h"
 
 #define NR_KPROBES 2
-#define NR_HELPERS 4 /* sys_enter, sys_exit, workqueue_execute_start/end */
-#define NR_FEATURES 1 /* vCPU attribution through kvm_sched_in */
+#define NR_HELPERS 2 /* workqueue_execute_start/end */
+#define NR_FEATURES 2 /* vCPU attribution through kvm_sched_in, ioctl attribution */
 #define NR_POINTS (VIRQ_TEV__TP_COUNT + NR_KPROBES + NR_HELPERS + NR_FEATURES)
 #define P_HELPERS (VIRQ_TEV__TP_COUNT + NR_KPROBES)
 #define P_VCPU_ATTR (P_HELPERS + NR_HELPERS)
+#define P_IOCTL_ATTR (P_VCPU_ATTR + 1)
 
 /* Programs the verifier refused on this kernel: left out of later load attempts. One per
  * program at most, so the load loop is bounded by the number of programs. */
@@ -82,11 +83,10 @@ static const char *const point_names[NR_POINTS] = {
 	[VIRQ_TEV_MMIO] = "kvm_mmio",
 	[VIRQ_TEV__TP_COUNT] = "kprobe:__apic_accept_irq",
 	[VIRQ_TEV__TP_COUNT + 1] = "kprobe:vmx_deliver_posted_interrupt",
-	[VIRQ_TEV__TP_COUNT + 2] = "attr:sys_enter(ioctl)",
-	[VIRQ_TEV__TP_COUNT + 3] = "attr:sys_exit(ioctl)",
-	[VIRQ_TEV__TP_COUNT + 4] = "attr:workqueue_execute_start(irqfd)",
-	[VIRQ_TEV__TP_COUNT + 5] = "attr:workqueue_execute_end",
+	[P_HELPERS] = "attr:workqueue_execute_start(irqfd)",
+	[P_HELPERS + 1] = "attr:workqueue_execute_end",
 	[P_VCPU_ATTR] = "attr:vcpu(kvm_sched_in)",
+	[P_IOCTL_ATTR] = "attr:ioctl(task_pt_regs)",
 };
 
 const char *virq_trace_variant_name(enum virq_trace_variant v)
@@ -132,7 +132,7 @@ void virq_trace_opts_init(struct virq_trace_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->sz = sizeof(*o);
 	o->pref = VIRQ_TPREF_AUTO;
-	o->kprobes = true;
+	o->kprobes = false;
 	o->attribute_ioctl = true;
 }
 
@@ -520,31 +520,8 @@ static void choose_variants(struct virq_trace *t)
 	bpf_program__set_autoload(s->progs.kp_apic_accept_irq, t->points[i].nr_want);
 	bpf_program__set_autoload(s->progs.kp_posted_interrupt, t->points[i + 1].nr_want);
 	i = P_HELPERS;
-	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
-	t->points[i].pub.error[0] = t->points[i + 1].pub.error[0] = 0;
-	if (t->opts.attribute_ioctl) {
-		want(t, &t->points[i], s->progs.rtp_sys_enter, VIRQ_TVAR_RAW_TP);
-		want(t, &t->points[i + 1], s->progs.rtp_sys_exit, VIRQ_TVAR_RAW_TP);
-	} else {
-		point_fail(&t->points[i], "raw_tp (ioctl attribution disabled by option)", ENOENT);
-		point_fail(&t->points[i + 1], "raw_tp (ioctl attribution disabled by option)",
-			   ENOENT);
-	}
-	/* sys_enter without sys_exit would leave a stale VM per thread: both or neither. */
-	bpf_program__set_autoload(s->progs.rtp_sys_enter,
-				  t->points[i].nr_want && t->points[i + 1].nr_want);
-	bpf_program__set_autoload(s->progs.rtp_sys_exit,
-				  t->points[i].nr_want && t->points[i + 1].nr_want);
-	if (t->points[i].nr_want != t->points[i + 1].nr_want) {
-		struct point *ok = t->points[i].nr_want ? &t->points[i] : &t->points[i + 1];
-		const struct point *bad = ok == &t->points[i] ? &t->points[i + 1] : &t->points[i];
-
-		ok->nr_want = 0;
-		point_fail_msg(ok, "off: its pair %s is unavailable", bad->pub.name);
-	}
 	/* irqfd kworker attribution compares the work function with the irqfd_inject ksym:
 	 * without the symbol the pair would count nothing, so it stays off with the reason. */
-	i += 2;
 	t->points[i].nr_want = t->points[i + 1].nr_want = 0;
 	t->points[i].pub.error[0] = t->points[i + 1].pub.error[0] = 0;
 	k = ksym_lookup("irqfd_inject", why, sizeof(why));
@@ -577,6 +554,22 @@ static void choose_variants(struct virq_trace *t)
 	} else {
 		point_fail_msg(&t->points[i], "off: %s", why);
 	}
+	/* ioctl attribution (every handler, through the thread's syscall registers). */
+	i = P_IOCTL_ATTR;
+	t->points[i].nr_want = 0;
+	t->points[i].feature = true;
+	t->points[i].pub.variant = VIRQ_TVAR_NONE;
+	k = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL);
+	if (!t->opts.attribute_ioctl) {
+		point_fail_msg(&t->points[i], "off: disabled by option");
+	} else if (k <= 0) {
+		point_fail_msg(&t->points[i], "off: no bpf_task_pt_regs helper (%s)",
+			       k ? strerror(-k) : "kernel < 5.15");
+	} else {
+		t->points[i].pub.state = VIRQ_TPS_LIVE;
+		t->points[i].pub.error[0] = 0;
+	}
+	s->rodata->attr_ioctl = t->points[i].pub.state == VIRQ_TPS_LIVE;
 	if (!t->opts.test_refuse)
 		bpf_program__set_autoload(s->progs.btf_refused, false);
 	bpf_program__set_autoload(s->progs.rtp_nop, t->test_run && !excluded(t, s->progs.rtp_nop));
@@ -920,29 +913,129 @@ int virq_trace_filter_set(struct virq_trace *t, const pid_t *tgids, size_t n)
 	return 0;
 }
 
+struct counter {
+	struct virq_trace_key k;
+	uint64_t v;
+};
+
+/* Orders by every field but event, with the flags of an IRR accept folded: an accept and
+ * the kvm_apicv_accept_irq of the same delivery sort next to each other. */
+static int cmp_delivery(const void *a, const void *b)
+{
+	const struct virq_trace_key *x = &((const struct counter *)a)->k,
+				    *y = &((const struct counter *)b)->k;
+	uint32_t fx = x->flags & ~VIRQ_TKF_IRR, fy = y->flags & ~VIRQ_TKF_IRR;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	if (x->vm_id != y->vm_id)
+		return x->vm_id < y->vm_id ? -1 : 1;
+	if (x->vcpu_id != y->vcpu_id)
+		return x->vcpu_id < y->vcpu_id ? -1 : 1;
+	if (x->arg != y->arg)
+		return x->arg < y->arg ? -1 : 1;
+	if (x->aux != y->aux)
+		return x->aux < y->aux ? -1 : 1;
+	if (fx != fy)
+		return fx < fy ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The counters the programs leave to the loader, derived from the counted ones (each a
+ * map update saved on a hot path):
+ *  - exit_external_interrupt: the kvm_exit counts whose reason is an external interrupt;
+ *  - deliver_posted: the kvm_apicv_accept_irq counts;
+ *  - deliver_nonposted: the fixed/lowest-priority accepts (VIRQ_TKF_IRR) minus the posted
+ *    ones of the same VM, vCPU, vector and APIC ID.
+ * The derived keys carry the flags of the event they come from, VIRQ_TKF_IRR cleared.
+ */
+static int emit_derived(struct counter *c, size_t n,
+			int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
+			void *ctx)
+{
+	size_t i, j;
+	int ret;
+
+	qsort(c, n, sizeof(*c), cmp_delivery);
+	for (i = 0; i < n; i++) {
+		struct virq_trace_key k = c[i].k;
+
+		if (k.event == VIRQ_TEV_EXIT) {
+			unsigned int isa = (k.flags >> VIRQ_TKF_ISA_SHIFT) & VIRQ_TKF_ISA_MASK;
+
+			if (!virq_exit_is_extint(isa, k.arg))
+				continue;
+			k.event = VIRQ_TEV_EXIT_EXTINT;
+			ret = cb(&k, c[i].v, ctx);
+		} else if (k.event == VIRQ_TEV_APICV_ACCEPT_IRQ) {
+			k.event = VIRQ_TEV_DELIVER_POSTED;
+			ret = cb(&k, c[i].v, ctx);
+		} else if (k.event == VIRQ_TEV_APIC_ACCEPT_IRQ && (k.flags & VIRQ_TKF_IRR)) {
+			uint64_t posted = 0;
+
+			/* the equal run around i (at most a few events share the fields) */
+			for (j = i; j > 0 && !cmp_delivery(&c[j - 1], &c[i]); j--)
+				;
+			for (; j < n && !cmp_delivery(&c[j], &c[i]); j++)
+				if (c[j].k.event == VIRQ_TEV_APICV_ACCEPT_IRQ)
+					posted += c[j].v;
+			k.event = VIRQ_TEV_DELIVER_NONPOSTED;
+			k.flags &= (uint16_t)~VIRQ_TKF_IRR;
+			ret = cb(&k, c[i].v > posted ? c[i].v - posted : 0, ctx);
+		} else {
+			continue;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int virq_trace_read_counters(struct virq_trace *t,
 			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
 			     void *ctx)
 {
 	int fd = bpf_map__fd(t->skel->maps.counters);
 	struct virq_trace_key key, next;
+	struct counter *c = NULL, *nc;
+	size_t n = 0, cap = 0;
 	void *prev = NULL;
 	uint64_t sum;
-	int ret;
+	int ret = 0;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		ret = percpu_sum(fd, &key, t->nr_cpus, &sum);
-		if (ret == -ENOENT)
+		if (ret == -ENOENT) {
+			ret = 0;
 			continue; /* deleted meanwhile (reset) */
+		}
 		if (ret)
-			return ret;
+			goto out;
 		ret = cb(&key, sum, ctx);
 		if (ret)
-			return ret;
+			goto out;
+		if (key.event != VIRQ_TEV_EXIT && key.event != VIRQ_TEV_APIC_ACCEPT_IRQ &&
+		    key.event != VIRQ_TEV_APICV_ACCEPT_IRQ)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			nc = realloc(c, cap * sizeof(*c));
+			if (!nc) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			c = nc;
+		}
+		c[n].k = key;
+		c[n++].v = sum;
 	}
-	return 0;
+	ret = emit_derived(c, n, cb, ctx);
+out:
+	free(c);
+	return ret;
 }
 
 struct total_ctx {
@@ -1088,6 +1181,24 @@ int virq_trace_ring_fd(struct virq_trace *t)
 	return t->rb ? ring_buffer__epoll_fd(t->rb) : -ENODEV;
 }
 
+int virq_trace_ring_set_active(struct virq_trace *t, bool on)
+{
+	if (!t->rb)
+		return -ENODEV;
+	/* .data is mapped shared with the programs: a plain store, seen at their next run. */
+	__atomic_store_n(&t->skel->data->ring_active, on ? 1u : 0u, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int virq_trace_thread(struct virq_trace *t, pid_t tid, struct virq_trace_thread *out)
+{
+	uint32_t k = (uint32_t)tid;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.threads), &k, out))
+		return -errno;
+	return 0;
+}
+
 static int ring_run(struct virq_trace *t, int timeout_ms,
 		    int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx)
 {
@@ -1170,4 +1281,35 @@ int virq_trace_test_run(struct virq_trace *t, enum virq_trace_event ev, const ui
 	if (duration_ns)
 		*duration_ns = (uint32_t)((t1 - t0) / repeat);
 	return 0;
+}
+
+int virq_trace_prog_stats(struct virq_trace *t,
+			  int (*cb)(const char *prog, uint64_t runs, uint64_t run_ns, void *ctx),
+			  void *ctx)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, t->skel->obj)
+	{
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+		int fd = bpf_program__fd(p), ret;
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		ret = cb(bpf_program__name(p), info.run_cnt, info.run_time_ns, ctx);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int virq_trace_stats_enable(void)
+{
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	return fd < 0 ? -errno : fd;
 }

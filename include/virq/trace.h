@@ -6,8 +6,8 @@
  * links. Each KVM tracepoint is attached through the cheapest variant the kernel offers,
  * chosen at load time: tp_btf when the kernel's BTF (vmlinux, or the kvm module's) has
  * btf_trace_<name>, else raw_tp (the tracepoint is known to BTF or tracefs), else classic
- * tp/ through tracefs; where the kernel has kprobes, kprobes on __apic_accept_irq and
- * vmx_deliver_posted_interrupt are extra attach points. virq_trace_points() reports each
+ * tp/ through tracefs; where the kernel has kprobes and opts.kprobes asks for them,
+ * kprobes on __apic_accept_irq and vmx_deliver_posted_interrupt are extra attach points. virq_trace_points() reports each
  * attach point as live, silent or unavailable with the variant used.
  *
  * Tests: BPF_PROG_TEST_RUN cannot run tp_btf (or tp) programs. Every variant calls the
@@ -62,9 +62,10 @@ struct virq_trace_opts {
 	bool ring; /* enable the opt-in event stream (ring buffer) */
 	uint32_t ring_bytes; /* ring size, power of two >= 4096; 0 = 1 MiB */
 	uint32_t ring_wakeup_every; /* wake the reader every Nth record; 0 = default (64) */
-	bool kprobes; /* also try kprobes (__apic_accept_irq, vmx_deliver_posted_interrupt) */
-	bool attribute_ioctl; /* resolve the VM of KVM ioctls (sys_enter/exit raw_tp); costs a
-			       * few tens of ns per syscall host-wide */
+	bool kprobes; /* also try kprobes (__apic_accept_irq, vmx_deliver_posted_interrupt):
+		       * they duplicate the tracepoints at a higher cost per event, so opt-in */
+	bool attribute_ioctl; /* resolve the VM of KVM ioctls from the thread's syscall
+			       * registers (no syscall hook) */
 	bool filter_enabled; /* start with the target filter on and empty (count nothing) */
 	bool no_attach; /* load only (BPF_PROG_TEST_RUN tests and benchmarks); implies
 			 * test_run */
@@ -74,7 +75,7 @@ struct virq_trace_opts {
 			   * every verifier refuses, to exercise the per-program fallback */
 };
 
-/* Fills defaults: AUTO, ring off, kprobes on, ioctl attribution on, all VMs. */
+/* Fills defaults: AUTO, ring off, kprobes off, ioctl attribution on, all VMs. */
 void virq_trace_opts_init(struct virq_trace_opts *o);
 
 struct virq_trace;
@@ -129,8 +130,10 @@ int virq_trace_filter_all(struct virq_trace *t);
 
 /* ---- counters and histograms --------------------------------------------------------- */
 
-/* Calls cb for every counter key with its value summed over CPUs. Stops early when cb
- * returns non-zero (returned). Any thread. */
+/* Calls cb for every counter key with its value summed over CPUs, then for the derived
+ * ones (exit_external_interrupt, deliver_posted, deliver_nonposted: computed here from
+ * kvm_exit, kvm_apicv_accept_irq and kvm_apic_accept_irq, not counted by the programs).
+ * Stops early when cb returns non-zero (returned). Any thread. */
 int virq_trace_read_counters(struct virq_trace *t,
 			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
 			     void *ctx);
@@ -156,10 +159,19 @@ uint64_t virq_trace_stat(struct virq_trace *t, enum virq_trace_stat s);
 /* Ring records lost because the ring buffer was full. */
 uint64_t virq_trace_drops(struct virq_trace *t);
 
+/* The VM and vCPU of a vCPU thread, as the programs saw it run (any process's). 0, or
+ * -ENOENT when no event of that thread was attributed through its vCPU yet (or the entry
+ * was evicted). Any thread. */
+int virq_trace_thread(struct virq_trace *t, pid_t tid, struct virq_trace_thread *out);
+
 /* ---- event stream (opt-in ring buffer) ----------------------------------------------- */
 
 /* Epoll-able fd of the ring buffer, or -ENODEV when the ring is off. Owner thread. */
 int virq_trace_ring_fd(struct virq_trace *t);
+/* Starts (on) or stops writing records into the ring, at run time: a ring nobody reads
+ * costs its reservation and submission on every event. On after open with opts.ring.
+ * 0, or -ENODEV when the ring is off. Any thread. */
+int virq_trace_ring_set_active(struct virq_trace *t, bool on);
 /* Waits up to timeout_ms for records and calls cb per record; returns the number of
  * records consumed or -errno. cb returning non-zero stops consumption (returned as -EINTR
  * is NOT used: the count so far is returned). Owner thread. */
@@ -170,6 +182,16 @@ int virq_trace_ring_consume(struct virq_trace *t,
 			    int (*cb)(const struct virq_trace_record *r, void *ctx), void *ctx);
 
 /* ---- test and bench hooks ------------------------------------------------------------ */
+
+/* The kernel's own accounting of each loaded program (BPF_ENABLE_STATS run time, while
+ * the fd of virq_trace_stats_enable() is open): calls cb per loaded program with its run
+ * count and total run time in ns. Stops early when cb returns non-zero. 0 or -errno. */
+int virq_trace_prog_stats(struct virq_trace *t,
+			  int (*cb)(const char *prog, uint64_t runs, uint64_t run_ns, void *ctx),
+			  void *ctx);
+/* Turns on the kernel's per-program run-time accounting (costs two clock reads per run)
+ * until the returned fd is closed. fd or -errno. */
+int virq_trace_stats_enable(void);
 
 /* Runs the raw_tp program of `ev` `repeat` times with ctx = args[0..nargs) (the
  * tracepoint's arguments as u64) through BPF_PROG_TEST_RUN, in the calling thread (so

@@ -56,6 +56,16 @@ enum virq_trace_event {
 #define VIRQ_TKF_VM_FROM_VCPU (1u << 2) /* VM found through the running vCPU */
 #define VIRQ_TKF_VM_FROM_IOCTL (1u << 3) /* VM found through the ioctl's fd (VMM thread) */
 #define VIRQ_TKF_VM_FROM_IRQFD (1u << 4) /* VM found through an irqfd kworker */
+/* kvm_apic_accept_irq of a fixed or lowest-priority interrupt (through IRR, postable) */
+#define VIRQ_TKF_IRR (1u << 5)
+
+/* A vCPU thread ("threads" map, key: tid). */
+struct virq_trace_thread {
+	__u32 tgid; /* its process */
+	__u32 vm_id; /* its VM's cookie */
+	__u32 vcpu_id; /* the vCPU it ran */
+	__u32 pad;
+};
 
 /* Per-CPU counter key ("counters" map, a per-CPU hash). */
 struct virq_trace_key {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 
 #include "virq/trace.h"
 #include "virq_test.h"
@@ -125,6 +126,17 @@ static void test_attach_report_matches_host(void **state)
 
 	VIRQ_REQUIRE_BPF();
 	virq_trace_opts_init(&o);
+	/* kprobes are opt-in: off by default, with the reason */
+	t = open_or_skip(&o);
+	for (i = 0; i < 2; i++) {
+		struct virq_trace_point p = point(t, i ? "kprobe:vmx_deliver_posted_interrupt" :
+							 "kprobe:__apic_accept_irq");
+
+		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+		assert_non_null(strstr(p.error, "disabled by option"));
+	}
+	virq_trace_close(t);
+	o.kprobes = true;
 	t = open_or_skip(&o);
 	for (i = 0; i < sizeof(attach) / sizeof(attach[0]); i++) {
 		struct virq_trace_point p = point(t, attach[i]);
@@ -208,6 +220,49 @@ static void test_attribution_features_follow_kallsyms(void **state)
 	virq_trace_close(t);
 }
 
+static int no_syscall_hook(const struct virq_trace_point *p, void *ctx)
+{
+	if (strstr(p->name, "sys_enter") || strstr(p->name, "sys_exit"))
+		fail_msg("%s: a syscall hook (every syscall of the host would pay for it)",
+			 p->name);
+	return 0;
+}
+
+/* ioctl attribution reads the thread's syscall registers (bpf_task_pt_regs, Linux 5.15):
+ * live on such kernels, off with the reason when disabled, and never a syscall hook. */
+static void test_ioctl_attribution_is_a_feature_not_a_syscall_hook(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct virq_trace_point p;
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	VIRQ_REQUIRE_BPF();
+	assert_int_equal(uname(&u), 0);
+	assert_int_equal(sscanf(u.release, "%d.%d", &major, &minor), 2);
+	virq_trace_opts_init(&o);
+	o.kprobes = false;
+	t = open_or_skip(&o);
+	p = point(t, "attr:ioctl(task_pt_regs)");
+	if (major > 5 || (major == 5 && minor >= 15)) {
+		if (p.state != VIRQ_TPS_LIVE)
+			fail_msg("ioctl attribution on %s: %s", u.release, p.error);
+	} else {
+		assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+		assert_non_null(strstr(p.error, "bpf_task_pt_regs"));
+	}
+	virq_trace_points(t, no_syscall_hook, NULL);
+	virq_trace_close(t);
+
+	o.attribute_ioctl = false;
+	t = open_or_skip(&o);
+	p = point(t, "attr:ioctl(task_pt_regs)");
+	assert_int_equal(p.state, VIRQ_TPS_UNAVAILABLE);
+	assert_string_equal(p.error, "off: disabled by option");
+	virq_trace_close(t);
+}
+
 /* A program the verifier refuses costs only its own attach point's variant: the point falls
  * back to raw_tp, every other point keeps tp_btf; with tp_btf forced the point is
  * unavailable with the verifier's reason and the rest still attach. */
@@ -288,7 +343,9 @@ static void test_forced_raw_tp_fallback_attaches(void **state)
 		assert_int_equal(p.variant, VIRQ_TVAR_RAW_TP);
 	}
 	/* the attribution helpers are raw_tp in every preference */
-	assert_int_equal(point(t, "attr:sys_enter(ioctl)").variant, VIRQ_TVAR_RAW_TP);
+	if (point(t, "attr:workqueue_execute_start(irqfd)").state != VIRQ_TPS_UNAVAILABLE)
+		assert_int_equal(point(t, "attr:workqueue_execute_start(irqfd)").variant,
+				 VIRQ_TVAR_RAW_TP);
 	virq_trace_close(t);
 
 	o.pref = VIRQ_TPREF_TP_BTF;
@@ -488,7 +545,7 @@ static void test_ring_delivers_records_and_counts_drops_when_full(void **state)
 {
 	struct virq_trace_opts o;
 	struct virq_trace *t;
-	uint64_t msi[2];
+	uint64_t msi[2], drops;
 	unsigned int got = 0, cap;
 	int n;
 
@@ -517,6 +574,20 @@ static void test_ring_delivers_records_and_counts_drops_when_full(void **state)
 	assert_int_equal(virq_trace_stat(t, VIRQ_TSTAT_RING_RECORDS), 20 + got);
 	/* counters are not affected by ring drops */
 	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x77, 0), 20 + 2 * cap);
+	/* stopped at run time: events are counted, no record is written, nothing dropped */
+	drops = virq_trace_drops(t);
+	assert_int_equal(virq_trace_ring_set_active(t, false), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 10, NULL), 0);
+	got = 0;
+	assert_int_equal(virq_trace_ring_poll(t, 50, ring_cb, &got), 0);
+	assert_int_equal(got, 0);
+	assert_int_equal(virq_trace_drops(t), drops);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x77, 0), 30 + 2 * cap);
+	/* and started again */
+	assert_int_equal(virq_trace_ring_set_active(t, true), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 5, NULL), 0);
+	assert_int_equal(virq_trace_ring_poll(t, 100, ring_cb, &got), 5);
+	assert_int_equal(got, 5);
 	virq_trace_close(t);
 }
 
@@ -530,6 +601,7 @@ static void test_reset_zeroes_counters(void **state)
 	virq_trace_opts_init(&o);
 	o.no_attach = true;
 	t = open_or_skip(&o);
+	assert_int_equal(virq_trace_ring_set_active(t, true), -ENODEV); /* no ring */
 	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, gsi, 3, 3, NULL), 0);
 	assert_int_equal(count_of(t, VIRQ_TEV_SET_IRQ, 4, 0), 3);
 	assert_int_equal(virq_trace_reset(t), 0);
@@ -542,6 +614,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attach_report_matches_host),
 		cmocka_unit_test(test_attribution_features_follow_kallsyms),
+		cmocka_unit_test(test_ioctl_attribution_is_a_feature_not_a_syscall_hook),
 		cmocka_unit_test(test_refused_program_degrades_only_its_point),
 		cmocka_unit_test(test_classic_tp_variant_attaches),
 		cmocka_unit_test(test_forced_raw_tp_fallback_attaches),

@@ -25,6 +25,7 @@ static void test_defaults_are_the_documented_ones(void **state)
 	assert_int_equal(c.socket_mode, 0660);
 	assert_string_equal(c.socket_group, "");
 	assert_true(c.bpf);
+	assert_false(c.bpf_kprobes);
 	assert_true(c.kvm);
 	assert_int_equal(c.nr_observe, 0);
 	assert_int_equal(c.vm_irqchip, VIRQ_IRQCHIP_KERNEL);
@@ -43,7 +44,7 @@ static void test_every_directive_is_applied(void **state)
 			       "socket_group wheel\n"
 			       "\n"
 			       "metrics 127.0.0.1:9999\n"
-			       "bpf no\nkvm off\n"
+			       "bpf no\nkvm off\nbpf_kprobes yes\n"
 			       "max_clients 7\nclient_queue_kib 128\nsample_interval_ms 250\n"
 			       "max_vms 3\nlog_level debug\nanomaly_logs_per_minute 2\n"
 			       "vm_vcpus 2\nvm_mem_mb 32\nvm_irqchip user\nvm_idle spin\n"
@@ -56,6 +57,7 @@ static void test_every_directive_is_applied(void **state)
 	assert_string_equal(c.socket_group, "wheel");
 	assert_string_equal(c.metrics_addr, "127.0.0.1:9999");
 	assert_false(c.bpf);
+	assert_true(c.bpf_kprobes);
 	assert_false(c.kvm);
 	assert_int_equal(c.max_clients, 7);
 	assert_int_equal(c.client_queue_bytes, 128 << 10);
