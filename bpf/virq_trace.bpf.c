@@ -225,10 +225,18 @@ struct tcache {
 	__u64 io_priv;
 	__u64 io_kvm;
 	__u64 io_vcpu;
+	/* vc_*: the thread's first preempt notifier and the vCPU it belongs to (0: none);
+	 * vcpu_*: a vCPU of this thread, its VM and vcpu_id. A vCPU lives as long as its VM,
+	 * and a thread that outlives a VM would have to run a new vCPU allocated at the very
+	 * same address for these to go stale. */
+	__u64 vc_first;
+	__u64 vc_vcpu;
+	__u64 vcpu;
+	__u64 vcpu_kvm;
+	__u32 vcpu_id;
 	__u32 tid; /* with task: a task_struct reused at the same address is another thread */
 	__u32 io_fd;
 	__u32 id_same_mm;
-	__u32 pad;
 };
 
 struct {
@@ -238,9 +246,8 @@ struct {
 	__type(value, struct tcache);
 } tcache SEC(".maps");
 
-static __always_inline struct tcache *tcache_get(struct task_struct *task, __u32 tid)
+static __always_inline struct tcache *tcache_get(__u64 p, __u32 tid)
 {
-	__u64 p = (__u64)task;
 	__u32 slot = ((__u32)(p >> 8) ^ (__u32)(p >> 14)) & (TCACHE_SLOTS - 1);
 	struct tcache *c = bpf_map_lookup_elem(&tcache, &slot);
 
@@ -249,6 +256,8 @@ static __always_inline struct tcache *tcache_get(struct task_struct *task, __u32
 		c->tid = tid;
 		c->id_kvm = 0;
 		c->io_file = 0;
+		c->vc_first = 0;
+		c->vcpu = 0;
 	}
 	return c;
 }
@@ -263,20 +272,15 @@ struct {
 	__type(value, struct virq_trace_thread);
 } threads SEC(".maps");
 
-/* The vCPU loaded on this thread, through its preempt notifier (see top comment). */
-static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task)
+/* The vCPU whose preempt notifier is `first`, the first of the thread's (see the top
+ * comment), or NULL. */
+static __always_inline struct kvm_vcpu *notifier_vcpu(struct hlist_node *first)
 {
-	struct hlist_node *first;
 	struct preempt_notifier *pn;
 	struct preempt_ops *ops;
 	void *sched_in;
 
-	if (!bpf_core_field_exists(task->preempt_notifiers))
-		return NULL;
-	if (!&kvm_sched_in)
-		return NULL;
-	first = BPF_CORE_READ(task, preempt_notifiers.first);
-	if (!first)
+	if (!&kvm_sched_in || !first)
 		return NULL;
 	pn = (void *)first - bpf_core_field_offset(struct preempt_notifier, link);
 	ops = BPF_CORE_READ(pn, ops);
@@ -286,6 +290,27 @@ static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task)
 	if (sched_in != (void *)&kvm_sched_in)
 		return NULL;
 	return (void *)pn - bpf_core_field_offset(struct kvm_vcpu, preempt_notifier);
+}
+
+/* The vCPU loaded on this thread, cached per thread by its first notifier. */
+static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task, struct tcache *c)
+{
+	struct hlist_node *first;
+	struct kvm_vcpu *v;
+
+	if (!bpf_core_field_exists(task->preempt_notifiers))
+		return NULL;
+	first = task->preempt_notifiers.first;
+	if (!first)
+		return NULL;
+	if (c && c->vc_first == (__u64)first)
+		return (struct kvm_vcpu *)c->vc_vcpu;
+	v = notifier_vcpu(first);
+	if (c) {
+		c->vc_first = (__u64)first;
+		c->vc_vcpu = (__u64)v;
+	}
+	return v;
 }
 
 static __always_inline bool filter_pass(__u32 tgid)
@@ -306,8 +331,8 @@ static __always_inline bool filter_pass(__u32 tgid)
 static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tcache *c,
 					     struct kvm_vcpu **vcpu)
 {
-	struct task_struct *bt = bpf_get_current_task_btf();
 	struct pt_regs *regs;
+	struct files_struct *files;
 	struct fdtable *fdt;
 	struct file **arr, *file;
 	const unsigned char *dname;
@@ -317,14 +342,18 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 
 	if (!attr_ioctl || !bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
 		return NULL;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bt);
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs || regs->orig_ax != NR_IOCTL_X86_64)
 		return NULL;
 	fd = (unsigned int)regs->di;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+	/* task is BTF-typed: files, fdt and its fields are plain loads */
+	files = task->files;
+	if (!files)
 		return NULL;
-	arr = BPF_CORE_READ(fdt, fd);
+	fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return NULL;
+	arr = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), arr + fd) || !file)
 		return NULL;
 	priv = (__u64)BPF_CORE_READ(file, private_data);
@@ -360,25 +389,36 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 /* Fills id; returns false when the target filter rejects the event. */
 static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct tcache *c = tcache_get(task, (__u32)pid_tgid);
+	/* BTF-typed task: its fields are plain loads, no probe-read helper calls. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 task_addr = bpf_get_current_task(); /* the same task, as a number */
+	__u32 tid = task->pid, tgid = task->tgid;
+	struct tcache *c = tcache_get(task_addr, tid);
 	struct kvm *kvm = NULL;
 	__u32 zero = 0;
 
-	id->tid = (__u32)pid_tgid;
-	id->tgid = pid_tgid >> 32;
+	id->tid = tid;
+	id->tgid = tgid;
 	id->vm_id = VIRQ_TRACE_VM_NONE;
 	id->vcpu_id = VIRQ_TRACE_VCPU_NONE;
 	id->flags = 0;
 
 	if (!vcpu)
-		vcpu = current_vcpu(task);
-	if (vcpu) {
+		vcpu = current_vcpu(task, c);
+	if (vcpu && c && c->vcpu == (__u64)vcpu) {
+		kvm = (struct kvm *)c->vcpu_kvm;
+		id->vcpu_id = c->vcpu_id;
+		id->flags |= VIRQ_TKF_VM_FROM_VCPU;
+	} else if (vcpu) {
 		kvm = BPF_CORE_READ(vcpu, kvm);
 		if (kvm) {
 			id->vcpu_id = BPF_CORE_READ(vcpu, vcpu_id);
 			id->flags |= VIRQ_TKF_VM_FROM_VCPU;
+			if (c) {
+				c->vcpu = (__u64)vcpu;
+				c->vcpu_kvm = (__u64)kvm;
+				c->vcpu_id = id->vcpu_id;
+			}
 		}
 	}
 	if (!kvm) {
@@ -394,13 +434,13 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 	if (!kvm) {
 		struct irqfd_slot *k = bpf_map_lookup_elem(&irqfd_kvm, &zero);
 
-		if (k && k->kvm && k->task == (__u64)task) {
+		if (k && k->kvm && k->task == task_addr) {
 			kvm = (struct kvm *)k->kvm;
 			id->flags |= VIRQ_TKF_VM_FROM_IRQFD;
 		}
 	}
 	if (kvm) {
-		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+		__u64 mm = (__u64)task->mm;
 		__u32 same;
 
 		id->vm_id = vm_cookie(kvm);
@@ -410,7 +450,7 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 			vm_note(kvm, id->vm_id);
 			same = mm == (__u64)BPF_CORE_READ(kvm, mm);
 			if (id->flags & VIRQ_TKF_VM_FROM_VCPU) {
-				struct virq_trace_thread th = { .tgid = pid_tgid >> 32,
+				struct virq_trace_thread th = { .tgid = tgid,
 								.vm_id = id->vm_id,
 								.vcpu_id = id->vcpu_id };
 
@@ -1028,7 +1068,8 @@ int BPF_PROG(btf_apic_ipi, __u32 icr_low, __u32 dest_id)
 SEC("tp_btf/kvm_eoi")
 int BPF_PROG(btf_eoi, struct kvm_lapic *apic, int vector)
 {
-	on_eoi(apic ? BPF_CORE_READ(apic, vcpu) : NULL, vector);
+	/* a typed argument: apic->vcpu is a plain load, not a probe read */
+	on_eoi(apic ? apic->vcpu : NULL, vector);
 	return 0;
 }
 
