@@ -237,6 +237,8 @@ struct tcache {
 	__u32 tid; /* with task: a task_struct reused at the same address is another thread */
 	__u32 io_fd;
 	__u32 id_same_mm;
+	__u32 id_thread; /* the threads map has this thread's vCPU (id_* VM) */
+	__u32 pad;
 };
 
 struct {
@@ -449,18 +451,23 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 		} else {
 			vm_note(kvm, id->vm_id);
 			same = mm == (__u64)BPF_CORE_READ(kvm, mm);
-			if (id->flags & VIRQ_TKF_VM_FROM_VCPU) {
-				struct virq_trace_thread th = { .tgid = tgid,
-								.vm_id = id->vm_id,
-								.vcpu_id = id->vcpu_id };
-
-				bpf_map_update_elem(&threads, &id->tid, &th, BPF_ANY);
-			}
 			if (c) {
 				c->id_kvm = (__u64)kvm;
 				c->id_mm = mm;
 				c->id_same_mm = same;
+				c->id_thread = 0;
 			}
+		}
+		/* A vCPU thread's first event through its vCPU (earlier ones may have come
+		 * through an ioctl of the same thread). */
+		if ((id->flags & VIRQ_TKF_VM_FROM_VCPU) && !(c && c->id_thread)) {
+			struct virq_trace_thread th = { .tgid = tgid,
+							.vm_id = id->vm_id,
+							.vcpu_id = id->vcpu_id };
+
+			bpf_map_update_elem(&threads, &id->tid, &th, BPF_ANY);
+			if (c)
+				c->id_thread = 1;
 		}
 		/* Not in the VMM's address space (kworker): charge the VM's creator. */
 		if (!same)

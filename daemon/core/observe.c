@@ -204,16 +204,21 @@ static void learn_from_threads(struct virqd *d)
 	}
 }
 
-void virqd_trace_sync(struct virqd *d)
+static void refresh_subscribers(struct virqd *d)
 {
 	struct virq_ctl_stats st;
 
-	if (!d->trace)
-		return;
 	if (d->ctl) {
 		virq_ctl_get_stats(d->ctl, &st);
 		d->ctl_subscribers = st.subscribers;
 	}
+}
+
+void virqd_trace_sync(struct virqd *d)
+{
+	if (!d->trace)
+		return;
+	refresh_subscribers(d);
 	/* Records are written only while a client streams them. */
 	virq_trace_ring_set_active(d->trace, d->ctl_subscribers > 0);
 	learn_from_threads(d);
@@ -222,14 +227,10 @@ void virqd_trace_sync(struct virqd *d)
 void virqd_trace_ring_ready(struct virqd *d)
 {
 	struct ring_ctx rc = { .d = d, .pid = getpid() };
-	struct virq_ctl_stats st;
 
 	if (!d->trace)
 		return;
-	if (d->ctl) {
-		virq_ctl_get_stats(d->ctl, &st);
-		d->ctl_subscribers = st.subscribers;
-	}
+	refresh_subscribers(d);
 	virq_trace_ring_consume(d->trace, ring_cb, &rc);
 	d->cnt.trace_records += rc.records;
 }

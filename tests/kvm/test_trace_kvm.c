@@ -275,6 +275,21 @@ static void test_two_vms_in_one_process_get_distinct_vm_ids(void **state)
 	struct sel s = sel(t, VIRQ_TEV_MSI_SET_IRQ, 0x50, 0);
 	assert_int_equal(s.sum, 17);
 	assert_int_equal(s.nr_vm, 2);
+	/* each VM's vCPU thread is in the thread map under its own VM's cookie */
+	uint32_t seen[2];
+	for (int i = 0; i < 2; i++) {
+		struct virq_trace_thread th;
+		pid_t tid;
+
+		assert_int_equal(virq_vm_threads(i ? b : a, &tid, 1), 1);
+		assert_int_equal(virq_trace_thread(t, tid, &th), 0);
+		assert_int_equal(th.tgid, getpid());
+		assert_int_equal(th.vcpu_id, 0);
+		assert_true(th.vm_id == s.vm_ids[0] || th.vm_id == s.vm_ids[1]);
+		seen[i] = th.vm_id;
+	}
+	assert_int_not_equal(seen[0], seen[1]);
+	assert_int_equal(virq_trace_thread(t, 1, &(struct virq_trace_thread){ 0 }), -ENOENT);
 	virq_vm_destroy(b);
 	virq_vm_destroy(a);
 	virq_trace_close(t);
