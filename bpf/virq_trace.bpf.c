@@ -117,20 +117,6 @@ struct {
 	__type(value, __u64);
 } pending SEC(".maps");
 
-/* source -> accept: the source and its accept run synchronously in one thread. */
-struct src_slot {
-	__u64 ts;
-	__u32 tid;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct src_slot);
-} src_ts SEC(".maps");
-
 /* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate),
  * with the kworker: another task preempting it on this CPU is not in that work item. */
 struct irqfd_slot {
@@ -167,6 +153,25 @@ struct ident {
 	__u32 flags;
 	__u32 tid;
 };
+
+/* source -> accept: a source (kvm_set_irq, kvm_msi_set_irq, kvm_apic_ipi) and the
+ * accepts it causes run synchronously in one thread, the source first. The slot keeps the
+ * source's time and whom it was attributed to, for the first accept that follows in the
+ * same thread: that accept belongs to the same VM and needs no attribution of its own. */
+#define SRC_ACCEPT_MAX_NS 1000000ull /* 1 ms: a synchronous chain takes microseconds */
+
+struct src_slot {
+	__u64 ts; /* 0: consumed */
+	struct ident id;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct src_slot);
+} src_ts SEC(".maps");
 
 static __always_inline void stat_inc(__u32 s)
 {
@@ -621,7 +626,7 @@ static __always_inline void src_mark(const struct ident *id)
 
 	if (s) {
 		s->ts = bpf_ktime_get_ns();
-		s->tid = id->tid;
+		s->id = *id;
 	}
 }
 
@@ -705,20 +710,29 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 	__u64 now;
 
 	point_seen(VIRQ_TEV_APIC_ACCEPT_IRQ);
-	if (!resolve(&id, NULL))
+	now = bpf_ktime_get_ns();
+	s = bpf_map_lookup_elem(&src_ts, &zero);
+	if (s && s->ts && s->id.tid == (__u32)bpf_get_current_pid_tgid()) {
+		__u64 dt = now - s->ts;
+
+		s->ts = 0;
+		/* The source's own accept takes its attribution. A source whose MSI reached
+		 * no APIC leaves the slot behind: an accept long after it (an interrupt
+		 * handler's, in this thread's context) is attributed on its own. */
+		if (dt < SRC_ACCEPT_MAX_NS)
+			id = s->id;
+		else if (!resolve(&id, NULL))
+			return;
+		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, dt);
+	} else if (!resolve(&id, NULL)) {
 		return;
+	}
 	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
 	 * fixed and lowest-priority interrupts go through IRR and can be posted: the flag
 	 * marks them, and the loader derives deliver_nonposted = these accepts minus the
 	 * posted ones (kvm_apicv_accept_irq) instead of counting it here. */
 	irr = ((dm >> 8) & 7) <= 1;
 	count(&id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
-	now = bpf_ktime_get_ns();
-	s = bpf_map_lookup_elem(&src_ts, &zero);
-	if (s && s->ts && s->tid == id.tid) {
-		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, now - s->ts);
-		s->ts = 0;
-	}
 	if (irr)
 		pend_open(&id, apicid, vec, now);
 }
