@@ -48,7 +48,7 @@ const volatile __u32 attr_ioctl = 1;
 extern const void kvm_sched_in __ksym __weak;
 extern const void irqfd_inject __ksym __weak;
 
-#define NR_POINTS (VIRQ_TEV__TP_COUNT + 2) /* + kprobe __apic_accept_irq, posted-interrupt */
+#define NR_POINTS VIRQ_TRACE_NR_SEEN /* + kprobe __apic_accept_irq, posted-interrupt */
 #define KP_APIC_ACCEPT (VIRQ_TEV__TP_COUNT)
 #define KP_POSTED (VIRQ_TEV__TP_COUNT + 1)
 
@@ -73,27 +73,11 @@ struct {
 	__type(value, struct virq_trace_vm);
 } vms SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NR_POINTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} point_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VIRQ_TSTAT__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-/* Target filter: filter_cfg[0] != 0 means "only tgids in filter_tgids". */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} filter_cfg SEC(".maps");
+/* Target filter: filter_on != 0 means "only tgids in filter_tgids" (set by the loader). */
+volatile __u32 filter_on = 0;
+/* Set at the first kvm_inj_virq or kvm_apicv_accept_irq: injections close the
+ * accept -> injection pairs themselves, kvm_eoi need not. */
+volatile __u32 inj_live = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -125,20 +109,6 @@ struct irqfd_slot {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct irqfd_slot);
-} irqfd_kvm SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} ring_seq SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096); /* resized by the loader */
 } ring SEC(".maps");
@@ -165,53 +135,6 @@ struct src_slot {
 	struct ident id;
 	__u32 pad;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct src_slot);
-} src_ts SEC(".maps");
-
-static __always_inline void stat_inc(__u32 s)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &s);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline void point_seen(__u32 p)
-{
-	__u64 *v = bpf_map_lookup_elem(&point_events, &p);
-
-	if (v)
-		*v += 1;
-}
-
-static __always_inline __u32 vm_cookie(const struct kvm *kvm)
-{
-	__u64 p = (__u64)kvm;
-	__u32 id = (__u32)(p >> 6) ^ (__u32)(p >> 38);
-
-	return id ? id : 1;
-}
-
-/* Records the VM's creator and stats id under its cookie. A struct kvm freed and
- * allocated again for another VM gets the same cookie: a stale entry (other creator) is
- * replaced. */
-static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
-{
-	struct virq_trace_vm v = {}, *old;
-	__u32 pid = BPF_CORE_READ(kvm, userspace_pid);
-
-	old = bpf_map_lookup_elem(&vms, &id);
-	if (old && old->userspace_pid == pid)
-		return;
-	v.userspace_pid = pid;
-	bpf_probe_read_kernel_str(v.stats_id, sizeof(v.stats_id), &kvm->stats_id);
-	bpf_map_update_elem(&vms, &id, &v, BPF_ANY);
-}
 
 /* Per CPU, direct-mapped by task: what the last events of a thread resolved.
  *   id_*: the VM an event was attributed to, and whether the thread runs in that VM's
@@ -246,19 +169,74 @@ struct tcache {
 	__u32 pad;
 };
 
+/* Everything a program keeps per CPU, in one map value: one lookup per event, and the
+ * few cache lines an event touches sit together (in a nested or TLB-cold context every
+ * further page costs). The loader only reads it: the counts first, at fixed offsets
+ * (struct virq_trace_cpu_counts), then the caches. */
+struct cpu_state {
+	struct virq_trace_cpu_counts counts;
+	struct tcache slots[TCACHE_SLOTS];
+	struct src_slot src;
+	struct irqfd_slot irqfd;
+	__u64 ring_seq;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TCACHE_SLOTS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct tcache);
-} tcache SEC(".maps");
+	__type(value, struct cpu_state);
+} cpu SEC(".maps");
 
-static __always_inline struct tcache *tcache_get(__u64 p, __u32 tid)
+static __always_inline struct cpu_state *cpu_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu, &zero);
+}
+
+static __always_inline void stat_inc(struct cpu_state *cs, __u32 s)
+{
+	if (s < VIRQ_TSTAT__COUNT)
+		cs->counts.stats[s] += 1;
+}
+
+static __always_inline void point_seen(struct cpu_state *cs, __u32 p)
+{
+	if (p < NR_POINTS)
+		cs->counts.seen[p] += 1;
+}
+
+static __always_inline __u32 vm_cookie(const struct kvm *kvm)
+{
+	__u64 p = (__u64)kvm;
+	__u32 id = (__u32)(p >> 6) ^ (__u32)(p >> 38);
+
+	return id ? id : 1;
+}
+
+/* Records the VM's creator and stats id under its cookie. A struct kvm freed and
+ * allocated again for another VM gets the same cookie: a stale entry (other creator) is
+ * replaced. */
+static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
+{
+	struct virq_trace_vm v = {}, *old;
+	__u32 pid = BPF_CORE_READ(kvm, userspace_pid);
+
+	old = bpf_map_lookup_elem(&vms, &id);
+	if (old && old->userspace_pid == pid)
+		return;
+	v.userspace_pid = pid;
+	bpf_probe_read_kernel_str(v.stats_id, sizeof(v.stats_id), &kvm->stats_id);
+	bpf_map_update_elem(&vms, &id, &v, BPF_ANY);
+}
+
+static __always_inline struct tcache *tcache_get(struct cpu_state *cs, __u64 p, __u32 tid)
 {
 	__u32 slot = ((__u32)(p >> 8) ^ (__u32)(p >> 14)) & (TCACHE_SLOTS - 1);
-	struct tcache *c = bpf_map_lookup_elem(&tcache, &slot);
+	struct tcache *c = &cs->slots[slot];
 
-	if (c && (c->task != p || c->tid != tid)) {
+	if (c->task != p || c->tid != tid) {
 		c->task = p;
 		c->tid = tid;
 		c->id_kvm = 0;
@@ -322,10 +300,7 @@ static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task, s
 
 static __always_inline bool filter_pass(__u32 tgid)
 {
-	__u32 zero = 0;
-	__u32 *on = bpf_map_lookup_elem(&filter_cfg, &zero);
-
-	if (!on || !*on)
+	if (!filter_on)
 		return true;
 	return bpf_map_lookup_elem(&filter_tgids, &tgid) != NULL;
 }
@@ -394,15 +369,14 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 }
 
 /* Fills id; returns false when the target filter rejects the event. */
-static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
+static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, struct kvm_vcpu *vcpu)
 {
 	/* BTF-typed task: its fields are plain loads, no probe-read helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 task_addr = bpf_get_current_task(); /* the same task, as a number */
 	__u32 tid = task->pid, tgid = task->tgid;
-	struct tcache *c = tcache_get(task_addr, tid);
+	struct tcache *c = tcache_get(cs, task_addr, tid);
 	struct kvm *kvm = NULL;
-	__u32 zero = 0;
 
 	id->tid = tid;
 	id->tgid = tgid;
@@ -439,10 +413,8 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 		}
 	}
 	if (!kvm) {
-		struct irqfd_slot *k = bpf_map_lookup_elem(&irqfd_kvm, &zero);
-
-		if (k && k->kvm && k->task == task_addr) {
-			kvm = (struct kvm *)k->kvm;
+		if (cs->irqfd.kvm && cs->irqfd.task == task_addr) {
+			kvm = (struct kvm *)cs->irqfd.kvm;
 			id->flags |= VIRQ_TKF_VM_FROM_IRQFD;
 		}
 	}
@@ -479,41 +451,39 @@ static __always_inline bool resolve(struct ident *id, struct kvm_vcpu *vcpu)
 			id->tgid = BPF_CORE_READ(kvm, userspace_pid);
 	}
 	if (!filter_pass(id->tgid)) {
-		stat_inc(VIRQ_TSTAT_FILTERED);
+		stat_inc(cs, VIRQ_TSTAT_FILTERED);
 		return false;
 	}
 	return true;
 }
 
-static __always_inline void ring_emit(const struct virq_trace_key *k, const struct ident *id)
+static __always_inline void ring_emit(struct cpu_state *cs, const struct virq_trace_key *k,
+				      const struct ident *id)
 {
 	struct virq_trace_record *r;
-	__u32 zero = 0;
-	__u64 *seq, flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	r = bpf_ringbuf_reserve(&ring, sizeof(*r), 0);
 	if (!r) {
-		stat_inc(VIRQ_TSTAT_RING_DROPS);
+		stat_inc(cs, VIRQ_TSTAT_RING_DROPS);
 		return;
 	}
 	r->ts_ns = bpf_ktime_get_ns();
 	r->key = *k;
 	r->tid = id->tid;
 	r->cpu = bpf_get_smp_processor_id();
-	seq = bpf_map_lookup_elem(&ring_seq, &zero);
-	if (seq) {
-		*seq += 1;
-		/* Batched wakeups: one per Nth record on this CPU, or when enough is unread. */
-		if (ring_wakeup_every <= 1 || *seq % ring_wakeup_every == 0)
-			flags = BPF_RB_FORCE_WAKEUP;
-	}
+	cs->ring_seq += 1;
+	/* Batched wakeups: one per Nth record on this CPU, or when enough is unread. */
+	if (ring_wakeup_every <= 1 || cs->ring_seq % ring_wakeup_every == 0)
+		flags = BPF_RB_FORCE_WAKEUP;
 	if (ring_wakeup_bytes && bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= ring_wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(r, flags);
-	stat_inc(VIRQ_TSTAT_RING_RECORDS);
+	stat_inc(cs, VIRQ_TSTAT_RING_RECORDS);
 }
 
-static __always_inline void count_key(struct virq_trace_key *k, const struct ident *id, __u64 n)
+static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k,
+				      const struct ident *id, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, k);
 
@@ -525,12 +495,12 @@ static __always_inline void count_key(struct virq_trace_key *k, const struct ide
 		if (v)
 			*v += n;
 		else
-			stat_inc(VIRQ_TSTAT_COUNTER_FULL);
+			stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
 	}
 }
 
-static __always_inline void count(const struct ident *id, __u32 ev, __u32 arg, __u32 aux,
-				  __u32 flags)
+static __always_inline void count(struct cpu_state *cs, const struct ident *id, __u32 ev, __u32 arg,
+				  __u32 aux, __u32 flags)
 {
 	struct virq_trace_key k = {
 		.tgid = id->tgid,
@@ -542,14 +512,14 @@ static __always_inline void count(const struct ident *id, __u32 ev, __u32 arg, _
 		.aux = aux,
 	};
 
-	count_key(&k, id, 1);
+	count_key(cs, &k, id, 1);
 	if (ring_enabled && ring_active)
-		ring_emit(&k, id);
+		ring_emit(cs, &k, id);
 }
 
 /* Adds/subtracts a derived count without a ring record (per-CPU u64 sums wrap correctly). */
-static __always_inline void count_delta(const struct ident *id, __u32 ev, __u32 arg, __u32 aux,
-					__u64 delta)
+static __always_inline void count_delta(struct cpu_state *cs, const struct ident *id, __u32 ev,
+					__u32 arg, __u32 aux, __u64 delta)
 {
 	struct virq_trace_key k = {
 		.tgid = id->tgid,
@@ -561,7 +531,7 @@ static __always_inline void count_delta(const struct ident *id, __u32 ev, __u32 
 		.aux = aux,
 	};
 
-	count_key(&k, id, delta);
+	count_key(cs, &k, id, delta);
 }
 
 static __always_inline __u64 log2_slot(__u64 v)
@@ -587,7 +557,8 @@ static __always_inline __u64 log2_slot(__u64 v)
 	return r < VIRQ_TRACE_HIST_SLOTS ? r : VIRQ_TRACE_HIST_SLOTS - 1;
 }
 
-static __always_inline void hist_add(const struct ident *id, __u32 h, __u64 ns)
+static __always_inline void hist_add(struct cpu_state *cs, const struct ident *id, __u32 h,
+				     __u64 ns)
 {
 	struct virq_trace_hist_key k = { .tgid = id->tgid, .vm_id = id->vm_id, .hist = h };
 	struct virq_trace_hist_val *v;
@@ -597,7 +568,7 @@ static __always_inline void hist_add(const struct ident *id, __u32 h, __u64 ns)
 	if (!v) {
 		if (bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&hists, &k)) {
-			stat_inc(VIRQ_TSTAT_HIST_FULL);
+			stat_inc(cs, VIRQ_TSTAT_HIST_FULL);
 			return;
 		}
 		v = bpf_map_lookup_elem(&hists, &k);
@@ -619,66 +590,74 @@ static __always_inline void hist_add(const struct ident *id, __u32 h, __u64 ns)
 
 /* ---- handlers (shared by every variant) ---------------------------------------------- */
 
-static __always_inline void src_mark(const struct ident *id)
+static __always_inline void src_mark(struct cpu_state *cs, const struct ident *id)
 {
-	__u32 zero = 0;
-	struct src_slot *s = bpf_map_lookup_elem(&src_ts, &zero);
-
-	if (s) {
-		s->ts = bpf_ktime_get_ns();
-		s->id = *id;
-	}
+	cs->src.ts = bpf_ktime_get_ns();
+	cs->src.id = *id;
 }
 
 static __always_inline void on_set_irq(__u32 gsi)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_SET_IRQ);
-	if (!resolve(&id, NULL))
+	if (!cs)
 		return;
-	src_mark(&id);
-	count(&id, VIRQ_TEV_SET_IRQ, gsi, 0, 0);
+	point_seen(cs, VIRQ_TEV_SET_IRQ);
+	if (!resolve(cs, &id, NULL))
+		return;
+	src_mark(cs, &id);
+	count(cs, &id, VIRQ_TEV_SET_IRQ, gsi, 0, 0);
 }
 
 static __always_inline void on_msi_set_irq(__u64 address, __u64 data)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 	/* MSI address: destination ID in bits 19:12, extended (x2APIC) ID in 63:40 as KVM's
 	 * format decodes it; data: vector in bits 7:0 (SDM Vol. 3A 11.11.1, 11.11.2). */
 	__u32 dest = (__u8)(address >> 12) | ((address >> 32) & 0xffffff00);
 
-	point_seen(VIRQ_TEV_MSI_SET_IRQ);
-	if (!resolve(&id, NULL))
+	if (!cs)
 		return;
-	src_mark(&id);
-	count(&id, VIRQ_TEV_MSI_SET_IRQ, (__u8)data, dest, 0);
+	point_seen(cs, VIRQ_TEV_MSI_SET_IRQ);
+	if (!resolve(cs, &id, NULL))
+		return;
+	src_mark(cs, &id);
+	count(cs, &id, VIRQ_TEV_MSI_SET_IRQ, (__u8)data, dest, 0);
 }
 
 static __always_inline void on_pic_set_irq(__u8 chip, __u8 pin)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_PIC_SET_IRQ);
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_PIC_SET_IRQ, chip * 8u + pin, 0, 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_PIC_SET_IRQ);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_PIC_SET_IRQ, chip * 8u + pin, 0, 0);
 }
 
 static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_IOAPIC_SET_IRQ);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_IOAPIC_SET_IRQ);
 	/* RTE bits 7:0 are the vector (82093AA datasheet, 3.2.4). */
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
 }
 
 /* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the last accept's
  * time until an injection closes it (ts = 0). Entries are written in place and never
  * deleted (LRU evicts), so a steady stream of deliveries costs a lookup per event, no map
  * update. */
-static __always_inline void pend_open(const struct ident *id, __u32 apic_id, __u32 vec, __u64 now)
+static __always_inline void pend_open(struct cpu_state *cs, const struct ident *id, __u32 apic_id,
+				      __u32 vec, __u64 now)
 {
 	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
 	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
@@ -686,10 +665,11 @@ static __always_inline void pend_open(const struct ident *id, __u32 apic_id, __u
 	if (ts)
 		*ts = now;
 	else if (bpf_map_update_elem(&pending, &pk, &now, BPF_ANY))
-		stat_inc(VIRQ_TSTAT_PENDING_FULL);
+		stat_inc(cs, VIRQ_TSTAT_PENDING_FULL);
 }
 
-static __always_inline void pend_close(const struct ident *id, __u32 apic_id, __u32 vec, __u32 h)
+static __always_inline void pend_close(struct cpu_state *cs, const struct ident *id, __u32 apic_id,
+				       __u32 vec, __u32 h)
 {
 	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
 	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
@@ -699,20 +679,23 @@ static __always_inline void pend_close(const struct ident *id, __u32 apic_id, __
 		return;
 	t = *ts;
 	*ts = 0;
-	hist_add(id, h, bpf_ktime_get_ns() - t);
+	hist_add(cs, id, h, bpf_ktime_get_ns() - t);
 }
 
 static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 	struct src_slot *s;
-	__u32 zero = 0, irr;
+	__u32 irr;
 	__u64 now;
 
-	point_seen(VIRQ_TEV_APIC_ACCEPT_IRQ);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_APIC_ACCEPT_IRQ);
 	now = bpf_ktime_get_ns();
-	s = bpf_map_lookup_elem(&src_ts, &zero);
-	if (s && s->ts && s->id.tid == (__u32)bpf_get_current_pid_tgid()) {
+	s = &cs->src;
+	if (s->ts && s->id.tid == (__u32)bpf_get_current_pid_tgid()) {
 		__u64 dt = now - s->ts;
 
 		s->ts = 0;
@@ -721,10 +704,10 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 		 * handler's, in this thread's context) is attributed on its own. */
 		if (dt < SRC_ACCEPT_MAX_NS)
 			id = s->id;
-		else if (!resolve(&id, NULL))
+		else if (!resolve(cs, &id, NULL))
 			return;
-		hist_add(&id, VIRQ_THIST_SRC_TO_ACCEPT, dt);
-	} else if (!resolve(&id, NULL)) {
+		hist_add(cs, &id, VIRQ_THIST_SRC_TO_ACCEPT, dt);
+	} else if (!resolve(cs, &id, NULL)) {
 		return;
 	}
 	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
@@ -732,141 +715,183 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 	 * marks them, and the loader derives deliver_nonposted = these accepts minus the
 	 * posted ones (kvm_apicv_accept_irq) instead of counting it here. */
 	irr = ((dm >> 8) & 7) <= 1;
-	count(&id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
+	count(cs, &id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
 	if (irr)
-		pend_open(&id, apicid, vec, now);
+		pend_open(cs, &id, apicid, vec, now);
 }
 
 static __always_inline void on_apicv_accept(__u32 apicid, __u8 vec)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_APICV_ACCEPT_IRQ);
-	if (!resolve(&id, NULL))
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_APICV_ACCEPT_IRQ);
+	if (!resolve(cs, &id, NULL))
 		return;
 	/* Posted: the loader derives deliver_posted from this count and moves it out of the
 	 * accept just counted (same thread, right before). */
-	count(&id, VIRQ_TEV_APICV_ACCEPT_IRQ, vec, apicid, 0);
-	pend_close(&id, apicid, vec, VIRQ_THIST_ACCEPT_TO_INJECT);
+	count(cs, &id, VIRQ_TEV_APICV_ACCEPT_IRQ, vec, apicid, 0);
+	if (!inj_live)
+		inj_live = 1;
+	pend_close(cs, &id, apicid, vec, VIRQ_THIST_ACCEPT_TO_INJECT);
 }
 
 static __always_inline void on_apic_ipi(__u32 icr_low, __u32 dest_id)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_APIC_IPI);
-	if (!resolve(&id, NULL))
+	if (!cs)
 		return;
-	src_mark(&id);
-	count(&id, VIRQ_TEV_APIC_IPI, (__u8)icr_low, dest_id, 0);
+	point_seen(cs, VIRQ_TEV_APIC_IPI);
+	if (!resolve(cs, &id, NULL))
+		return;
+	src_mark(cs, &id);
+	count(cs, &id, VIRQ_TEV_APIC_IPI, (__u8)icr_low, dest_id, 0);
 }
 
 static __always_inline void on_eoi(struct kvm_vcpu *vcpu, int vector)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_EOI);
-	if (!resolve(&id, vcpu))
+	if (!cs)
 		return;
-	count(&id, VIRQ_TEV_EOI, (__u32)vector, 0, 0);
+	point_seen(cs, VIRQ_TEV_EOI);
+	if (!resolve(cs, &id, vcpu))
+		return;
+	count(cs, &id, VIRQ_TEV_EOI, (__u32)vector, 0, 0);
 	/* APIC ID == vcpu_id: KVM's reset value, and the read-only x2APIC ID. */
-	if (vector >= 0 && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
-		pend_close(&id, id.vcpu_id, (__u32)vector, VIRQ_THIST_ACCEPT_TO_VCPU);
+	/* The vCPU-side close, only where no injection event closes the pair (kvm_inj_virq
+	 * and kvm_apicv_accept_irq never fired): it would find it closed already. */
+	if (!inj_live && vector >= 0 && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
+		pend_close(cs, &id, id.vcpu_id, (__u32)vector, VIRQ_THIST_ACCEPT_TO_VCPU);
 }
 
 static __always_inline void on_ack_irq(__u32 irqchip, __u32 pin)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_ACK_IRQ);
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_ACK_IRQ, irqchip * 256 + pin, 0, 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_ACK_IRQ);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_ACK_IRQ, irqchip * 256 + pin, 0, 0);
 }
 
 static __always_inline void on_inj_virq(__u32 vector, bool soft)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_INJ_VIRQ);
-	if (!resolve(&id, NULL))
+	if (!cs)
 		return;
-	count(&id, VIRQ_TEV_INJ_VIRQ, vector, soft, 0);
+	point_seen(cs, VIRQ_TEV_INJ_VIRQ);
+	if (!resolve(cs, &id, NULL))
+		return;
+	count(cs, &id, VIRQ_TEV_INJ_VIRQ, vector, soft, 0);
+	if (!inj_live)
+		inj_live = 1;
 	if (!soft && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
-		pend_close(&id, id.vcpu_id, vector, VIRQ_THIST_ACCEPT_TO_INJECT);
+		pend_close(cs, &id, id.vcpu_id, vector, VIRQ_THIST_ACCEPT_TO_INJECT);
 }
 
 /* vcpu: the vCPU when the tracepoint passes it, else NULL and vcpu_id is the vcpu_id it
  * passes (see pi_irte_arg_is_vcpu). */
 static __always_inline void on_pi_irte(struct kvm_vcpu *vcpu, __u32 vcpu_id, __u32 gsi, __u32 gvec)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_PI_IRTE_UPDATE);
-	if (!resolve(&id, vcpu))
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_PI_IRTE_UPDATE);
+	if (!resolve(cs, &id, vcpu))
 		return;
 	if (!vcpu)
 		id.vcpu_id = vcpu_id;
-	count(&id, VIRQ_TEV_PI_IRTE_UPDATE, gsi, gvec, 0);
+	count(cs, &id, VIRQ_TEV_PI_IRTE_UPDATE, gsi, gvec, 0);
 }
 
 static __always_inline void on_wakeup(__u64 ns, bool waited)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_VCPU_WAKEUP);
-	if (!resolve(&id, NULL))
+	if (!cs)
 		return;
-	count(&id, VIRQ_TEV_VCPU_WAKEUP, waited, 0, 0);
-	hist_add(&id, VIRQ_THIST_WAKEUP, ns);
+	point_seen(cs, VIRQ_TEV_VCPU_WAKEUP);
+	if (!resolve(cs, &id, NULL))
+		return;
+	count(cs, &id, VIRQ_TEV_VCPU_WAKEUP, waited, 0, 0);
+	hist_add(cs, &id, VIRQ_THIST_WAKEUP, ns);
 }
 
 static __always_inline void on_entry(struct kvm_vcpu *vcpu)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_ENTRY);
-	if (resolve(&id, vcpu))
-		count(&id, VIRQ_TEV_ENTRY, 0, 0, 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_ENTRY);
+	if (resolve(cs, &id, vcpu))
+		count(cs, &id, VIRQ_TEV_ENTRY, 0, 0, 0);
 }
 
 static __always_inline void on_exit(struct kvm_vcpu *vcpu, __u32 reason, __u32 isa)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 	__u32 f = (isa & VIRQ_TKF_ISA_MASK) << VIRQ_TKF_ISA_SHIFT;
 
-	point_seen(VIRQ_TEV_EXIT);
-	if (!resolve(&id, vcpu))
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_EXIT);
+	if (!resolve(cs, &id, vcpu))
 		return;
 	/* External-interrupt exits are derived by the loader from the reason (one map
 	 * update per exit, the most frequent event of a busy VMX/SVM host). */
-	count(&id, VIRQ_TEV_EXIT, reason, 0, f);
+	count(cs, &id, VIRQ_TEV_EXIT, reason, 0, f);
 }
 
 static __always_inline void on_uexit(__u32 reason, int err)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_USERSPACE_EXIT);
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_USERSPACE_EXIT, reason, (__u32)err, 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_USERSPACE_EXIT);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_USERSPACE_EXIT, reason, (__u32)err, 0);
 }
 
 static __always_inline void on_pio(__u32 rw, __u32 port)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_PIO);
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_PIO, port, rw, 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_PIO);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_PIO, port, rw, 0);
 }
 
 static __always_inline void on_mmio(__u32 type, __u64 gpa)
 {
+	struct cpu_state *cs = cpu_get();
 	struct ident id;
 
-	point_seen(VIRQ_TEV_MMIO);
-	if (resolve(&id, NULL))
-		count(&id, VIRQ_TEV_MMIO, type, (__u32)(gpa >> 12), 0);
+	if (!cs)
+		return;
+	point_seen(cs, VIRQ_TEV_MMIO);
+	if (resolve(cs, &id, NULL))
+		count(cs, &id, VIRQ_TEV_MMIO, type, (__u32)(gpa >> 12), 0);
 }
 
 /* ---- exit reason from the vCPU (raw_tp gets only the vcpu and the ISA) ----------------- */
@@ -1287,14 +1312,20 @@ int tp_mmio(struct trace_event_raw_kvm_mmio *r)
 SEC("kprobe/__apic_accept_irq")
 int kp_apic_accept_irq(struct pt_regs *ctx)
 {
-	point_seen(KP_APIC_ACCEPT);
+	struct cpu_state *cs = cpu_get();
+
+	if (cs)
+		point_seen(cs, KP_APIC_ACCEPT);
 	return 0;
 }
 
 SEC("kprobe/vmx_deliver_posted_interrupt")
 int kp_posted_interrupt(struct pt_regs *ctx)
 {
-	point_seen(KP_POSTED);
+	struct cpu_state *cs = cpu_get();
+
+	if (cs)
+		point_seen(cs, KP_POSTED);
 	return 0;
 }
 
@@ -1303,11 +1334,10 @@ int kp_posted_interrupt(struct pt_regs *ctx)
 SEC("tp_btf/kvm_msi_set_irq")
 int BPF_PROG(btf_refused, __u64 address, __u64 data)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&stats, &zero);
+	struct cpu_state *cs = cpu_get();
 
-	if (v)
-		return (int)v[bpf_ktime_get_ns()];
+	if (cs)
+		return (int)cs->counts.stats[bpf_ktime_get_ns()];
 	return 0;
 }
 
@@ -1324,14 +1354,15 @@ int BPF_PROG(rtp_nop)
 SEC("raw_tp/workqueue_execute_start")
 int BPF_PROG(rtp_wq_start, struct work_struct *work)
 {
-	__u32 zero = 0;
-	struct irqfd_slot *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+	struct cpu_state *cs = cpu_get();
 	struct kvm_kernel_irqfd *irqfd;
+	struct irqfd_slot *slot;
 	struct ident id;
 	struct kvm *kvm;
 
-	if (!slot)
+	if (!cs)
 		return 0;
+	slot = &cs->irqfd;
 	slot->kvm = 0;
 	if (!&irqfd_inject || (void *)BPF_CORE_READ(work, func) != (void *)&irqfd_inject)
 		return 0;
@@ -1339,18 +1370,17 @@ int BPF_PROG(rtp_wq_start, struct work_struct *work)
 	kvm = BPF_CORE_READ(irqfd, kvm);
 	slot->task = bpf_get_current_task();
 	slot->kvm = (__u64)kvm;
-	if (resolve(&id, NULL))
-		count_delta(&id, VIRQ_TEV_IRQFD_INJECT, BPF_CORE_READ(irqfd, gsi), 0, 1);
+	if (resolve(cs, &id, NULL))
+		count_delta(cs, &id, VIRQ_TEV_IRQFD_INJECT, BPF_CORE_READ(irqfd, gsi), 0, 1);
 	return 0;
 }
 
 SEC("raw_tp/workqueue_execute_end")
 int BPF_PROG(rtp_wq_end, struct work_struct *work)
 {
-	__u32 zero = 0;
-	struct irqfd_slot *slot = bpf_map_lookup_elem(&irqfd_kvm, &zero);
+	struct cpu_state *cs = cpu_get();
 
-	if (slot)
-		slot->kvm = 0;
+	if (cs)
+		cs->irqfd.kvm = 0;
 	return 0;
 }

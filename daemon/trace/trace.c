@@ -39,7 +39,7 @@ struct point {
 	enum virq_trace_variant want_var[NR_CAND];
 	unsigned int nr_want;
 	struct bpf_link *link;
-	int ev_index; /* index in point_events, -1 for helper points */
+	int ev_index; /* index in virq_trace_cpu_counts.seen, -1 for helper points */
 	bool feature; /* not a program: state is set at open (attribution features) */
 };
 
@@ -56,6 +56,7 @@ struct virq_trace {
 	unsigned int nr_excl;
 	struct point points[NR_POINTS];
 	unsigned int nr_points;
+	uint64_t seen_base[VIRQ_TRACE_NR_SEEN]; /* seen counts at the last reset */
 	int nr_cpus;
 	struct ring_buffer *rb;
 	int (*ring_cb)(const struct virq_trace_record *r, void *ctx);
@@ -768,16 +769,8 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 	ret = skel_load_degrading(t, err, errlen);
 	if (ret)
 		goto err_free;
-	if (t->opts.filter_enabled) {
-		uint32_t zero = 0, one = 1;
-
-		ret = bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &one, 0);
-		if (ret) {
-			ret = -errno;
-			set_err(err, errlen, "filter: %s", strerror(errno));
-			goto err_skel;
-		}
-	}
+	if (t->opts.filter_enabled)
+		__atomic_store_n(&t->skel->bss->filter_on, 1u, __ATOMIC_RELAXED);
 	if (t->opts.ring) {
 		t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.ring), ring_sample, t, NULL);
 		if (!t->rb) {
@@ -832,6 +825,38 @@ static int percpu_sum(int fd, const void *key, int nr_cpus, uint64_t *sum)
 	return 0;
 }
 
+/* The counts of the "cpu" map (struct virq_trace_cpu_counts at the start of each CPU's
+ * value), summed over CPUs. The programs keep their caches in the same values, so the
+ * loader never writes the map: a reset keeps a baseline instead. */
+static int cpu_counts(struct virq_trace *t, struct virq_trace_cpu_counts *sum)
+{
+	struct bpf_map *m = t->skel->maps.cpu;
+	size_t vsz = ((size_t)bpf_map__value_size(m) + 7) & ~(size_t)7;
+	uint32_t zero = 0;
+	char *buf;
+	int i, k;
+
+	memset(sum, 0, sizeof(*sum));
+	buf = calloc((size_t)t->nr_cpus, vsz);
+	if (!buf)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, buf)) {
+		k = -errno;
+		free(buf);
+		return k;
+	}
+	for (i = 0; i < t->nr_cpus; i++) {
+		const struct virq_trace_cpu_counts *c = (const void *)(buf + (size_t)i * vsz);
+
+		for (k = 0; k < VIRQ_TRACE_NR_SEEN; k++)
+			sum->seen[k] += c->seen[k];
+		for (k = 0; k < VIRQ_TSTAT__COUNT; k++)
+			sum->stats[k] += c->stats[k];
+	}
+	free(buf);
+	return 0;
+}
+
 unsigned int virq_trace_nr_points(const struct virq_trace *t)
 {
 	return t ? t->nr_points : 0;
@@ -840,17 +865,19 @@ unsigned int virq_trace_nr_points(const struct virq_trace *t)
 int virq_trace_points(struct virq_trace *t, int (*cb)(const struct virq_trace_point *p, void *ctx),
 		      void *ctx)
 {
-	int fd = bpf_map__fd(t->skel->maps.point_events);
+	struct virq_trace_cpu_counts c;
+	bool have = cpu_counts(t, &c) == 0;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < t->nr_points; i++) {
 		struct point *p = &t->points[i];
-		uint32_t key = (uint32_t)p->ev_index;
 		uint64_t n = 0;
 
-		if (p->ev_index >= 0 && percpu_sum(fd, &key, t->nr_cpus, &n) == 0)
+		if (p->ev_index >= 0 && have) {
+			n = c.seen[p->ev_index] - t->seen_base[p->ev_index];
 			p->pub.events = n;
+		}
 		if (p->link)
 			p->pub.state = (p->ev_index < 0 || n) ? VIRQ_TPS_LIVE : VIRQ_TPS_SILENT;
 		ret = cb(&p->pub, ctx);
@@ -862,10 +889,8 @@ int virq_trace_points(struct virq_trace *t, int (*cb)(const struct virq_trace_po
 
 int virq_trace_filter_all(struct virq_trace *t)
 {
-	uint32_t zero = 0;
-
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &zero, 0))
-		return -errno;
+	/* .bss is mapped shared with the programs: seen at their next run */
+	__atomic_store_n(&t->skel->bss->filter_on, 0u, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -882,7 +907,7 @@ static bool tgid_in(const pid_t *tgids, size_t n, uint32_t v)
 int virq_trace_filter_set(struct virq_trace *t, const pid_t *tgids, size_t n)
 {
 	int fd = bpf_map__fd(t->skel->maps.filter_tgids);
-	uint32_t key, next, zero = 0, one = 1;
+	uint32_t key, next;
 	uint8_t yes = 1;
 	void *prev = NULL;
 	size_t i;
@@ -908,8 +933,7 @@ int virq_trace_filter_set(struct virq_trace *t, const pid_t *tgids, size_t n)
 		key = next;
 		prev = &key;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.filter_cfg), &zero, &one, 0))
-		return -errno;
+	__atomic_store_n(&t->skel->bss->filter_on, 1u, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -1001,7 +1025,7 @@ int virq_trace_read_counters(struct virq_trace *t,
 	struct counter *c = NULL, *nc;
 	size_t n = 0, cap = 0;
 	void *prev = NULL;
-	uint64_t sum;
+	uint64_t sum = 0;
 	int ret = 0;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
@@ -1130,23 +1154,9 @@ static int clear_map(int fd, size_t key_size)
 	return 0;
 }
 
-static int zero_percpu_array(int fd, unsigned int n, int nr_cpus)
-{
-	uint64_t *z = calloc((size_t)nr_cpus, sizeof(*z));
-	uint32_t i;
-	int ret = 0;
-
-	if (!z)
-		return -ENOMEM;
-	for (i = 0; i < n && !ret; i++)
-		if (bpf_map_update_elem(fd, &i, z, 0))
-			ret = -errno;
-	free(z);
-	return ret;
-}
-
 int virq_trace_reset(struct virq_trace *t)
 {
+	struct virq_trace_cpu_counts c;
 	int ret;
 
 	ret = clear_map(bpf_map__fd(t->skel->maps.counters), sizeof(struct virq_trace_key));
@@ -1154,21 +1164,19 @@ int virq_trace_reset(struct virq_trace *t)
 		ret = clear_map(bpf_map__fd(t->skel->maps.hists),
 				sizeof(struct virq_trace_hist_key));
 	if (!ret)
-		ret = zero_percpu_array(bpf_map__fd(t->skel->maps.point_events),
-					VIRQ_TEV__TP_COUNT + NR_KPROBES, t->nr_cpus);
+		ret = cpu_counts(t, &c);
+	if (!ret)
+		memcpy(t->seen_base, c.seen, sizeof(t->seen_base));
 	return ret;
 }
 
 uint64_t virq_trace_stat(struct virq_trace *t, enum virq_trace_stat s)
 {
-	uint32_t key = s;
-	uint64_t sum = 0;
+	struct virq_trace_cpu_counts c;
 
-	if ((unsigned int)s >= VIRQ_TSTAT__COUNT)
+	if ((unsigned int)s >= VIRQ_TSTAT__COUNT || cpu_counts(t, &c))
 		return 0;
-	if (percpu_sum(bpf_map__fd(t->skel->maps.stats), &key, t->nr_cpus, &sum))
-		return 0;
-	return sum;
+	return c.stats[s];
 }
 
 uint64_t virq_trace_drops(struct virq_trace *t)

@@ -117,7 +117,7 @@ struct virq_trace_record {
 	__u32 cpu;
 };
 
-/* Global drop/diagnostic counters ("stats" per-CPU array, indexed by this enum). */
+/* Global drop/diagnostic counters (struct virq_trace_cpu_counts.stats, per CPU). */
 enum virq_trace_stat {
 	VIRQ_TSTAT_RING_DROPS = 0, /* ring buffer full: records not written */
 	VIRQ_TSTAT_COUNTER_FULL, /* counters map full: counts not recorded */
@@ -126,6 +126,15 @@ enum virq_trace_stat {
 	VIRQ_TSTAT_FILTERED, /* events dropped by the target filter */
 	VIRQ_TSTAT_RING_RECORDS, /* records written to the ring buffer */
 	VIRQ_TSTAT__COUNT
+};
+
+/* The counts at the start of each CPU's value of the "cpu" map (per-CPU array, key 0),
+ * the rest of which are the programs' caches: events seen per attach point (the KVM
+ * tracepoints, then the two kprobes), before filtering, and enum virq_trace_stat. */
+#define VIRQ_TRACE_NR_SEEN (VIRQ_TEV__TP_COUNT + 2)
+struct virq_trace_cpu_counts {
+	__u64 seen[VIRQ_TRACE_NR_SEEN];
+	__u64 stats[VIRQ_TSTAT__COUNT];
 };
 
 /* Settings in .rodata (set before load). */

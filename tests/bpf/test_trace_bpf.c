@@ -604,8 +604,13 @@ static void test_reset_zeroes_counters(void **state)
 	assert_int_equal(virq_trace_ring_set_active(t, true), -ENODEV); /* no ring */
 	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, gsi, 3, 3, NULL), 0);
 	assert_int_equal(count_of(t, VIRQ_TEV_SET_IRQ, 4, 0), 3);
+	assert_int_equal(point(t, "kvm_set_irq").events, 3);
 	assert_int_equal(virq_trace_reset(t), 0);
 	assert_int_equal(count_of(t, VIRQ_TEV_SET_IRQ, 4, 0), 0);
+	/* the events seen per point start again from zero too */
+	assert_int_equal(point(t, "kvm_set_irq").events, 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, gsi, 3, 2, NULL), 0);
+	assert_int_equal(point(t, "kvm_set_irq").events, 2);
 	virq_trace_close(t);
 }
 

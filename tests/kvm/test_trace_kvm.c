@@ -166,6 +166,43 @@ static void inject_and_wait(struct virq_vm *vm, uint8_t apic, uint8_t vec, unsig
 	}
 }
 
+struct hist_sel {
+	uint32_t vm_id, hist;
+	uint64_t count;
+};
+
+static int hist_cb(const struct virq_trace_hist_key *k, const struct virq_trace_hist_val *v,
+		   void *ctx)
+{
+	struct hist_sel *h = ctx;
+
+	if (k->vm_id == h->vm_id && k->hist == h->hist)
+		h->count += v->count;
+	return 0;
+}
+
+static uint64_t hist_count(struct virq_trace *t, uint32_t vm_id, uint32_t hist)
+{
+	struct hist_sel h = { .vm_id = vm_id, .hist = hist };
+
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
+	return h.count;
+}
+
+struct point_state {
+	const char *name;
+	enum virq_trace_point_state state;
+};
+
+static int point_state_cb(const struct virq_trace_point *p, void *ctx)
+{
+	struct point_state *s = ctx;
+
+	if (!strcmp(p->name, s->name))
+		s->state = p->state;
+	return 0;
+}
+
 static void signal_msi_counts(enum virq_irqchip_mode mode)
 {
 	struct virq_trace *t;
@@ -192,6 +229,26 @@ static void signal_msi_counts(enum virq_irqchip_mode mode)
 	assert_int_not_equal(m.vm_ids[0], VIRQ_TRACE_VM_NONE);
 	assert_int_equal(a.nr_vm, 1);
 	assert_int_equal(a.vm_ids[0], m.vm_ids[0]);
+	/* Latency pairs: one per delivered MSI at least (the VM's other interrupts, e.g. from
+	 * our IOAPIC in split mode, pair too), at most one per accept of the VM: source ->
+	 * accept; accept -> injection where KVM traces injections (VMX/SVM), else accept ->
+	 * the vCPU's kvm_eoi, never both. */
+	struct point_state inj = { .name = "kvm_inj_virq", .state = VIRQ_TPS_UNAVAILABLE };
+	uint64_t accepts = ev_total(t, VIRQ_TEV_APIC_ACCEPT_IRQ), closed, other;
+	assert_int_equal(virq_trace_points(t, point_state_cb, &inj), 0);
+	assert_in_range(hist_count(t, m.vm_ids[0], VIRQ_THIST_SRC_TO_ACCEPT), N_MSI, accepts);
+	closed = hist_count(t, m.vm_ids[0],
+			    inj.state == VIRQ_TPS_LIVE ? VIRQ_THIST_ACCEPT_TO_INJECT :
+							 VIRQ_THIST_ACCEPT_TO_VCPU);
+	other = hist_count(t, m.vm_ids[0],
+			   inj.state == VIRQ_TPS_LIVE ? VIRQ_THIST_ACCEPT_TO_VCPU :
+							VIRQ_THIST_ACCEPT_TO_INJECT);
+	printf("# %s: %llu accepts, %llu closed by %s, %llu by the other\n",
+	       mode == VIRQ_IRQCHIP_KERNEL ? "kernel" : "split", (unsigned long long)accepts,
+	       (unsigned long long)closed, inj.state == VIRQ_TPS_LIVE ? "kvm_inj_virq" : "kvm_eoi",
+	       (unsigned long long)other);
+	assert_in_range(closed, N_MSI, accepts);
+	assert_int_equal(other, 0);
 	/* and KVM's own view of that VM: created by this process */
 	struct vm_find f = { .vm_id = m.vm_ids[0] };
 	assert_int_equal(virq_trace_read_vms(t, vm_find_cb, &f), 0);
