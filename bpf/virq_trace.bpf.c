@@ -288,13 +288,11 @@ static __always_inline struct kvm_vcpu *current_vcpu(struct task_struct *task, s
 	first = task->preempt_notifiers.first;
 	if (!first)
 		return NULL;
-	if (c && c->vc_first == (__u64)first)
+	if (c->vc_first == (__u64)first)
 		return (struct kvm_vcpu *)c->vc_vcpu;
 	v = notifier_vcpu(first);
-	if (c) {
-		c->vc_first = (__u64)first;
-		c->vc_vcpu = (__u64)v;
-	}
+	c->vc_first = (__u64)first;
+	c->vc_vcpu = (__u64)v;
 	return v;
 }
 
@@ -339,7 +337,7 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 	if (bpf_probe_read_kernel(&file, sizeof(file), arr + fd) || !file)
 		return NULL;
 	priv = (__u64)BPF_CORE_READ(file, private_data);
-	if (c && c->io_file == (__u64)file && c->io_fd == fd && c->io_priv == priv) {
+	if (c->io_file == (__u64)file && c->io_fd == fd && c->io_priv == priv) {
 		*vcpu = (struct kvm_vcpu *)c->io_vcpu;
 		return (struct kvm *)c->io_kvm;
 	}
@@ -358,13 +356,11 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 	} else {
 		return NULL;
 	}
-	if (c) {
-		c->io_file = (__u64)file;
-		c->io_fd = fd;
-		c->io_priv = priv;
-		c->io_kvm = kvm;
-		c->io_vcpu = (__u64)*vcpu;
-	}
+	c->io_file = (__u64)file;
+	c->io_fd = fd;
+	c->io_priv = priv;
+	c->io_kvm = kvm;
+	c->io_vcpu = (__u64)*vcpu;
 	return (struct kvm *)kvm;
 }
 
@@ -386,7 +382,7 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 
 	if (!vcpu)
 		vcpu = current_vcpu(task, c);
-	if (vcpu && c && c->vcpu == (__u64)vcpu) {
+	if (vcpu && c->vcpu == (__u64)vcpu) {
 		kvm = (struct kvm *)c->vcpu_kvm;
 		id->vcpu_id = c->vcpu_id;
 		id->flags |= VIRQ_TKF_VM_FROM_VCPU;
@@ -395,11 +391,9 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 		if (kvm) {
 			id->vcpu_id = BPF_CORE_READ(vcpu, vcpu_id);
 			id->flags |= VIRQ_TKF_VM_FROM_VCPU;
-			if (c) {
-				c->vcpu = (__u64)vcpu;
-				c->vcpu_kvm = (__u64)kvm;
-				c->vcpu_id = id->vcpu_id;
-			}
+			c->vcpu = (__u64)vcpu;
+			c->vcpu_kvm = (__u64)kvm;
+			c->vcpu_id = id->vcpu_id;
 		}
 	}
 	if (!kvm) {
@@ -423,28 +417,25 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 		__u32 same;
 
 		id->vm_id = vm_cookie(kvm);
-		if (c && c->id_kvm == (__u64)kvm && c->id_mm == mm) {
+		if (c->id_kvm == (__u64)kvm && c->id_mm == mm) {
 			same = c->id_same_mm;
 		} else {
 			vm_note(kvm, id->vm_id);
 			same = mm == (__u64)BPF_CORE_READ(kvm, mm);
-			if (c) {
-				c->id_kvm = (__u64)kvm;
-				c->id_mm = mm;
-				c->id_same_mm = same;
-				c->id_thread = 0;
-			}
+			c->id_kvm = (__u64)kvm;
+			c->id_mm = mm;
+			c->id_same_mm = same;
+			c->id_thread = 0;
 		}
 		/* A vCPU thread's first event through its vCPU (earlier ones may have come
 		 * through an ioctl of the same thread). */
-		if ((id->flags & VIRQ_TKF_VM_FROM_VCPU) && !(c && c->id_thread)) {
+		if ((id->flags & VIRQ_TKF_VM_FROM_VCPU) && !c->id_thread) {
 			struct virq_trace_thread th = { .tgid = tgid,
 							.vm_id = id->vm_id,
 							.vcpu_id = id->vcpu_id };
 
 			bpf_map_update_elem(&threads, &id->tid, &th, BPF_ANY);
-			if (c)
-				c->id_thread = 1;
+			c->id_thread = 1;
 		}
 		/* Not in the VMM's address space (kworker): charge the VM's creator. */
 		if (!same)
