@@ -64,7 +64,7 @@ static int measure(struct virq_trace *t, enum virq_trace_event ev, const uint64_
 	return 0;
 }
 
-#define KVM_ROUNDS 4 /* each round: every workload x variant once, order rotated */
+#define KVM_ROUNDS 6 /* each round: every workload x variant once, order rotated */
 #define KVM_PHASE_NS 1000000000ull
 #define KVM_BATCH 64
 #define KVM_VECTOR 0x61
