@@ -52,12 +52,30 @@ extern const void irqfd_inject __ksym __weak;
 #define KP_APIC_ACCEPT (VIRQ_TEV__TP_COUNT)
 #define KP_POSTED (VIRQ_TEV__TP_COUNT + 1)
 
+/* Counters: "counter_slots" gives each key a slot for good (until a reset), "counters"
+ * holds the per-CPU value of each slot. A thread caches the slots of its last keys, so
+ * that a repeated key (an exit reason, a vector) costs an array lookup, not a hash
+ * lookup: one memory page touched instead of three (bucket, element, per-CPU value),
+ * which is what an event costs right after a VM exit, when those are cold. */
+#define NR_COUNTERS 16384
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NR_COUNTERS);
 	__type(key, struct virq_trace_key);
+	__type(value, __u32);
+} counter_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NR_COUNTERS);
+	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Next free slot. Slots are never reassigned (a reset in the loader keeps a baseline), so
+ * a cached slot stays right for the life of the programs. */
+volatile __u32 counter_next = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -122,6 +140,7 @@ struct ident {
 	__u32 vcpu_id;
 	__u32 flags;
 	__u32 tid;
+	__u32 tslot; /* the thread's slot in the per-CPU thread cache */
 };
 
 /* source -> accept: a source (kvm_set_irq, kvm_msi_set_irq, kvm_apic_ipi) and the
@@ -133,7 +152,6 @@ struct ident {
 struct src_slot {
 	__u64 ts; /* 0: consumed */
 	struct ident id;
-	__u32 pad;
 };
 
 /* Per CPU, direct-mapped by task: what the last events of a thread resolved.
@@ -144,6 +162,7 @@ struct src_slot {
  *         too: a struct file freed and reused at the same address for another VM's fd
  *         carries the new VM there. */
 #define TCACHE_SLOTS 8
+#define KCACHE_KEYS 4 /* counter keys cached per thread (entry, exit reasons, vectors) */
 
 struct tcache {
 	__u64 task;
@@ -166,7 +185,12 @@ struct tcache {
 	__u32 io_fd;
 	__u32 id_same_mm;
 	__u32 id_thread; /* the threads map has this thread's vCPU (id_* VM) */
-	__u32 pad;
+	__u32 kc_next; /* next key-cache entry to replace */
+	struct {
+		__u64 w[3]; /* struct virq_trace_key */
+		__u32 slot;
+		__u32 used;
+	} kc[KCACHE_KEYS];
 };
 
 /* Everything a program keeps per CPU, in one map value: one lookup per event, and the
@@ -231,10 +255,14 @@ static __always_inline void vm_note(const struct kvm *kvm, __u32 id)
 	bpf_map_update_elem(&vms, &id, &v, BPF_ANY);
 }
 
+static __always_inline __u32 tcache_slot(__u64 p)
+{
+	return ((__u32)(p >> 8) ^ (__u32)(p >> 14)) & (TCACHE_SLOTS - 1);
+}
+
 static __always_inline struct tcache *tcache_get(struct cpu_state *cs, __u64 p, __u32 tid)
 {
-	__u32 slot = ((__u32)(p >> 8) ^ (__u32)(p >> 14)) & (TCACHE_SLOTS - 1);
-	struct tcache *c = &cs->slots[slot];
+	struct tcache *c = &cs->slots[tcache_slot(p)];
 
 	if (c->task != p || c->tid != tid) {
 		c->task = p;
@@ -375,6 +403,7 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 	struct kvm *kvm = NULL;
 
 	id->tid = tid;
+	id->tslot = tcache_slot(task_addr);
 	id->tgid = tgid;
 	id->vm_id = VIRQ_TRACE_VM_NONE;
 	id->vcpu_id = VIRQ_TRACE_VCPU_NONE;
@@ -473,21 +502,66 @@ static __always_inline void ring_emit(struct cpu_state *cs, const struct virq_tr
 	stat_inc(cs, VIRQ_TSTAT_RING_RECORDS);
 }
 
+static __always_inline bool key_eq(const __u64 *a, const struct virq_trace_key *k)
+{
+	const __u64 *b = (const void *)k;
+
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
+}
+
+/* The counter slot of key k: from the thread's key cache, else the slot map (a new key
+ * gets the next free slot). -1 when every slot is taken. */
+static __always_inline int counter_slot(struct cpu_state *cs, const struct virq_trace_key *k,
+					const struct ident *id)
+{
+	struct tcache *c = &cs->slots[id->tslot & (TCACHE_SLOTS - 1)];
+	__u32 slot, *sp, i;
+	const __u64 *w = (const void *)k;
+
+	for (i = 0; i < KCACHE_KEYS; i++)
+		if (c->kc[i].used && key_eq(c->kc[i].w, k))
+			return (int)c->kc[i].slot;
+	sp = bpf_map_lookup_elem(&counter_slots, k);
+	if (sp) {
+		slot = *sp;
+	} else {
+		slot = __sync_fetch_and_add(&counter_next, 1);
+		if (slot >= NR_COUNTERS)
+			return -1;
+		/* a slot lost in a race with another CPU's insert of the same key stays
+		 * unused; that CPU's slot is the key's */
+		if (bpf_map_update_elem(&counter_slots, k, &slot, BPF_NOEXIST)) {
+			sp = bpf_map_lookup_elem(&counter_slots, k);
+			if (!sp)
+				return -1;
+			slot = *sp;
+		}
+	}
+	i = c->kc_next++ & (KCACHE_KEYS - 1);
+	c->kc[i].w[0] = w[0];
+	c->kc[i].w[1] = w[1];
+	c->kc[i].w[2] = w[2];
+	c->kc[i].slot = slot;
+	c->kc[i].used = 1;
+	return (int)slot;
+}
+
 static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k,
 				      const struct ident *id, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, k);
+	int slot = counter_slot(cs, k, id);
+	__u32 key = (__u32)slot;
+	__u64 *v;
 
-	if (v) {
-		*v += n;
-	} else if (bpf_map_update_elem(&counters, k, &n, BPF_NOEXIST)) {
-		/* lost a race with another CPU's insert (per-CPU hash: retry once) or full */
-		v = bpf_map_lookup_elem(&counters, k);
-		if (v)
-			*v += n;
-		else
-			stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
+	if (slot < 0) {
+		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
+		return;
 	}
+	v = bpf_map_lookup_elem(&counters, &key);
+	if (v)
+		*v += n;
+	else
+		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
 }
 
 static __always_inline void count(struct cpu_state *cs, const struct ident *id, __u32 ev, __u32 arg,

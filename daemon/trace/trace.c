@@ -48,6 +48,8 @@ struct excluded {
 	char why[112];
 };
 
+struct counter;
+
 struct virq_trace {
 	struct virq_trace_bpf *skel;
 	struct virq_trace_opts opts;
@@ -57,6 +59,8 @@ struct virq_trace {
 	struct point points[NR_POINTS];
 	unsigned int nr_points;
 	uint64_t seen_base[VIRQ_TRACE_NR_SEEN]; /* seen counts at the last reset */
+	struct counter *base; /* counter values at the last reset, sorted by key */
+	size_t nr_base;
 	int nr_cpus;
 	struct ring_buffer *rb;
 	int (*ring_cb)(const struct virq_trace_record *r, void *ctx);
@@ -800,29 +804,8 @@ void virq_trace_close(struct virq_trace *t)
 		bpf_link__destroy(t->points[i].link);
 	ring_buffer__free(t->rb);
 	virq_trace_bpf__destroy(t->skel);
+	free(t->base);
 	free(t);
-}
-
-/* Sum of a per-CPU u64 array/hash value. */
-static int percpu_sum(int fd, const void *key, int nr_cpus, uint64_t *sum)
-{
-	uint64_t *v;
-	int i;
-
-	v = calloc((size_t)nr_cpus, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, key, v)) {
-		int e = -errno;
-
-		free(v);
-		return e;
-	}
-	*sum = 0;
-	for (i = 0; i < nr_cpus; i++)
-		*sum += v[i];
-	free(v);
-	return 0;
 }
 
 /* The counts of the "cpu" map (struct virq_trace_cpu_counts at the start of each CPU's
@@ -1016,48 +999,116 @@ static int emit_derived(struct counter *c, size_t n,
 	return 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct counter *)a)->k, &((const struct counter *)b)->k,
+		      sizeof(struct virq_trace_key));
+}
+
+static int counter_push(struct counter **c, size_t *n, size_t *cap, const struct virq_trace_key *k,
+			uint64_t v)
+{
+	struct counter *nc;
+
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 256;
+		nc = realloc(*c, *cap * sizeof(**c));
+		if (!nc)
+			return -ENOMEM;
+		*c = nc;
+	}
+	(*c)[*n].k = *k;
+	(*c)[(*n)++].v = v;
+	return 0;
+}
+
+/* Every counter as the programs hold it: the slot map gives each key its slot in the
+ * per-CPU "counters" array. Two batched reads (the slot map, then the values of the
+ * slots handed out so far), so that the daemon's periodic read stays a few syscalls
+ * however many keys there are. Appends to *c (grown as needed). */
+static int read_raw(struct virq_trace *t, struct counter **c, size_t *n, size_t *cap)
+{
+	enum { CHUNK = 1024 };
+	int sfd = bpf_map__fd(t->skel->maps.counter_slots);
+	int vfd = bpf_map__fd(t->skel->maps.counters);
+	uint32_t nslots = __atomic_load_n(&t->skel->bss->counter_next, __ATOMIC_RELAXED);
+	uint32_t max = bpf_map__max_entries(t->skel->maps.counters), got, i;
+	struct virq_trace_key *keys = NULL;
+	uint32_t *slots = NULL, *idx = NULL, in = 0, out = 0;
+	uint64_t *vals = NULL;
+	bool first = true;
+	int ret = 0, r, cpu;
+
+	if (nslots > max)
+		nslots = max;
+	if (!nslots)
+		return 0;
+	keys = calloc(CHUNK, sizeof(*keys));
+	slots = calloc(CHUNK, sizeof(*slots));
+	idx = calloc(nslots, sizeof(*idx));
+	vals = calloc((size_t)nslots * (size_t)t->nr_cpus, sizeof(*vals));
+	if (!keys || !slots || !idx || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	got = nslots;
+	r = bpf_map_lookup_batch(vfd, NULL, &out, idx, vals, &got, NULL);
+	if (r && errno != ENOENT) {
+		ret = -errno;
+		goto out;
+	}
+	nslots = got; /* slots 0..got-1, in order (an array) */
+	do {
+		got = CHUNK;
+		r = bpf_map_lookup_batch(sfd, first ? NULL : &in, &out, keys, slots, &got, NULL);
+		if (r && errno != ENOENT) {
+			ret = -errno;
+			goto out;
+		}
+		for (i = 0; i < got && !ret; i++) {
+			uint64_t sum = 0;
+
+			if (slots[i] >= nslots)
+				continue; /* handed out after the values were read: counts come later */
+			for (cpu = 0; cpu < t->nr_cpus; cpu++)
+				sum += vals[(size_t)slots[i] * (size_t)t->nr_cpus + (size_t)cpu];
+			ret = counter_push(c, n, cap, &keys[i], sum);
+		}
+		in = out;
+		first = false;
+	} while (!r && !ret);
+out:
+	free(keys);
+	free(slots);
+	free(idx);
+	free(vals);
+	return ret;
+}
+
 int virq_trace_read_counters(struct virq_trace *t,
 			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
 			     void *ctx)
 {
-	int fd = bpf_map__fd(t->skel->maps.counters);
-	struct virq_trace_key key, next;
-	struct counter *c = NULL, *nc;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-	uint64_t sum = 0;
-	int ret = 0;
+	struct counter *c = NULL, *b;
+	size_t n = 0, cap = 0, i, keep = 0;
+	int ret;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		ret = percpu_sum(fd, &key, t->nr_cpus, &sum);
-		if (ret == -ENOENT) {
-			ret = 0;
-			continue; /* deleted meanwhile (reset) */
+	ret = read_raw(t, &c, &n, &cap);
+	for (i = 0; !ret && i < n; i++) {
+		/* since the last reset: a key counted before it and not since is left out */
+		b = t->nr_base ? bsearch(&c[i], t->base, t->nr_base, sizeof(*b), cmp_key) : NULL;
+		if (b) {
+			if (c[i].v == b->v)
+				continue;
+			c[i].v -= b->v;
 		}
-		if (ret)
-			goto out;
-		ret = cb(&key, sum, ctx);
-		if (ret)
-			goto out;
-		if (key.event != VIRQ_TEV_EXIT && key.event != VIRQ_TEV_APIC_ACCEPT_IRQ &&
-		    key.event != VIRQ_TEV_APICV_ACCEPT_IRQ)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			nc = realloc(c, cap * sizeof(*c));
-			if (!nc) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			c = nc;
-		}
-		c[n].k = key;
-		c[n++].v = sum;
+		ret = cb(&c[i].k, c[i].v, ctx);
+		if (c[i].k.event == VIRQ_TEV_EXIT || c[i].k.event == VIRQ_TEV_APIC_ACCEPT_IRQ ||
+		    c[i].k.event == VIRQ_TEV_APICV_ACCEPT_IRQ)
+			c[keep++] = c[i];
 	}
-	ret = emit_derived(c, n, cb, ctx);
-out:
+	if (!ret)
+		ret = emit_derived(c, keep, cb, ctx);
 	free(c);
 	return ret;
 }
@@ -1159,10 +1210,21 @@ int virq_trace_reset(struct virq_trace *t)
 	struct virq_trace_cpu_counts c;
 	int ret;
 
-	ret = clear_map(bpf_map__fd(t->skel->maps.counters), sizeof(struct virq_trace_key));
-	if (!ret)
-		ret = clear_map(bpf_map__fd(t->skel->maps.hists),
-				sizeof(struct virq_trace_hist_key));
+	struct counter *base = NULL;
+	size_t n = 0, cap = 0;
+
+	/* Counter slots stay assigned (the programs cache them): a reset keeps the values of
+	 * the moment as a baseline that later reads subtract. */
+	ret = read_raw(t, &base, &n, &cap);
+	if (ret) {
+		free(base);
+		return ret;
+	}
+	qsort(base, n, sizeof(*base), cmp_key);
+	free(t->base);
+	t->base = base;
+	t->nr_base = n;
+	ret = clear_map(bpf_map__fd(t->skel->maps.hists), sizeof(struct virq_trace_hist_key));
 	if (!ret)
 		ret = cpu_counts(t, &c);
 	if (!ret)

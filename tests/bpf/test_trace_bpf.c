@@ -591,6 +591,64 @@ static void test_ring_delivers_records_and_counts_drops_when_full(void **state)
 	virq_trace_close(t);
 }
 
+struct key_tally {
+	unsigned int keys;
+	uint64_t sum;
+	bool bad;
+};
+
+static int tally_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	struct key_tally *t = ctx;
+
+	if (k->event != VIRQ_TEV_MSI_SET_IRQ || k->tgid != (uint32_t)getpid())
+		return 0;
+	t->keys++;
+	t->sum += v;
+	/* vector v with destination d was run d + 1 times */
+	if (v != k->aux + 1)
+		t->bad = true;
+	return 0;
+}
+
+/* More keys than one batch of the loader's read, each with its own count; after a reset
+ * only what came since. */
+static void test_many_keys_read_back_exactly(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	struct key_tally tl = { 0 };
+	uint64_t msi[2];
+	unsigned int d, v, want = 0;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	for (d = 0; d < 6; d++)
+		for (v = 0; v < 256; v++) {
+			msi_args(msi, (uint8_t)d, (uint8_t)v);
+			assert_int_equal(
+				virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, d + 1, NULL),
+				0);
+			want += d + 1;
+		}
+	assert_int_equal(virq_trace_read_counters(t, tally_cb, &tl), 0);
+	assert_int_equal(tl.keys, 6 * 256);
+	assert_int_equal(tl.sum, want);
+	assert_false(tl.bad);
+	assert_int_equal(virq_trace_stat(t, VIRQ_TSTAT_COUNTER_FULL), 0);
+	assert_int_equal(virq_trace_reset(t), 0);
+	msi_args(msi, 5, 0x33);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 6, NULL), 0);
+	memset(&tl, 0, sizeof(tl));
+	assert_int_equal(virq_trace_read_counters(t, tally_cb, &tl), 0);
+	assert_int_equal(tl.keys, 1);
+	assert_int_equal(tl.sum, 6);
+	assert_false(tl.bad);
+	virq_trace_close(t);
+}
+
 static void test_reset_zeroes_counters(void **state)
 {
 	struct virq_trace_opts o;
@@ -629,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
 		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
 		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
+		cmocka_unit_test(test_many_keys_read_back_exactly),
 		cmocka_unit_test(test_reset_zeroes_counters),
 	};
 
