@@ -151,7 +151,10 @@ int virq_trace_read_vms(struct virq_trace *t,
 			int (*cb)(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx),
 			void *ctx);
 
-/* Zeroes counters, histograms and the point event counts. Any thread. */
+/* Counters, histograms and the point event counts start again from zero: histograms are
+ * cleared; counters and point counts keep their kernel values (the programs cache
+ * counter slots), and the loader subtracts the values of this moment from later reads
+ * (a key with nothing since is not reported). Owner thread. */
 int virq_trace_reset(struct virq_trace *t);
 
 /* Global statistic (enum virq_trace_stat) summed over CPUs. */
