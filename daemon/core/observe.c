@@ -118,32 +118,38 @@ struct ring_ctx {
 	unsigned int records;
 };
 
-bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id)
+/* v's cookie is vm_id, unless another of our VMs has it already. */
+static bool learn_vm(struct virqd *d, struct virqd_vm *v, uint32_t vm_id)
 {
-	pid_t tids[VIRQ_VM_MAX_VCPUS];
-
-	if (vm_id == VIRQ_TRACE_VM_NONE || tid <= 0)
+	if (vm_id == VIRQ_TRACE_VM_NONE)
 		return false;
 	for (unsigned int i = 0; i < d->nr_vms; i++)
 		if (d->vms[i].trace_vm_id == vm_id)
 			return false;
+	/* A cookie is the struct kvm address: a VM of ours destroyed earlier may have had
+	 * it, and the tracer's counts under it mix both. */
+	v->trace_tainted = false;
+	for (unsigned int j = 0; j < d->nr_retired && j < VIRQD_RETIRED_IDS; j++)
+		if (d->retired_ids[j] == vm_id)
+			v->trace_tainted = true;
+	v->trace_vm_id = vm_id;
+	d->cnt.trace_vm_learnt++;
+	return true;
+}
+
+bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id)
+{
+	pid_t tids[VIRQ_VM_MAX_VCPUS];
+
+	if (tid <= 0)
+		return false;
 	for (unsigned int i = 0; i < d->nr_vms; i++) {
 		struct virqd_vm *v = &d->vms[i];
 		int n = virq_vm_threads(v->vm, tids, VIRQ_VM_MAX_VCPUS);
 
-		for (int k = 0; k < n; k++) {
-			if (tids[k] != tid)
-				continue;
-			/* A cookie is the struct kvm address: a VM of ours destroyed earlier
-			 * may have had it, and the tracer's counts under it mix both. */
-			v->trace_tainted = false;
-			for (unsigned int j = 0; j < d->nr_retired && j < VIRQD_RETIRED_IDS; j++)
-				if (d->retired_ids[j] == vm_id)
-					v->trace_tainted = true;
-			v->trace_vm_id = vm_id;
-			d->cnt.trace_vm_learnt++;
-			return true;
-		}
+		for (int k = 0; k < n; k++)
+			if (tids[k] == tid)
+				return learn_vm(d, v, vm_id);
 	}
 	return false;
 }
@@ -200,7 +206,7 @@ static void learn_from_threads(struct virqd *d)
 		n = virq_vm_threads(v->vm, tids, VIRQ_VM_MAX_VCPUS);
 		for (int k = 0; k < n && !v->trace_vm_id; k++)
 			if (!virq_trace_thread(d->trace, tids[k], &th) && (pid_t)th.tgid == pid)
-				virqd_trace_learn(d, tids[k], th.vm_id);
+				learn_vm(d, v, th.vm_id);
 	}
 }
 

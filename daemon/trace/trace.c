@@ -1023,10 +1023,10 @@ static int counter_push(struct counter **c, size_t *n, size_t *cap, const struct
 }
 
 /* Every counter as the programs hold it: the slot map gives each key its slot in the
- * per-CPU "counters" array. Two batched reads (the slot map, then the values of the
- * slots handed out so far), so that the daemon's periodic read stays a few syscalls
- * however many keys there are. Appends to *c (grown as needed). */
-static int read_raw(struct virq_trace *t, struct counter **c, size_t *n, size_t *cap)
+ * per-CPU "counters" array. Batched reads (the values of the slots handed out so far,
+ * then the slot map), so that the daemon's periodic read stays a few syscalls however
+ * many keys there are. *c (allocated here, the caller frees) gets *n counters. */
+static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
 {
 	enum { CHUNK = 1024 };
 	int sfd = bpf_map__fd(t->skel->maps.counter_slots);
@@ -1037,6 +1037,7 @@ static int read_raw(struct virq_trace *t, struct counter **c, size_t *n, size_t 
 	uint32_t *slots = NULL, *idx = NULL, in = 0, out = 0;
 	uint64_t *vals = NULL;
 	bool first = true;
+	size_t cap = 0;
 	int ret = 0, r, cpu;
 
 	if (nslots > max)
@@ -1072,7 +1073,7 @@ static int read_raw(struct virq_trace *t, struct counter **c, size_t *n, size_t 
 				continue; /* handed out after the values were read: counts come later */
 			for (cpu = 0; cpu < t->nr_cpus; cpu++)
 				sum += vals[(size_t)slots[i] * (size_t)t->nr_cpus + (size_t)cpu];
-			ret = counter_push(c, n, cap, &keys[i], sum);
+			ret = counter_push(c, n, &cap, &keys[i], sum);
 		}
 		in = out;
 		first = false;
@@ -1090,10 +1091,10 @@ int virq_trace_read_counters(struct virq_trace *t,
 			     void *ctx)
 {
 	struct counter *c = NULL, *b;
-	size_t n = 0, cap = 0, i, keep = 0;
+	size_t n = 0, i, keep = 0;
 	int ret;
 
-	ret = read_raw(t, &c, &n, &cap);
+	ret = read_raw(t, &c, &n);
 	for (i = 0; !ret && i < n; i++) {
 		/* since the last reset: a key counted before it and not since is left out */
 		b = t->nr_base ? bsearch(&c[i], t->base, t->nr_base, sizeof(*b), cmp_key) : NULL;
@@ -1211,11 +1212,11 @@ int virq_trace_reset(struct virq_trace *t)
 	int ret;
 
 	struct counter *base = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 
 	/* Counter slots stay assigned (the programs cache them): a reset keeps the values of
 	 * the moment as a baseline that later reads subtract. */
-	ret = read_raw(t, &base, &n, &cap);
+	ret = read_raw(t, &base, &n);
 	if (ret) {
 		free(base);
 		return ret;
