@@ -11,14 +11,15 @@
  * trace_bench --kvm: the real figure, KVM injection throughput with and without the
  * programs attached. One 1-vCPU VM with the in-kernel irqchip; KVM_SIGNAL_MSI for a fixed
  * time per phase, two workloads (see phase(): "flood", back to back, and "delivered",
- * one at a time), five variants each: detached, attached as virqd attaches by default
+ * one at a time), seven variants each: detached, attached as virqd attaches by default
  * (counters and histograms; the ring buffer loaded but written only while a client
- * streams), and the default one option away: with a client streaming the ring, with the
- * opt-in kprobes, without the attribution of ioctls to their VM. Phases run in rounds, the variants of a workload back
- * to back in a rotated order, after a discarded warm-up, so that drift of the shared
- * machine hits all alike; ratio = median over the rounds of variant / detached per second,
- * goal loss < 5%. Without a
- * usable /dev/kvm: {"skipped": "<reason>"}.
+ * streams), the default one option away (with a client streaming the ring, with the
+ * opt-in kprobes, without the attribution of ioctls to their VM), and the floor: programs
+ * on the same tracepoints that do nothing or only count (bpf/virq_floor.bpf.c). Phases
+ * run in rounds, the variants of a workload back to back in a rotated order, after a
+ * discarded warm-up, so that drift of the shared machine hits all alike; ratio = median
+ * over the rounds of variant / detached per second, goal loss < 5%. Without a usable
+ * /dev/kvm: {"skipped": "<reason>"}.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,9 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
 #include "virq/trace.h"
 #include "virq/vmm.h"
 #include "virq/vmm_guest.h"
+#include "virq_floor.skel.h"
 
 #define REPEAT 200000u
 
@@ -115,7 +120,7 @@ static int phase(struct virq_vm *vm, bool delivered, double *rate, uint64_t *n)
 
 /* The variants, in the order of the JSON: detached (no programs), the daemon's default,
  * and ablations of it, each one option away from the default. */
-enum { V_DETACHED, V_ATTACHED, V_RING, V_KPROBES, V_NO_IOCTL, V__COUNT };
+enum { V_DETACHED, V_ATTACHED, V_RING, V_KPROBES, V_NO_IOCTL, V_EMPTY, V_BUMP, V__COUNT };
 
 static const char *const variant_name[V__COUNT] = {
 	[V_DETACHED] = "detached",
@@ -123,7 +128,71 @@ static const char *const variant_name[V__COUNT] = {
 	[V_RING] = "ring_streaming",
 	[V_KPROBES] = "with_kprobes",
 	[V_NO_IOCTL] = "no_ioctl_attribution",
+	[V_EMPTY] = "floor_empty_programs",
+	[V_BUMP] = "floor_count_only",
 };
+
+/*
+ * The floor (bpf/virq_floor.bpf.c): tp_btf programs on the same KVM tracepoints that
+ * return at once (V_EMPTY) or only bump a per-CPU count (V_BUMP). What those lose is what
+ * attaching anything costs here; virq_trace's loss is to be read against it.
+ */
+static bool has_tracepoint(const struct btf *vml, const struct btf *kvm, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return (vml && btf__find_by_name_kind(vml, name, BTF_KIND_TYPEDEF) > 0) ||
+	       (kvm && btf__find_by_name_kind(kvm, name, BTF_KIND_TYPEDEF) > 0);
+}
+
+static struct virq_floor_bpf *floor_open(bool bump)
+{
+	struct btf *vml = btf__load_vmlinux_btf();
+	struct btf *kvm = vml ? btf__load_module_btf("kvm", vml) : NULL;
+	struct virq_floor_bpf *s = virq_floor_bpf__open();
+	struct bpf_program *p;
+	int nr = 0;
+
+	if (s) {
+		bpf_object__for_each_program(p, s->obj)
+		{
+			const char *sec = bpf_program__section_name(p);
+			const char *tp = strchr(sec, '/');
+			bool want = bpf_program__name(p)[0] == (bump ? 'c' : 'e') && tp &&
+				    has_tracepoint(vml, kvm, tp + 1);
+
+			bpf_program__set_autoload(p, want);
+			nr += want;
+		}
+	}
+	btf__free(kvm);
+	btf__free(vml);
+	if (!s || !nr || virq_floor_bpf__load(s) || virq_floor_bpf__attach(s)) {
+		fprintf(stderr, "trace_bench: floor programs: %s\n",
+			!s  ? "open failed" :
+			!nr ? "no KVM tracepoint" :
+			      strerror(errno));
+		virq_floor_bpf__destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* kvm_msi_set_irq runs the V_BUMP programs counted (index 1 in virq_floor.bpf.c). */
+static uint64_t floor_msi_runs(struct virq_floor_bpf *s)
+{
+	int nr = libbpf_num_possible_cpus();
+	uint64_t *v = nr > 0 ? calloc((size_t)nr, sizeof(*v)) : NULL, sum = 0;
+	uint32_t key = 1;
+
+	if (v && !bpf_map__lookup_elem(s->maps.floor_counts, &key, sizeof(key), v,
+				       sizeof(*v) * (size_t)nr, 0))
+		for (int i = 0; i < nr; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
 
 static double median(const double *x, int n)
 {
@@ -144,7 +213,8 @@ static double median(const double *x, int n)
  * rounds' variant/detached ratios: one round hit by the shared machine's noise (a 18x
  * outlier was seen) cannot move it. */
 static void print_workload(const char *name, double rate[V__COUNT][KVM_ROUNDS], uint64_t traced,
-			   uint64_t injected, const uint64_t *evs)
+			   uint64_t injected, uint64_t floor_traced, uint64_t floor_injected,
+			   const uint64_t *evs)
 {
 	bool first = true;
 
@@ -160,10 +230,12 @@ static void print_workload(const char *name, double rate[V__COUNT][KVM_ROUNDS], 
 	}
 	printf("\"%s\": {\"detached_per_s\": %.0f, \"attached_per_s\": %.0f, "
 	       "\"ratio\": %.4f, \"loss_pct\": %.2f, \"goal_loss_pct\": 5, \"goal_met\": %s, "
-	       "\"traced_msi\": %llu, \"injected_attached\": %llu, \"pair_ratios\": [",
+	       "\"traced_msi\": %llu, \"injected_attached\": %llu, "
+	       "\"floor_traced_msi\": %llu, \"injected_floor\": %llu, \"pair_ratios\": [",
 	       name, mean[V_DETACHED], mean[V_ATTACHED], ratio[V_ATTACHED],
 	       100.0 * (1 - ratio[V_ATTACHED]), 1 - ratio[V_ATTACHED] < 0.05 ? "true" : "false",
-	       (unsigned long long)traced, (unsigned long long)injected);
+	       (unsigned long long)traced, (unsigned long long)injected,
+	       (unsigned long long)floor_traced, (unsigned long long)floor_injected);
 	for (int r = 0; r < KVM_ROUNDS; r++)
 		printf("%s%.4f", r ? ", " : "", rate[V_ATTACHED][r] / rate[V_DETACHED][r]);
 	printf("], \"variants\": {");
@@ -281,6 +353,8 @@ static int kvm_main(void)
 	pthread_t reader;
 	bool reading;
 	uint64_t n, traced[2] = { 0, 0 }, injected_on[2] = { 0, 0 }, ring_drops = 0;
+	uint64_t floor_traced[2] = { 0, 0 }, floor_injected[2] = { 0, 0 };
+	struct virq_floor_bpf *fl;
 	struct virq_vm_config cfg;
 	struct virq_trace_opts o;
 	struct virq_trace *t;
@@ -318,7 +392,12 @@ static int kvm_main(void)
 				int v = (k + r) % V__COUNT;
 
 				t = NULL;
-				if (v != V_DETACHED) {
+				fl = NULL;
+				if (v == V_EMPTY || v == V_BUMP) {
+					fl = floor_open(v == V_BUMP);
+					if (!fl)
+						goto err_vm;
+				} else if (v != V_DETACHED) {
 					/* as virqd opens it: the ring loaded, written
 					 * only while a client streams */
 					virq_trace_opts_init(&o);
@@ -352,6 +431,11 @@ static int kvm_main(void)
 					ring_drops += virq_trace_drops(t);
 				if (t)
 					virq_trace_close(t);
+				if (fl && v == V_BUMP) {
+					floor_traced[w] += floor_msi_runs(fl);
+					floor_injected[w] += n;
+				}
+				virq_floor_bpf__destroy(fl);
 			}
 		}
 	}
@@ -363,9 +447,11 @@ static int kvm_main(void)
 	       "\"warmup_per_s\": %.0f, \"ring_records_read\": %llu, \"ring_drops\": %llu, ",
 	       KVM_PHASE_NS / 1e9, KVM_ROUNDS, warm, (unsigned long long)rd.records,
 	       (unsigned long long)ring_drops);
-	print_workload("flood", rate[0], traced[0], injected_on[0], evs[0]);
+	print_workload("flood", rate[0], traced[0], injected_on[0], floor_traced[0],
+		       floor_injected[0], evs[0]);
 	printf(", ");
-	print_workload("delivered", rate[1], traced[1], injected_on[1], evs[1]);
+	print_workload("delivered", rate[1], traced[1], injected_on[1], floor_traced[1],
+		       floor_injected[1], evs[1]);
 	printf(", ");
 	if (print_prog_stats(vm))
 		goto err_vm;

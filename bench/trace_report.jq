@@ -5,6 +5,7 @@
 "\(.key): KVM_SIGNAL_MSI/s detached \(.value.detached_per_s), attached \(.value.attached_per_s): ratio \(.value.ratio), loss \(.value.loss_pct)% (goal < \(.value.goal_loss_pct)%: \(if .value.goal_met then "met" else "NOT met" end)); "
 + ([.value.variants | to_entries[] | "\(.key) \(.value.per_s)/s (loss \(.value.loss_pct)%)"] | join(", "))
 + "; pairs \(.value.pair_ratios); traced \(.value.traced_msi) of \(.value.injected_attached)"
++ (if .value | has("floor_traced_msi") then " (floor_count_only: \(.value.floor_traced_msi) of \(.value.injected_floor))" else "" end)
 + "; events per injection \(.value.events_per_injection // {} | to_entries | map("\(.key) \(.value)") | join(", "))"),
 (.prog_stats // {} | to_entries[] | select(.value | has("injections")) | .key as $w | .value as $v |
  ($v | del(.injections) | to_entries) as $p |
