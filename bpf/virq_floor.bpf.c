@@ -33,16 +33,16 @@ static __always_inline int bump(__u32 i)
 	return 0;
 }
 
-#define FLOOR(tp, i)                                \
-	SEC("tp_btf/" #tp)                          \
-	int e_##tp(void *ctx)                       \
-	{                                           \
-		return 0;                           \
-	}                                           \
-	SEC("tp_btf/" #tp)                          \
-	int c_##tp(void *ctx)                       \
-	{                                           \
-		return bump(i);                     \
+#define FLOOR(tp, i)            \
+	SEC("tp_btf/" #tp)      \
+	int e_##tp(void *ctx)   \
+	{                       \
+		return 0;       \
+	}                       \
+	SEC("tp_btf/" #tp)      \
+	int c_##tp(void *ctx)   \
+	{                       \
+		return bump(i); \
 	}
 
 FLOOR(kvm_set_irq, 0)
@@ -62,4 +62,3 @@ FLOOR(kvm_exit, 13)
 FLOOR(kvm_userspace_exit, 14)
 FLOOR(kvm_pio, 15)
 FLOOR(kvm_mmio, 16)
-

@@ -44,6 +44,8 @@ const volatile __u64 ring_wakeup_bytes = 0; /* force a wakeup above this much un
 const volatile __u32 pi_irte_arg_is_vcpu = 1;
 /* Attribute events of KVM ioctls (KVM_SIGNAL_MSI, KVM_IRQ_LINE) to the ioctl's VM. */
 const volatile __u32 attr_ioctl = 1;
+/* Time one delivery chain in this many per CPU (1: every one); see lat_sampled(). */
+const volatile __u32 latency_sample_every = 1;
 
 extern const void kvm_sched_in __ksym __weak;
 extern const void irqfd_inject __ksym __weak;
@@ -112,11 +114,16 @@ struct pend_key {
 	__u32 pad;
 };
 
+struct pend_val {
+	__u64 ts; /* accept ktime, 0: closed */
+	__u64 jif; /* jiffies at that accept */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct pend_key);
-	__type(value, __u64);
+	__type(value, struct pend_val);
 } pending SEC(".maps");
 
 /* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate),
@@ -144,13 +151,18 @@ struct ident {
 };
 
 /* source -> accept: a source (kvm_set_irq, kvm_msi_set_irq, kvm_apic_ipi) and the
- * accepts it causes run synchronously in one thread, the source first. The slot keeps the
- * source's time and whom it was attributed to, for the first accept that follows in the
- * same thread: that accept belongs to the same VM and needs no attribution of its own. */
-#define SRC_ACCEPT_MAX_NS 1000000ull /* 1 ms: a synchronous chain takes microseconds */
+ * accepts it causes run synchronously in one thread, the source first. The slot keeps
+ * whom the source was attributed to, for the first accept that follows in the same
+ * thread: that accept belongs to the same VM and needs no attribution of its own. The
+ * slot is dated in jiffies (a plain load, unlike a clock read): an accept more than a
+ * tick after its thread's last source (a source whose MSI reached no APIC leaves the slot
+ * behind) is attributed on its own. A timed chain (lat_sampled()) also has the source's
+ * clock time. */
+#define SRC_ACCEPT_MAX_JIFFIES 1 /* a synchronous chain takes microseconds */
 
 struct src_slot {
-	__u64 ts; /* 0: consumed */
+	__u64 jif; /* 0: consumed */
+	__u64 ts; /* timed chain: the source's ktime, else 0 */
 	struct ident id;
 };
 
@@ -203,6 +215,8 @@ struct cpu_state {
 	struct src_slot src;
 	struct irqfd_slot irqfd;
 	__u64 ring_seq;
+	__u32 lat_seq; /* delivery chains started on this CPU (lat_sampled) */
+	__u32 pad;
 };
 
 struct {
@@ -655,9 +669,27 @@ static __always_inline void hist_add(struct cpu_state *cs, const struct ident *i
 
 /* ---- handlers (shared by every variant) ---------------------------------------------- */
 
+/* Whether the delivery chain starting now (at a source, or at an accept without one) is
+ * timed: one in latency_sample_every per CPU. An untimed chain costs no clock read and
+ * opens no accept -> injection pair. */
+static __always_inline bool lat_sampled(struct cpu_state *cs)
+{
+	if (latency_sample_every <= 1)
+		return true;
+	return cs->lat_seq++ % latency_sample_every == 0;
+}
+
+static __always_inline __u64 jiffies_now(void)
+{
+	__u64 j = bpf_jiffies64();
+
+	return j ? j : 1; /* 0 marks a consumed slot */
+}
+
 static __always_inline void src_mark(struct cpu_state *cs, const struct ident *id)
 {
-	cs->src.ts = bpf_ktime_get_ns();
+	cs->src.jif = jiffies_now();
+	cs->src.ts = lat_sampled(cs) ? bpf_ktime_get_ns() : 0;
 	cs->src.id = *id;
 }
 
@@ -717,19 +749,30 @@ static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
 		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
 }
 
-/* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the last accept's
- * time until an injection closes it (ts = 0). Entries are written in place and never
- * deleted (LRU evicts), so a steady stream of deliveries costs a lookup per event, no map
- * update. */
+/* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the time of the
+ * first timed accept since the last injection, until an injection closes it (ts = 0):
+ * accepts of a vector already pending in IRR merge into it, and the interrupt has waited
+ * since the first. An entry open for more than PEND_STALE_JIFFIES (its injection was
+ * never seen: the VM went away, the APIC was disabled) is opened again. Entries are
+ * written in place and never deleted (LRU evicts), so a steady stream of deliveries
+ * costs a lookup per event, and a clock read only per timed pair. */
+#define PEND_STALE_JIFFIES 250 /* 0.25 s to 2.5 s, by CONFIG_HZ */
+
+/* now: the accept's ktime if the chain is timed and already read it, else 0. */
 static __always_inline void pend_open(struct cpu_state *cs, const struct ident *id, __u32 apic_id,
 				      __u32 vec, __u64 now)
 {
 	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
-	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
+	struct pend_val *v = bpf_map_lookup_elem(&pending, &pk), nv;
+	__u64 j = jiffies_now();
 
-	if (ts)
-		*ts = now;
-	else if (bpf_map_update_elem(&pending, &pk, &now, BPF_ANY))
+	if (v && v->ts && j - v->jif < PEND_STALE_JIFFIES)
+		return; /* merged into the pending one */
+	nv.ts = now ? now : bpf_ktime_get_ns();
+	nv.jif = j;
+	if (v)
+		*v = nv;
+	else if (bpf_map_update_elem(&pending, &pk, &nv, BPF_ANY))
 		stat_inc(cs, VIRQ_TSTAT_PENDING_FULL);
 }
 
@@ -737,13 +780,13 @@ static __always_inline void pend_close(struct cpu_state *cs, const struct ident 
 				       __u32 vec, __u32 h)
 {
 	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
-	__u64 *ts = bpf_map_lookup_elem(&pending, &pk);
+	struct pend_val *v = bpf_map_lookup_elem(&pending, &pk);
 	__u64 t;
 
-	if (!ts || !*ts)
+	if (!v || !v->ts)
 		return;
-	t = *ts;
-	*ts = 0;
+	t = v->ts;
+	v->ts = 0;
 	hist_add(cs, id, h, bpf_ktime_get_ns() - t);
 }
 
@@ -752,28 +795,30 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
 	struct src_slot *s;
+	__u64 now = 0;
+	bool timed;
 	__u32 irr;
-	__u64 now;
 
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_APIC_ACCEPT_IRQ);
-	now = bpf_ktime_get_ns();
 	s = &cs->src;
-	if (s->ts && s->id.tid == (__u32)bpf_get_current_pid_tgid()) {
-		__u64 dt = now - s->ts;
-
-		s->ts = 0;
-		/* The source's own accept takes its attribution. A source whose MSI reached
-		 * no APIC leaves the slot behind: an accept long after it (an interrupt
-		 * handler's, in this thread's context) is attributed on its own. */
-		if (dt < SRC_ACCEPT_MAX_NS)
-			id = s->id;
-		else if (!resolve(cs, &id, NULL))
+	if (s->jif && s->id.tid == (__u32)bpf_get_current_pid_tgid() &&
+	    jiffies_now() - s->jif <= SRC_ACCEPT_MAX_JIFFIES) {
+		/* The source's own accept takes its attribution, and its timing. */
+		s->jif = 0;
+		id = s->id;
+		timed = s->ts != 0;
+		if (timed) {
+			now = bpf_ktime_get_ns();
+			hist_add(cs, &id, VIRQ_THIST_SRC_TO_ACCEPT, now - s->ts);
+		}
+	} else {
+		/* No source (LAPIC timer, a level line re-firing at EOI): a chain of its
+		 * own. */
+		if (!resolve(cs, &id, NULL))
 			return;
-		hist_add(cs, &id, VIRQ_THIST_SRC_TO_ACCEPT, dt);
-	} else if (!resolve(cs, &id, NULL)) {
-		return;
+		timed = lat_sampled(cs);
 	}
 	/* dm is the APIC_DM_* value, delivery mode in bits 10:8 (SDM Vol. 3A 11.6.1). Only
 	 * fixed and lowest-priority interrupts go through IRR and can be posted: the flag
@@ -781,7 +826,7 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 	 * posted ones (kvm_apicv_accept_irq) instead of counting it here. */
 	irr = ((dm >> 8) & 7) <= 1;
 	count(cs, &id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
-	if (irr)
+	if (irr && timed)
 		pend_open(cs, &id, apicid, vec, now);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "virq/trace_abi.h"
 #include "virq/proto.h"
 
 void virq_config_defaults(struct virq_config *c)
@@ -26,6 +27,7 @@ void virq_config_defaults(struct virq_config *c)
 	c->max_clients = 32;
 	c->client_queue_bytes = 4u << 20;
 	c->sample_ms = 1000;
+	c->bpf_latency_sample = VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT;
 	c->max_vms = 16;
 	c->max_scenarios = 4;
 	c->log_level = LOG_INFO;
@@ -223,6 +225,13 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 			snprintf(why, sizeof(why), "'%s' wants yes or no, got '%s'", d, w[1]);
 			goto bad;
 		}
+	} else if (!strcmp(d, "bpf_latency_sample")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 1, 65536, &v)) {
+			snprintf(why, sizeof(why), "bpf_latency_sample must be 1..65536");
+			goto bad;
+		}
+		c->bpf_latency_sample = (unsigned int)v;
 	} else if (!strcmp(d, "max_clients")) {
 		WANT_ARGS(1);
 		if (parse_uint(w[1], 1, 4096, &v)) {

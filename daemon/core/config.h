@@ -47,6 +47,7 @@ struct virq_config {
 	char metrics_addr[64]; /* "host:port", "" = metrics server off */
 	bool bpf; /* try to load the tracer */
 	bool bpf_kprobes; /* the tracer also attaches its kprobes (where the kernel has them) */
+	unsigned int bpf_latency_sample; /* the tracer times one delivery chain in N */
 	bool kvm; /* try to use /dev/kvm */
 	unsigned int max_clients;
 	size_t client_queue_bytes;

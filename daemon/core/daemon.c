@@ -370,12 +370,15 @@ int virqd_reload(struct virqd *d, char *err, size_t errlen)
 			 d->cfg.socket_path);
 	if (strcmp(nc.metrics_addr, d->cfg.metrics_addr))
 		virq_log(LOG_WARNING, "reload: metrics address change needs a restart");
-	if (nc.bpf != d->cfg.bpf || nc.kvm != d->cfg.kvm || nc.bpf_kprobes != d->cfg.bpf_kprobes)
-		virq_log(LOG_WARNING, "reload: bpf/bpf_kprobes/kvm switches need a restart");
+	if (nc.bpf != d->cfg.bpf || nc.kvm != d->cfg.kvm || nc.bpf_kprobes != d->cfg.bpf_kprobes ||
+	    nc.bpf_latency_sample != d->cfg.bpf_latency_sample)
+		virq_log(LOG_WARNING,
+			 "reload: bpf/bpf_kprobes/bpf_latency_sample/kvm changes need a restart");
 	snprintf(nc.socket_path, sizeof(nc.socket_path), "%s", d->cfg.socket_path);
 	snprintf(nc.metrics_addr, sizeof(nc.metrics_addr), "%s", d->cfg.metrics_addr);
 	nc.bpf = d->cfg.bpf;
 	nc.bpf_kprobes = d->cfg.bpf_kprobes;
+	nc.bpf_latency_sample = d->cfg.bpf_latency_sample;
 	nc.kvm = d->cfg.kvm;
 	r = virq_ctl_set_access(d->ctl, nc.socket_mode, gid);
 	if (r) {

@@ -38,6 +38,7 @@ void virqd_trace_initialise(struct virqd *d)
 	virq_trace_opts_init(&o);
 	o.ring = true; /* written only while a client streams (virqd_trace_sync) */
 	o.kprobes = d->cfg.bpf_kprobes;
+	o.latency_sample = d->cfg.bpf_latency_sample;
 	d->trace = virq_trace_open(&o, err, sizeof(err));
 	if (!d->trace) {
 		snprintf(d->bpf_why, sizeof(d->bpf_why), "%s", err[0] ? err : strerror(errno));

@@ -579,6 +579,8 @@ static void choose_variants(struct virq_trace *t)
 		bpf_program__set_autoload(s->progs.btf_refused, false);
 	bpf_program__set_autoload(s->progs.rtp_nop, t->test_run && !excluded(t, s->progs.rtp_nop));
 	s->rodata->pi_irte_arg_is_vcpu = pi_irte_arg_is_vcpu(kvm ? kvm : vmlinux);
+	s->rodata->latency_sample_every =
+		t->opts.latency_sample ? t->opts.latency_sample : VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT;
 	btf__free(kvm);
 	btf__free(vmlinux);
 }

@@ -73,6 +73,10 @@ struct virq_trace_opts {
 			* empty baseline program, for virq_trace_test_run() */
 	bool test_refuse; /* tests: the tp_btf program of kvm_msi_set_irq is replaced by one
 			   * every verifier refuses, to exercise the per-program fallback */
+	uint32_t latency_sample; /* latency histograms time one delivery chain (source ->
+				  * accept -> injection) in this many per CPU; counters
+				  * stay exact. 0 = VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT,
+				  * 1 = every chain */
 };
 
 /* Fills defaults: AUTO, ring off, kprobes off, ioctl attribution on, all VMs. */

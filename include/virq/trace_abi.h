@@ -139,6 +139,9 @@ struct virq_trace_cpu_counts {
 
 /* Settings in .rodata (set before load). */
 #define VIRQ_TRACE_RING_WAKEUP_DEFAULT 64 /* wake the reader every Nth record */
+/* Latency histograms time one delivery chain in N per CPU (source -> accept -> injection):
+ * two clock reads per chain are most of what a traced injection costs (bench/trace_bench). */
+#define VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT 16
 
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct virq_trace_key) == 24, "virq_trace_key layout");

@@ -9,6 +9,7 @@
  * through each attach point's raw_tp twin, loaded by opts.no_attach / opts.test_run.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +514,7 @@ static void test_source_to_accept_latency_is_histogrammed_per_delivery(void **st
 	VIRQ_REQUIRE_BPF();
 	virq_trace_opts_init(&o);
 	o.no_attach = true;
+	o.latency_sample = 1;
 	t = open_or_skip(&o);
 	msi_args(msi, 0, 0x61);
 	for (i = 0; i < 9; i++) {
@@ -528,6 +530,48 @@ static void test_source_to_accept_latency_is_histogrammed_per_delivery(void **st
 	assert_int_equal(h.count, 9);
 	assert_int_equal(h.slots, 9);
 	assert_int_equal(w.count, 6);
+	virq_trace_close(t);
+}
+
+/* Sampled latency: one delivery chain in N per CPU is timed (the first, then every Nth),
+ * an accept without a source starting a chain of its own; the counters stay exact. */
+static void test_latency_sampling_times_one_chain_in_n_and_counts_all(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x62 };
+	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
+	cpu_set_t one, old;
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	/* one CPU: the chains' sequence is per CPU */
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	o.latency_sample = 4;
+	t = open_or_skip(&o);
+	msi_args(msi, 0, 0x62);
+	for (i = 0; i < 17; i++) { /* chains 0..16: timed 0, 4, 8, 12, 16 */
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	}
+	/* chains 17..19 are accepts without a source, 20 is timed: no source latency */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
+	assert_int_equal(h.count, 6);
+	assert_int_equal(h.slots, 6);
+	assert_int_equal(count_of(t, VIRQ_TEV_MSI_SET_IRQ, 0x62, 0), 18);
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x62, 0), 21);
 	virq_trace_close(t);
 }
 
@@ -686,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_posted_accept_moves_delivery_to_posted),
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
 		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
+		cmocka_unit_test(test_latency_sampling_times_one_chain_in_n_and_counts_all),
 		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
 		cmocka_unit_test(test_many_keys_read_back_exactly),
 		cmocka_unit_test(test_reset_zeroes_counters),

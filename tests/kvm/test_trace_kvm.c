@@ -134,6 +134,7 @@ static struct virq_trace *trace_up(bool mine)
 	char err[256];
 
 	virq_trace_opts_init(&o);
+	o.latency_sample = 1; /* every delivery chain timed: pairs are counted exactly */
 	t = virq_trace_open(&o, err, sizeof(err));
 	if (!t)
 		fail_msg("virq_trace_open: %s", err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../daemon/core/config.h"
+#include "virq/trace_abi.h"
 
 static int parse(struct virq_config *c, const char *text, char *err)
 {
@@ -26,6 +27,7 @@ static void test_defaults_are_the_documented_ones(void **state)
 	assert_string_equal(c.socket_group, "");
 	assert_true(c.bpf);
 	assert_false(c.bpf_kprobes);
+	assert_int_equal(c.bpf_latency_sample, VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT);
 	assert_true(c.kvm);
 	assert_int_equal(c.nr_observe, 0);
 	assert_int_equal(c.vm_irqchip, VIRQ_IRQCHIP_KERNEL);
@@ -44,7 +46,7 @@ static void test_every_directive_is_applied(void **state)
 			       "socket_group wheel\n"
 			       "\n"
 			       "metrics 127.0.0.1:9999\n"
-			       "bpf no\nkvm off\nbpf_kprobes yes\n"
+			       "bpf no\nkvm off\nbpf_kprobes yes\nbpf_latency_sample 1\n"
 			       "max_clients 7\nclient_queue_kib 128\nsample_interval_ms 250\n"
 			       "max_vms 3\nlog_level debug\nanomaly_logs_per_minute 2\n"
 			       "vm_vcpus 2\nvm_mem_mb 32\nvm_irqchip user\nvm_idle spin\n"
@@ -58,6 +60,7 @@ static void test_every_directive_is_applied(void **state)
 	assert_string_equal(c.metrics_addr, "127.0.0.1:9999");
 	assert_false(c.bpf);
 	assert_true(c.bpf_kprobes);
+	assert_int_equal(c.bpf_latency_sample, 1);
 	assert_false(c.kvm);
 	assert_int_equal(c.max_clients, 7);
 	assert_int_equal(c.client_queue_bytes, 128 << 10);
@@ -98,6 +101,7 @@ static void test_errors_name_the_line_and_leave_config_unchanged(void **state)
 		{ "max_clients\n", "t.conf:1: 'max_clients' takes 1 argument, got 0" },
 		{ "max_clients 1 2\n", "t.conf:1: 'max_clients' takes 1 argument, got 2" },
 		{ "max_clients 0\n", "t.conf:1: max_clients must be 1..4096" },
+		{ "bpf_latency_sample 0\n", "t.conf:1: bpf_latency_sample must be 1..65536" },
 		{ "max_clients 12x\n", "t.conf:1: max_clients must be 1..4096" },
 		{ "max_clients -3\n", "t.conf:1: max_clients must be 1..4096" },
 		{ "bpf maybe\n", "t.conf:1: 'bpf' wants yes or no, got 'maybe'" },
