@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -340,6 +341,33 @@ static int print_prog_stats(struct virq_vm *vm)
 		printf("}");
 		virq_trace_close(t);
 	}
+	/* the same for the count-only floor: what any program costs at each tracepoint */
+	for (int w = 0; w < 2 && !ret; w++) {
+		struct pstat_ctx c = { .first = true };
+		struct virq_floor_bpf *fl = floor_open(true);
+		struct bpf_program *p;
+
+		if (!fl) {
+			ret = -1;
+			break;
+		}
+		ret = phase(vm, w, &rate, &n);
+		printf(", \"floor_%s\": {\"injections\": %llu, ", w ? "delivered" : "flood",
+		       (unsigned long long)n);
+		bpf_object__for_each_program(p, fl->obj)
+		{
+			struct bpf_prog_info info;
+			__u32 len = sizeof(info);
+
+			memset(&info, 0, sizeof(info));
+			if (bpf_program__fd(p) >= 0 &&
+			    !bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+				print_pstat(bpf_program__name(p), info.run_cnt, info.run_time_ns,
+					    &c);
+		}
+		printf("}");
+		virq_floor_bpf__destroy(fl);
+	}
 	printf("}");
 	close(sfd);
 	return ret;
@@ -440,7 +468,11 @@ static int kvm_main(void)
 		}
 	}
 	if (ret) {
-		fprintf(stderr, "trace_bench: inject: %s\n", strerror(-ret));
+		char reason[256] = "";
+
+		fprintf(stderr, "trace_bench: inject: %s (VM %s%s%s)\n", strerror(-ret),
+			virq_vm_state_name(virq_vm_state(vm, reason, sizeof(reason))),
+			reason[0] ? ": " : "", reason);
 		goto err_vm;
 	}
 	printf("{\"vcpus\": 1, \"irqchip\": \"kernel\", \"phase_s\": %.1f, \"rounds\": %d, "

@@ -55,10 +55,11 @@ extern const void irqfd_inject __ksym __weak;
 #define KP_POSTED (VIRQ_TEV__TP_COUNT + 1)
 
 /* Counters: "counter_slots" gives each key a slot for good (until a reset), "counters"
- * holds the per-CPU value of each slot. A thread caches the slots of its last keys, so
- * that a repeated key (an exit reason, a vector) costs an array lookup, not a hash
- * lookup: one memory page touched instead of three (bucket, element, per-CPU value),
- * which is what an event costs right after a VM exit, when those are cold. */
+ * holds the per-CPU value of each slot. Each CPU caches the slots of its last keys
+ * (struct kcache), so that a repeated key (an exit reason, a vector) costs an array
+ * lookup, not a hash lookup: one memory page touched instead of three (bucket, element,
+ * per-CPU value), which is what an event costs right after a VM exit, when those are
+ * cold. */
 #define NR_COUNTERS 16384
 
 struct {
@@ -147,7 +148,6 @@ struct ident {
 	__u32 vcpu_id;
 	__u32 flags;
 	__u32 tid;
-	__u32 tslot; /* the thread's slot in the per-CPU thread cache */
 };
 
 /* source -> accept: a source (kvm_set_irq, kvm_msi_set_irq, kvm_apic_ipi) and the
@@ -174,7 +174,6 @@ struct src_slot {
  *         too: a struct file freed and reused at the same address for another VM's fd
  *         carries the new VM there. */
 #define TCACHE_SLOTS 8
-#define KCACHE_KEYS 4 /* counter keys cached per thread (entry, exit reasons, vectors) */
 
 struct tcache {
 	__u64 task;
@@ -197,12 +196,28 @@ struct tcache {
 	__u32 io_fd;
 	__u32 id_same_mm;
 	__u32 id_thread; /* the threads map has this thread's vCPU (id_* VM) */
-	__u32 kc_next; /* next key-cache entry to replace */
-	struct {
-		__u64 w[3]; /* struct virq_trace_key */
-		__u32 slot;
-		__u32 used;
-	} kc[KCACHE_KEYS];
+};
+
+/* The last event with a vCPU argument (kvm_exit, kvm_entry, kvm_eoi) on this CPU: its
+ * thread, vCPU and whom it was attributed to. The next one of the same thread and vCPU
+ * (most of them: a vCPU thread's exits and entries alternate) takes that attribution
+ * without reading the task, its thread cache or the VM. */
+struct vcpu_last {
+	__u64 task; /* 0: none */
+	__u64 vcpu;
+	struct ident id;
+};
+
+/* Counter slots of the keys last counted on this CPU, direct-mapped by a hash of the key:
+ * a vCPU thread alone cycles through six or more keys per delivered interrupt (entry, exit
+ * reasons, injection, MMIO, EOI), which a small per-thread FIFO missed every time. Keys
+ * carry their VM and vCPU, so the threads of a CPU share the cache. */
+#define KCACHE_KEYS 64
+
+struct kcache {
+	__u64 w[3]; /* struct virq_trace_key */
+	__u32 slot;
+	__u32 used;
 };
 
 /* Everything a program keeps per CPU, in one map value: one lookup per event, and the
@@ -214,6 +229,8 @@ struct cpu_state {
 	struct tcache slots[TCACHE_SLOTS];
 	struct src_slot src;
 	struct irqfd_slot irqfd;
+	struct vcpu_last vl;
+	struct kcache kc[KCACHE_KEYS];
 	__u64 ring_seq;
 	__u32 lat_seq; /* delivery chains started on this CPU (lat_sampled) */
 	__u32 pad;
@@ -412,12 +429,19 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 	/* BTF-typed task: its fields are plain loads, no probe-read helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 task_addr = bpf_get_current_task(); /* the same task, as a number */
-	__u32 tid = task->pid, tgid = task->tgid;
-	struct tcache *c = tcache_get(cs, task_addr, tid);
+	__u32 tid = task->pid, tgid;
+	struct tcache *c;
 	struct kvm *kvm = NULL;
 
+	if (vcpu && cs->vl.vcpu == (__u64)vcpu && cs->vl.task == task_addr &&
+	    cs->vl.id.tid == tid) {
+		*id = cs->vl.id;
+		goto filter;
+	}
+	tgid = task->tgid;
+	c = tcache_get(cs, task_addr, tid);
+
 	id->tid = tid;
-	id->tslot = tcache_slot(task_addr);
 	id->tgid = tgid;
 	id->vm_id = VIRQ_TRACE_VM_NONE;
 	id->vcpu_id = VIRQ_TRACE_VCPU_NONE;
@@ -484,6 +508,12 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 		if (!same)
 			id->tgid = BPF_CORE_READ(kvm, userspace_pid);
 	}
+	if (vcpu && (id->flags & VIRQ_TKF_VM_FROM_VCPU)) {
+		cs->vl.task = task_addr;
+		cs->vl.vcpu = (__u64)vcpu;
+		cs->vl.id = *id;
+	}
+filter:
 	if (!filter_pass(id->tgid)) {
 		stat_inc(cs, VIRQ_TSTAT_FILTERED);
 		return false;
@@ -525,16 +555,16 @@ static __always_inline bool key_eq(const __u64 *a, const struct virq_trace_key *
 
 /* The counter slot of key k: from the thread's key cache, else the slot map (a new key
  * gets the next free slot). -1 when every slot is taken. */
-static __always_inline int counter_slot(struct cpu_state *cs, const struct virq_trace_key *k,
-					const struct ident *id)
+static __always_inline int counter_slot(struct cpu_state *cs, const struct virq_trace_key *k)
 {
-	struct tcache *c = &cs->slots[id->tslot & (TCACHE_SLOTS - 1)];
-	__u32 slot, *sp, i;
 	const __u64 *w = (const void *)k;
+	__u64 h = w[0] * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
+		  w[2] * 0x165667b19e3779f9ull;
+	struct kcache *e = &cs->kc[(h >> 58) & (KCACHE_KEYS - 1)];
+	__u32 slot, *sp;
 
-	for (i = 0; i < KCACHE_KEYS; i++)
-		if (c->kc[i].used && key_eq(c->kc[i].w, k))
-			return (int)c->kc[i].slot;
+	if (e->used && key_eq(e->w, k))
+		return (int)e->slot;
 	sp = bpf_map_lookup_elem(&counter_slots, k);
 	if (sp) {
 		slot = *sp;
@@ -551,19 +581,17 @@ static __always_inline int counter_slot(struct cpu_state *cs, const struct virq_
 			slot = *sp;
 		}
 	}
-	i = c->kc_next++ & (KCACHE_KEYS - 1);
-	c->kc[i].w[0] = w[0];
-	c->kc[i].w[1] = w[1];
-	c->kc[i].w[2] = w[2];
-	c->kc[i].slot = slot;
-	c->kc[i].used = 1;
+	e->w[0] = w[0];
+	e->w[1] = w[1];
+	e->w[2] = w[2];
+	e->slot = slot;
+	e->used = 1;
 	return (int)slot;
 }
 
-static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k,
-				      const struct ident *id, __u64 n)
+static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k, __u64 n)
 {
-	int slot = counter_slot(cs, k, id);
+	int slot = counter_slot(cs, k);
 	__u32 key = (__u32)slot;
 	__u64 *v;
 
@@ -591,7 +619,7 @@ static __always_inline void count(struct cpu_state *cs, const struct ident *id, 
 		.aux = aux,
 	};
 
-	count_key(cs, &k, id, 1);
+	count_key(cs, &k, 1);
 	if (ring_enabled && ring_active)
 		ring_emit(cs, &k, id);
 }
@@ -610,7 +638,7 @@ static __always_inline void count_delta(struct cpu_state *cs, const struct ident
 		.aux = aux,
 	};
 
-	count_key(cs, &k, id, delta);
+	count_key(cs, &k, delta);
 }
 
 static __always_inline __u64 log2_slot(__u64 v)
