@@ -373,6 +373,40 @@ static int print_prog_stats(struct virq_vm *vm)
 	return ret;
 }
 
+/* s as a JSON string: quotes, backslashes and control characters become '?'. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++)
+		putchar(*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 ? '?' : *s);
+	putchar('"');
+}
+
+/* The benchmark's VM: one vCPU, KVM's irqchip, the guest running. */
+static struct virq_vm *bench_vm(void)
+{
+	struct virq_vm_config cfg;
+	struct virq_vm *vm;
+	char why[256] = "";
+
+	virq_vm_config_init(&cfg);
+	cfg.nr_vcpus = 1;
+	cfg.irqchip = VIRQ_IRQCHIP_KERNEL;
+	vm = virq_vm_create(&cfg, why, sizeof(why));
+	if (!vm) {
+		fprintf(stderr, "trace_bench: VM: %s\n", why);
+		return NULL;
+	}
+	if (virq_vm_start(vm) || virq_vm_wait_ready(vm, 10000)) {
+		fprintf(stderr, "trace_bench: guest did not start\n");
+		virq_vm_destroy(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+#define MAX_VM_RESTARTS 3
+
 static int kvm_main(void)
 {
 	double rate[2][V__COUNT][KVM_ROUNDS], warm;
@@ -382,35 +416,24 @@ static int kvm_main(void)
 	bool reading;
 	uint64_t n, traced[2] = { 0, 0 }, injected_on[2] = { 0, 0 }, ring_drops = 0;
 	uint64_t floor_traced[2] = { 0, 0 }, floor_injected[2] = { 0, 0 };
+	char stop_reason[256] = "";
+	int vm_restarts = 0;
 	struct virq_floor_bpf *fl;
-	struct virq_vm_config cfg;
 	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	char why[256] = "";
-	int i, ret;
+	int ret;
 
 	if (!virq_vmm_available(why, sizeof(why))) {
-		printf("{\"skipped\": \"");
-		for (i = 0; why[i]; i++) /* a JSON string: no quote, backslash or control */
-			putchar(why[i] == '"' || why[i] == '\\' || (unsigned char)why[i] < 0x20 ?
-					'?' :
-					why[i]);
-		printf("\"}\n");
+		printf("{\"skipped\": ");
+		json_str(why);
+		printf("}\n");
 		return 0;
 	}
-	virq_vm_config_init(&cfg);
-	cfg.nr_vcpus = 1;
-	cfg.irqchip = VIRQ_IRQCHIP_KERNEL;
-	vm = virq_vm_create(&cfg, why, sizeof(why));
-	if (!vm) {
-		fprintf(stderr, "trace_bench: VM: %s\n", why);
+	vm = bench_vm();
+	if (!vm)
 		return 1;
-	}
-	if (virq_vm_start(vm) || virq_vm_wait_ready(vm, 10000)) {
-		fprintf(stderr, "trace_bench: guest did not start\n");
-		goto err_vm;
-	}
 	ret = phase(vm, false, &warm, &n);
 	/* Interleaved: the variants of one workload run back to back, in a rotated order,
 	 * so that drift of a shared, noisy machine hits them alike. */
@@ -448,6 +471,28 @@ static int kvm_main(void)
 					atomic_store(&rd.stop, true);
 					pthread_join(reader, NULL);
 				}
+				if (ret == -ESHUTDOWN && vm_restarts < MAX_VM_RESTARTS) {
+					/* The guest stopped (seen: a triple fault of the
+					 * nested guest under TCG): say so, count it, and run
+					 * this variant again on a new VM. */
+					virq_vm_state(vm, stop_reason, sizeof(stop_reason));
+					fprintf(stderr,
+						"trace_bench: VM stopped (%s): new VM, %s %s "
+						"again\n",
+						stop_reason, w ? "delivered" : "flood",
+						variant_name[v]);
+					vm_restarts++;
+					if (t)
+						virq_trace_close(t);
+					virq_floor_bpf__destroy(fl);
+					virq_vm_destroy(vm);
+					vm = bench_vm();
+					if (!vm)
+						return 1;
+					ret = 0;
+					k--;
+					continue;
+				}
 				if (t && v == V_ATTACHED) {
 					/* the programs really were on the injection path */
 					traced[w] += virq_trace_event_total(t, VIRQ_TEV_MSI_SET_IRQ,
@@ -468,17 +513,19 @@ static int kvm_main(void)
 		}
 	}
 	if (ret) {
-		char reason[256] = "";
+		enum virq_vm_state st = virq_vm_state(vm, stop_reason, sizeof(stop_reason));
 
 		fprintf(stderr, "trace_bench: inject: %s (VM %s%s%s)\n", strerror(-ret),
-			virq_vm_state_name(virq_vm_state(vm, reason, sizeof(reason))),
-			reason[0] ? ": " : "", reason);
+			virq_vm_state_name(st), stop_reason[0] ? ": " : "", stop_reason);
 		goto err_vm;
 	}
 	printf("{\"vcpus\": 1, \"irqchip\": \"kernel\", \"phase_s\": %.1f, \"rounds\": %d, "
-	       "\"warmup_per_s\": %.0f, \"ring_records_read\": %llu, \"ring_drops\": %llu, ",
+	       "\"warmup_per_s\": %.0f, \"ring_records_read\": %llu, \"ring_drops\": %llu, "
+	       "\"vm_restarts\": %d, \"vm_stop_reason\": ",
 	       KVM_PHASE_NS / 1e9, KVM_ROUNDS, warm, (unsigned long long)rd.records,
-	       (unsigned long long)ring_drops);
+	       (unsigned long long)ring_drops, vm_restarts);
+	json_str(stop_reason);
+	printf(", ");
 	print_workload("flood", rate[0], traced[0], injected_on[0], floor_traced[0],
 		       floor_injected[0], evs[0]);
 	printf(", ");

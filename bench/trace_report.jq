@@ -1,6 +1,7 @@
 # Lines of trace_bench --kvm's JSON (the object under kvm_injection_throughput): per
 # workload the default's loss against the goal and each ablation, then the kernel's own
 # run time of the programs per injection (bpf_stats).
+(if (.vm_restarts // 0) > 0 then "the guest stopped \(.vm_restarts) time(s) (last: \(.vm_stop_reason)): those variants ran again on a new VM" else empty end),
 (to_entries[] | select(.value | type == "object" and has("detached_per_s")) |
 "\(.key): KVM_SIGNAL_MSI/s detached \(.value.detached_per_s), attached \(.value.attached_per_s): ratio \(.value.ratio), loss \(.value.loss_pct)% (goal < \(.value.goal_loss_pct)%: \(if .value.goal_met then "met" else "NOT met" end)); "
 + ([.value.variants | to_entries[] | "\(.key) \(.value.per_s)/s (loss \(.value.loss_pct)%)"] | join(", "))

@@ -34,9 +34,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 ring_enabled = 0; /* the ring exists (load time) */
-/* Records are written while this is set (run time: the loader sets it while somebody
- * reads the stream, so that the ring costs nothing otherwise). */
-volatile __u32 ring_active = 1;
+/* Records are written unless this is set (run time: the loader clears it while somebody
+ * reads the stream, so that the ring costs nothing otherwise). Zero-initialised, so in
+ * .bss with the other run-time switches: one page for all of them. */
+volatile __u32 ring_paused = 0;
 const volatile __u32 ring_wakeup_every = VIRQ_TRACE_RING_WAKEUP_DEFAULT;
 const volatile __u64 ring_wakeup_bytes = 0; /* force a wakeup above this much unread data */
 /* kvm_pi_irte_update's second argument: struct kvm_vcpu * (newer kernels) or the vcpu_id
@@ -107,23 +108,26 @@ struct {
 	__type(value, __u8);
 } filter_tgids SEC(".maps");
 
-/* accept -> injection pairing: (vm, APIC ID, vector) -> accept time. */
-struct pend_key {
+/* accept -> injection pairing: a table of open pairs, direct-mapped by a hash of (VM,
+ * APIC ID, vector), each entry holding its key. An array lookup is a few instructions
+ * (the verifier inlines it), where a hash map costs a helper call, the hashing and the
+ * bucket's memory; a pair that hashes to the slot of another open one displaces it
+ * (VIRQ_TSTAT_PENDING_FULL): with a few hundred interrupts in flight at most, rare. */
+#define NR_PENDING 8192 /* power of two */
+
+struct pend_val {
+	__u64 ts; /* accept ktime, 0: closed */
+	__u64 jif; /* jiffies at that accept */
 	__u32 vm_id;
 	__u32 apic_id;
 	__u32 vector;
 	__u32 pad;
 };
 
-struct pend_val {
-	__u64 ts; /* accept ktime, 0: closed */
-	__u64 jif; /* jiffies at that accept */
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct pend_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_PENDING);
+	__type(key, __u32);
 	__type(value, struct pend_val);
 } pending SEC(".maps");
 
@@ -620,7 +624,7 @@ static __always_inline void count(struct cpu_state *cs, const struct ident *id, 
 	};
 
 	count_key(cs, &k, 1);
-	if (ring_enabled && ring_active)
+	if (ring_enabled && !ring_paused)
 		ring_emit(cs, &k, id);
 }
 
@@ -782,36 +786,54 @@ static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
  * accepts of a vector already pending in IRR merge into it, and the interrupt has waited
  * since the first. An entry open for more than PEND_STALE_JIFFIES (its injection was
  * never seen: the VM went away, the APIC was disabled) is opened again. Entries are
- * written in place and never deleted (LRU evicts), so a steady stream of deliveries
- * costs a lookup per event, and a clock read only per timed pair. */
+ * written in place, so a steady stream of deliveries costs an array lookup per event,
+ * and a clock read only per timed pair. */
 #define PEND_STALE_JIFFIES 250 /* 0.25 s to 2.5 s, by CONFIG_HZ */
+
+static __always_inline struct pend_val *pend_slot(__u32 vm_id, __u32 apic_id, __u32 vec)
+{
+	__u64 h = (((__u64)vm_id << 32) | apic_id) * 0x9e3779b97f4a7c15ull ^
+		  (__u64)vec * 0xc2b2ae3d27d4eb4full;
+	__u32 i = (__u32)(h >> 40) & (NR_PENDING - 1);
+
+	return bpf_map_lookup_elem(&pending, &i);
+}
+
+static __always_inline bool pend_is(const struct pend_val *v, __u32 vm_id, __u32 apic_id, __u32 vec)
+{
+	return v->vm_id == vm_id && v->apic_id == apic_id && v->vector == vec;
+}
 
 /* now: the accept's ktime if the chain is timed and already read it, else 0. */
 static __always_inline void pend_open(struct cpu_state *cs, const struct ident *id, __u32 apic_id,
 				      __u32 vec, __u64 now)
 {
-	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
-	struct pend_val *v = bpf_map_lookup_elem(&pending, &pk), nv;
+	struct pend_val *v = pend_slot(id->vm_id, apic_id, vec);
 	__u64 j = jiffies_now();
 
-	if (v && v->ts && j - v->jif < PEND_STALE_JIFFIES)
-		return; /* merged into the pending one */
-	nv.ts = now ? now : bpf_ktime_get_ns();
-	nv.jif = j;
-	if (v)
-		*v = nv;
-	else if (bpf_map_update_elem(&pending, &pk, &nv, BPF_ANY))
-		stat_inc(cs, VIRQ_TSTAT_PENDING_FULL);
+	if (!v)
+		return;
+	if (v->ts && j - v->jif < PEND_STALE_JIFFIES) {
+		if (pend_is(v, id->vm_id, apic_id, vec))
+			return; /* merged into the pending one */
+		stat_inc(cs, VIRQ_TSTAT_PENDING_FULL); /* displaces another open pair */
+	}
+	/* closed while rewritten: a close on another CPU meanwhile finds nothing open */
+	v->ts = 0;
+	v->vm_id = id->vm_id;
+	v->apic_id = apic_id;
+	v->vector = vec;
+	v->jif = j;
+	v->ts = now ? now : bpf_ktime_get_ns();
 }
 
 static __always_inline void pend_close(struct cpu_state *cs, const struct ident *id, __u32 apic_id,
 				       __u32 vec, __u32 h)
 {
-	struct pend_key pk = { .vm_id = id->vm_id, .apic_id = apic_id, .vector = vec };
-	struct pend_val *v = bpf_map_lookup_elem(&pending, &pk);
+	struct pend_val *v = pend_slot(id->vm_id, apic_id, vec);
 	__u64 t;
 
-	if (!v || !v->ts)
+	if (!v || !v->ts || !pend_is(v, id->vm_id, apic_id, vec))
 		return;
 	t = v->ts;
 	v->ts = 0;

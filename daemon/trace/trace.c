@@ -1258,8 +1258,8 @@ int virq_trace_ring_set_active(struct virq_trace *t, bool on)
 {
 	if (!t->rb)
 		return -ENODEV;
-	/* .data is mapped shared with the programs: a plain store, seen at their next run. */
-	__atomic_store_n(&t->skel->data->ring_active, on ? 1u : 0u, __ATOMIC_RELAXED);
+	/* .bss is mapped shared with the programs: a plain store, seen at their next run. */
+	__atomic_store_n(&t->skel->bss->ring_paused, on ? 0u : 1u, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -122,7 +122,8 @@ enum virq_trace_stat {
 	VIRQ_TSTAT_RING_DROPS = 0, /* ring buffer full: records not written */
 	VIRQ_TSTAT_COUNTER_FULL, /* counters map full: counts not recorded */
 	VIRQ_TSTAT_HIST_FULL, /* histogram map full */
-	VIRQ_TSTAT_PENDING_FULL, /* accept -> inject pairing map full (oldest evicted, LRU) */
+	VIRQ_TSTAT_PENDING_FULL, /* accept -> inject pairing: an open pair displaced by
+				  * another that hashed to its slot (its latency is lost) */
 	VIRQ_TSTAT_FILTERED, /* events dropped by the target filter */
 	VIRQ_TSTAT_RING_RECORDS, /* records written to the ring buffer */
 	VIRQ_TSTAT__COUNT
