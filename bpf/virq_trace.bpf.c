@@ -56,11 +56,11 @@ extern const void irqfd_inject __ksym __weak;
 #define KP_POSTED (VIRQ_TEV__TP_COUNT + 1)
 
 /* Counters: "counter_slots" gives each key a slot for good (until a reset), "counters"
- * holds the per-CPU value of each slot. Each CPU caches the slots of its last keys
- * (struct kcache), so that a repeated key (an exit reason, a vector) costs an array
- * lookup, not a hash lookup: one memory page touched instead of three (bucket, element,
- * per-CPU value), which is what an event costs right after a VM exit, when those are
- * cold. */
+ * holds the per-CPU value of each slot. Each CPU caches its last keys with their counts
+ * (struct virq_trace_kcache), so that a repeated key (an exit reason, a vector) is
+ * counted in the per-CPU value every program looks up anyway: no further memory page,
+ * where the slot map and the counters cost three (bucket, element, per-CPU value), which
+ * is what an event costs right after a VM exit, when those are cold. */
 #define NR_COUNTERS 16384
 
 struct {
@@ -212,29 +212,21 @@ struct vcpu_last {
 	struct ident id;
 };
 
-/* Counter slots of the keys last counted on this CPU, direct-mapped by a hash of the key:
- * a vCPU thread alone cycles through six or more keys per delivered interrupt (entry, exit
- * reasons, injection, MMIO, EOI), which a small per-thread FIFO missed every time. Keys
- * carry their VM and vCPU, so the threads of a CPU share the cache. */
-#define KCACHE_KEYS 64
-
-struct kcache {
-	__u64 w[3]; /* struct virq_trace_key */
-	__u32 slot;
-	__u32 used;
-};
-
 /* Everything a program keeps per CPU, in one map value: one lookup per event, and the
  * few cache lines an event touches sit together (in a nested or TLB-cold context every
  * further page costs). The loader only reads it: the counts first, at fixed offsets
  * (struct virq_trace_cpu_counts), then the caches. */
 struct cpu_state {
 	struct virq_trace_cpu_counts counts;
+	/* Counter keys last counted on this CPU (struct virq_trace_kcache): a vCPU thread
+	 * alone cycles through six or more keys per delivered interrupt (entry, exit
+	 * reasons, injection, MMIO, EOI). Keys carry their VM and vCPU, so the threads of a
+	 * CPU share the cache. */
+	struct virq_trace_kcache kc[VIRQ_TRACE_KCACHE];
 	struct tcache slots[TCACHE_SLOTS];
 	struct src_slot src;
 	struct irqfd_slot irqfd;
 	struct vcpu_last vl;
-	struct kcache kc[KCACHE_KEYS];
 	__u64 ring_seq;
 	__u32 lat_seq; /* delivery chains started on this CPU (lat_sampled) */
 	__u32 pad;
@@ -557,57 +549,80 @@ static __always_inline bool key_eq(const __u64 *a, const struct virq_trace_key *
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2];
 }
 
-/* The counter slot of key k: from the thread's key cache, else the slot map (a new key
- * gets the next free slot). -1 when every slot is taken. */
-static __always_inline int counter_slot(struct cpu_state *cs, const struct virq_trace_key *k)
+/* The counter slot of key k from the slot map (a new key gets the next free slot); -1
+ * when every slot is taken. */
+static __always_inline int counter_slot(const struct virq_trace_key *k)
+{
+	__u32 slot, *sp = bpf_map_lookup_elem(&counter_slots, k);
+
+	if (sp)
+		return (int)*sp;
+	slot = __sync_fetch_and_add(&counter_next, 1);
+	if (slot >= NR_COUNTERS)
+		return -1;
+	/* a slot lost in a race with another CPU's insert of the same key stays unused; that
+	 * CPU's slot is the key's */
+	if (bpf_map_update_elem(&counter_slots, k, &slot, BPF_NOEXIST)) {
+		sp = bpf_map_lookup_elem(&counter_slots, k);
+		if (!sp)
+			return -1;
+		slot = *sp;
+	}
+	return (int)slot;
+}
+
+static __always_inline bool counter_add(struct cpu_state *cs, __u32 slot, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &slot);
+
+	if (!v) {
+		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
+		return false;
+	}
+	*v += n;
+	return true;
+}
+
+#define compiler_barrier() asm volatile("" ::: "memory")
+
+/* Counts n for key k: into the CPU's cache entry of k (struct virq_trace_kcache), else the
+ * entry's old key's pending counts go to its counter and k takes the entry, under the
+ * entry's seqlock (see trace_abi.h: gen odd before the flush, even after the rewrite). */
+static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k, __u64 n)
 {
 	const __u64 *w = (const void *)k;
 	__u64 h = w[0] * 0x9e3779b97f4a7c15ull ^ w[1] * 0xc2b2ae3d27d4eb4full ^
 		  w[2] * 0x165667b19e3779f9ull;
-	struct kcache *e = &cs->kc[(h >> 58) & (KCACHE_KEYS - 1)];
-	__u32 slot, *sp;
+	struct virq_trace_kcache *e = &cs->kc[(h >> 58) & (VIRQ_TRACE_KCACHE - 1)];
+	__u32 g = e->gen;
+	int slot;
 
-	if (e->used && key_eq(e->w, k))
-		return (int)e->slot;
-	sp = bpf_map_lookup_elem(&counter_slots, k);
-	if (sp) {
-		slot = *sp;
-	} else {
-		slot = __sync_fetch_and_add(&counter_next, 1);
-		if (slot >= NR_COUNTERS)
-			return -1;
-		/* a slot lost in a race with another CPU's insert of the same key stays
-		 * unused; that CPU's slot is the key's */
-		if (bpf_map_update_elem(&counter_slots, k, &slot, BPF_NOEXIST)) {
-			sp = bpf_map_lookup_elem(&counter_slots, k);
-			if (!sp)
-				return -1;
-			slot = *sp;
-		}
+	if (g && !(g & 1) && key_eq(e->w, k)) {
+		e->pending += n;
+		return;
 	}
-	e->w[0] = w[0];
-	e->w[1] = w[1];
-	e->w[2] = w[2];
-	e->slot = slot;
-	e->used = 1;
-	return (int)slot;
-}
-
-static __always_inline void count_key(struct cpu_state *cs, struct virq_trace_key *k, __u64 n)
-{
-	int slot = counter_slot(cs, k);
-	__u32 key = (__u32)slot;
-	__u64 *v;
-
+	slot = counter_slot(k);
 	if (slot < 0) {
 		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
 		return;
 	}
-	v = bpf_map_lookup_elem(&counters, &key);
-	if (v)
-		*v += n;
-	else
-		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
+	if (g & 1) {
+		/* this program interrupted another one rewriting the entry (an event in
+		 * hard-IRQ context): straight to the counter */
+		counter_add(cs, (__u32)slot, n);
+		return;
+	}
+	e->gen = g + 1;
+	compiler_barrier();
+	if (g && e->pending)
+		counter_add(cs, e->slot, e->pending);
+	e->w[0] = w[0];
+	e->w[1] = w[1];
+	e->w[2] = w[2];
+	e->slot = (__u32)slot;
+	e->pending = n;
+	compiler_barrier();
+	e->gen = g + 2 ? g + 2 : 2; /* 0 would read "never used" */
 }
 
 static __always_inline void count(struct cpu_state *cs, const struct ident *id, __u32 ev, __u32 arg,

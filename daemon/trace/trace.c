@@ -61,6 +61,7 @@ struct virq_trace {
 	uint64_t seen_base[VIRQ_TRACE_NR_SEEN]; /* seen counts at the last reset */
 	struct counter *base; /* counter values at the last reset, sorted by key */
 	size_t nr_base;
+	uint64_t *last; /* per counter slot: the value last read (reads never go down) */
 	int nr_cpus;
 	struct ring_buffer *rb;
 	int (*ring_cb)(const struct virq_trace_record *r, void *ctx);
@@ -807,6 +808,7 @@ void virq_trace_close(struct virq_trace *t)
 	ring_buffer__free(t->rb);
 	virq_trace_bpf__destroy(t->skel);
 	free(t->base);
+	free(t->last);
 	free(t);
 }
 
@@ -1028,6 +1030,47 @@ static int counter_push(struct counter **c, size_t *n, size_t *cap, const struct
  * per-CPU "counters" array. Batched reads (the values of the slots handed out so far,
  * then the slot map), so that the daemon's periodic read stays a few syscalls however
  * many keys there are. *c (allocated here, the caller frees) gets *n counters. */
+/* A copy of every CPU's value of the "cpu" map (nr_cpus x *vsz bytes), or NULL. */
+static char *cpu_copy(struct virq_trace *t, size_t *vsz)
+{
+	struct bpf_map *m = t->skel->maps.cpu;
+	uint32_t zero = 0;
+	char *buf;
+
+	*vsz = ((size_t)bpf_map__value_size(m) + 7) & ~(size_t)7;
+	buf = calloc((size_t)t->nr_cpus, *vsz);
+	if (buf && bpf_map_lookup_elem(bpf_map__fd(m), &zero, buf)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * Adds the counts pending in each CPU's key cache (struct virq_trace_kcache) to vals
+ * (nslots x nr_cpus): a, the "cpu" map read before vals, b, read after. An entry of b
+ * counts only if a and b have the same even, nonzero gen: the entry was not rewritten
+ * between the two reads (a copy reads an entry's gen after its data), so no count of it
+ * moved to a counter around the read of vals: none is seen twice. The counts of an entry
+ * rewritten meanwhile are seen at a later read.
+ */
+static void kcache_pending(struct virq_trace *t, const char *a, const char *b, size_t vsz,
+			   uint64_t *vals, uint32_t nslots)
+{
+	for (int cpu = 0; cpu < t->nr_cpus; cpu++) {
+		const struct virq_trace_cpu_head *ha = (const void *)(a + (size_t)cpu * vsz);
+		const struct virq_trace_cpu_head *hb = (const void *)(b + (size_t)cpu * vsz);
+
+		for (int i = 0; i < VIRQ_TRACE_KCACHE; i++) {
+			const struct virq_trace_kcache *ea = &ha->kc[i], *eb = &hb->kc[i];
+
+			if (!ea->gen || (ea->gen & 1) || ea->gen != eb->gen || eb->slot >= nslots)
+				continue;
+			vals[(size_t)eb->slot * (size_t)t->nr_cpus + (size_t)cpu] += eb->pending;
+		}
+	}
+}
+
 static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
 {
 	enum { CHUNK = 1024 };
@@ -1038,14 +1081,26 @@ static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
 	struct virq_trace_key *keys = NULL;
 	uint32_t *slots = NULL, *idx = NULL, in = 0, out = 0;
 	uint64_t *vals = NULL;
+	char *ca = NULL, *cb = NULL;
 	bool first = true;
-	size_t cap = 0;
+	size_t cap = 0, vsz;
 	int ret = 0, r, cpu;
 
 	if (nslots > max)
 		nslots = max;
 	if (!nslots)
 		return 0;
+	if (!t->last) {
+		t->last = calloc(max, sizeof(*t->last));
+		if (!t->last)
+			return -ENOMEM;
+	}
+	/* the key caches before and after the counters (kcache_pending) */
+	ca = cpu_copy(t, &vsz);
+	if (!ca) {
+		ret = errno ? -errno : -ENOMEM;
+		goto out;
+	}
 	keys = calloc(CHUNK, sizeof(*keys));
 	slots = calloc(CHUNK, sizeof(*slots));
 	idx = calloc(nslots, sizeof(*idx));
@@ -1061,6 +1116,12 @@ static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
 		goto out;
 	}
 	nslots = got; /* slots 0..got-1, in order (an array) */
+	cb = cpu_copy(t, &vsz);
+	if (!cb) {
+		ret = errno ? -errno : -ENOMEM;
+		goto out;
+	}
+	kcache_pending(t, ca, cb, vsz, vals, nslots);
 	do {
 		got = CHUNK;
 		r = bpf_map_lookup_batch(sfd, first ? NULL : &in, &out, keys, slots, &got, NULL);
@@ -1075,6 +1136,11 @@ static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
 				continue; /* handed out after the values were read: counts come later */
 			for (cpu = 0; cpu < t->nr_cpus; cpu++)
 				sum += vals[(size_t)slots[i] * (size_t)t->nr_cpus + (size_t)cpu];
+			/* counts of a cache entry rewritten during the read are left for the
+			 * next read: what they would take from the sum, the last read gave */
+			if (sum < t->last[slots[i]])
+				sum = t->last[slots[i]];
+			t->last[slots[i]] = sum;
 			ret = counter_push(c, n, &cap, &keys[i], sum);
 		}
 		in = out;
@@ -1085,6 +1151,8 @@ out:
 	free(slots);
 	free(idx);
 	free(vals);
+	free(ca);
+	free(cb);
 	return ret;
 }
 

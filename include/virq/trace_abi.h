@@ -138,6 +138,26 @@ struct virq_trace_cpu_counts {
 	__u64 stats[VIRQ_TSTAT__COUNT];
 };
 
+/* Right after the counts: each CPU's cache of counter keys, direct-mapped by a hash of the
+ * key. A cached key's counts accumulate in `pending`, next to the key they are compared
+ * with, and move to the key's slot in the "counters" map only when another key takes the
+ * entry: a counted event touches no memory beyond this. A reader adds the pending counts
+ * of every entry it read twice with the same even, nonzero gen (a seqlock: the programs
+ * make gen odd before they flush and rewrite an entry, even again after), after reading
+ * the counters: a count is then at worst seen late, never twice. */
+#define VIRQ_TRACE_KCACHE 64 /* power of two */
+struct virq_trace_kcache {
+	__u64 w[3]; /* struct virq_trace_key */
+	__u64 pending; /* counts of the key not yet in its slot's counter */
+	__u32 slot;
+	__u32 gen; /* 0: never used; odd: being rewritten */
+};
+
+struct virq_trace_cpu_head {
+	struct virq_trace_cpu_counts counts;
+	struct virq_trace_kcache kc[VIRQ_TRACE_KCACHE];
+};
+
 /* Settings in .rodata (set before load). */
 #define VIRQ_TRACE_RING_WAKEUP_DEFAULT 64 /* wake the reader every Nth record */
 /* Latency histograms time one delivery chain in N per CPU (source -> accept -> injection):
@@ -151,6 +171,7 @@ _Static_assert(sizeof(struct virq_trace_hist_val) == (VIRQ_TRACE_HIST_SLOTS + 2)
 	       "virq_trace_hist_val layout");
 _Static_assert(sizeof(struct virq_trace_vm) == 56, "virq_trace_vm layout");
 _Static_assert(sizeof(struct virq_trace_record) == 40, "virq_trace_record layout");
+_Static_assert(sizeof(struct virq_trace_kcache) == 40, "virq_trace_kcache layout");
 #endif
 
 #endif /* VIRQ_TRACE_ABI_H */

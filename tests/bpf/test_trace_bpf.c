@@ -9,7 +9,9 @@
  * through each attach point's raw_tp twin, loaded by opts.no_attach / opts.test_run.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,6 +695,61 @@ static void test_many_keys_read_back_exactly(void **state)
 	virq_trace_close(t);
 }
 
+/* Counts pending in the CPUs' key caches are read while the programs evict and rewrite
+ * entries: a total read meanwhile never goes down (a count seen twice would, at the next
+ * read) and never runs ahead of the events, and the last one is exact. */
+struct churn {
+	struct virq_trace *t;
+	atomic_uint done;
+	unsigned int n;
+	int err;
+};
+
+#define CHURN_KEYS 97 /* more keys than cache entries: entries are rewritten all along */
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t msi[2];
+
+	for (unsigned int i = 0; i < c->n && !c->err; i++) {
+		msi_args(msi, 7, (uint8_t)(i % CHURN_KEYS));
+		c->err = virq_trace_test_run(c->t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL);
+		atomic_store(&c->done, i + 1);
+	}
+	return NULL;
+}
+
+static void test_counts_read_during_cache_churn_are_monotonic_and_exact(void **state)
+{
+	struct virq_trace_opts o;
+	struct churn c = { .n = 20000 };
+	uint64_t prev = 0, total;
+	unsigned int reads = 0;
+	pthread_t th;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	c.t = open_or_skip(&o);
+	atomic_init(&c.done, 0);
+	assert_int_equal(pthread_create(&th, NULL, churn_main, &c), 0);
+	while (atomic_load(&c.done) < c.n && !c.err) {
+		total = virq_trace_event_total(c.t, VIRQ_TEV_MSI_SET_IRQ, getpid());
+		assert_true(total >= prev);
+		/* done is stored after each event: one more may be counted already */
+		assert_true(total <= atomic_load(&c.done) + 1);
+		prev = total;
+		reads++;
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(c.err, 0);
+	assert_int_equal(virq_trace_event_total(c.t, VIRQ_TEV_MSI_SET_IRQ, getpid()), c.n);
+	printf("# %u reads during %u events\n", reads, c.n);
+	assert_true(reads > 1);
+	virq_trace_close(c.t);
+}
+
 static void test_reset_zeroes_counters(void **state)
 {
 	struct virq_trace_opts o;
@@ -734,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
 		cmocka_unit_test(test_many_keys_read_back_exactly),
 		cmocka_unit_test(test_reset_zeroes_counters),
+		cmocka_unit_test(test_counts_read_during_cache_churn_are_monotonic_and_exact),
 	};
 
 	return cmocka_run_group_tests_name("bpf/trace", tests, NULL, NULL);
