@@ -4,6 +4,7 @@
  * ring buffer. See include/virq/trace.h for the contract.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,7 @@ struct virq_trace {
 	struct counter *base; /* counter values at the last reset, sorted by key */
 	size_t nr_base;
 	uint64_t *last; /* per counter slot: the value last read (reads never go down) */
+	pthread_mutex_t read_lock; /* one counter read at a time: last */
 	int nr_cpus;
 	struct ring_buffer *rb;
 	int (*ring_cb)(const struct virq_trace_record *r, void *ctx);
@@ -733,6 +735,8 @@ struct virq_trace *virq_trace_open(const struct virq_trace_opts *opts, char *err
 	int ret;
 
 	t = calloc(1, sizeof(*t));
+	if (t)
+		pthread_mutex_init(&t->read_lock, NULL);
 	if (!t) {
 		set_err(err, errlen, "out of memory");
 		errno = ENOMEM;
@@ -809,6 +813,7 @@ void virq_trace_close(struct virq_trace *t)
 	virq_trace_bpf__destroy(t->skel);
 	free(t->base);
 	free(t->last);
+	pthread_mutex_destroy(&t->read_lock);
 	free(t);
 }
 
@@ -1071,7 +1076,7 @@ static void kcache_pending(struct virq_trace *t, const char *a, const char *b, s
 	}
 }
 
-static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
+static int read_raw_locked(struct virq_trace *t, struct counter **c, size_t *n)
 {
 	enum { CHUNK = 1024 };
 	int sfd = bpf_map__fd(t->skel->maps.counter_slots);
@@ -1153,6 +1158,17 @@ out:
 	free(vals);
 	free(ca);
 	free(cb);
+	return ret;
+}
+
+/* The counters now, one read at a time (each read builds on the last: t->last). */
+static int read_raw(struct virq_trace *t, struct counter **c, size_t *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&t->read_lock);
+	ret = read_raw_locked(t, c, n);
+	pthread_mutex_unlock(&t->read_lock);
 	return ret;
 }
 

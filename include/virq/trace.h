@@ -137,7 +137,10 @@ int virq_trace_filter_all(struct virq_trace *t);
 /* Calls cb for every counter key with its value summed over CPUs, then for the derived
  * ones (exit_external_interrupt, deliver_posted, deliver_nonposted: computed here from
  * kvm_exit, kvm_apicv_accept_irq and kvm_apic_accept_irq, not counted by the programs).
- * Stops early when cb returns non-zero (returned). Any thread. */
+ * Counts the programs keep in a CPU's key cache are included; a count moving from the
+ * cache to its counter during the read shows at the next read, and no counter reads
+ * lower than it did the read before. Stops early when cb returns non-zero (returned).
+ * Any thread (reads are serialised). */
 int virq_trace_read_counters(struct virq_trace *t,
 			     int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
 			     void *ctx);
