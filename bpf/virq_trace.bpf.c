@@ -202,10 +202,11 @@ struct tcache {
 	__u32 id_thread; /* the threads map has this thread's vCPU (id_* VM) */
 };
 
-/* The last event with a vCPU argument (kvm_exit, kvm_entry, kvm_eoi) on this CPU: its
- * thread, vCPU and whom it was attributed to. The next one of the same thread and vCPU
- * (most of them: a vCPU thread's exits and entries alternate) takes that attribution
- * without reading the task, its thread cache or the VM. */
+/* The last event attributed through its vCPU (an argument of kvm_exit, kvm_entry,
+ * kvm_eoi, or the vCPU loaded on the thread) on this CPU: its thread, vCPU and whom it was
+ * attributed to. The next one of the same thread and vCPU (most of them: a vCPU thread's
+ * exits and entries alternate) takes that attribution without reading the task's other
+ * fields, its thread cache or the VM. */
 struct vcpu_last {
 	__u64 task; /* 0: none */
 	__u64 vcpu;
@@ -419,6 +420,13 @@ static __always_inline struct kvm *ioctl_kvm(struct task_struct *task, struct tc
 	return (struct kvm *)kvm;
 }
 
+static __always_inline bool vl_hit(const struct cpu_state *cs, const struct kvm_vcpu *vcpu,
+				   __u64 task_addr, __u32 tid)
+{
+	return vcpu && cs->vl.vcpu == (__u64)vcpu && cs->vl.task == task_addr &&
+	       cs->vl.id.tid == tid;
+}
+
 /* Fills id; returns false when the target filter rejects the event. */
 static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, struct kvm_vcpu *vcpu)
 {
@@ -429,13 +437,21 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 	struct tcache *c;
 	struct kvm *kvm = NULL;
 
-	if (vcpu && cs->vl.vcpu == (__u64)vcpu && cs->vl.task == task_addr &&
-	    cs->vl.id.tid == tid) {
+	if (vl_hit(cs, vcpu, task_addr, tid)) {
 		*id = cs->vl.id;
 		goto filter;
 	}
 	tgid = task->tgid;
 	c = tcache_get(cs, task_addr, tid);
+	if (!vcpu) {
+		/* the vCPU loaded on this thread: an event of a vCPU thread without a vCPU
+		 * argument (kvm_inj_virq, kvm_mmio) takes the same shortcut */
+		vcpu = current_vcpu(task, c);
+		if (vl_hit(cs, vcpu, task_addr, tid)) {
+			*id = cs->vl.id;
+			goto filter;
+		}
+	}
 
 	id->tid = tid;
 	id->tgid = tgid;
@@ -443,8 +459,6 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 	id->vcpu_id = VIRQ_TRACE_VCPU_NONE;
 	id->flags = 0;
 
-	if (!vcpu)
-		vcpu = current_vcpu(task, c);
 	if (vcpu && c->vcpu == (__u64)vcpu) {
 		kvm = (struct kvm *)c->vcpu_kvm;
 		id->vcpu_id = c->vcpu_id;
