@@ -585,16 +585,14 @@ static __always_inline int counter_slot(const struct virq_trace_key *k)
 	return (int)slot;
 }
 
-static __always_inline bool counter_add(struct cpu_state *cs, __u32 slot, __u64 n)
+static __always_inline void counter_add(struct cpu_state *cs, __u32 slot, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &slot);
 
-	if (!v) {
+	if (v)
+		*v += n;
+	else
 		stat_inc(cs, VIRQ_TSTAT_COUNTER_FULL);
-		return false;
-	}
-	*v += n;
-	return true;
 }
 
 #define compiler_barrier() asm volatile("" ::: "memory")

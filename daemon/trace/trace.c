@@ -820,23 +820,34 @@ void virq_trace_close(struct virq_trace *t)
 /* The counts of the "cpu" map (struct virq_trace_cpu_counts at the start of each CPU's
  * value), summed over CPUs. The programs keep their caches in the same values, so the
  * loader never writes the map: a reset keeps a baseline instead. */
-static int cpu_counts(struct virq_trace *t, struct virq_trace_cpu_counts *sum)
+/* A copy of every CPU's value of the "cpu" map (nr_cpus x *vsz bytes), or NULL. */
+static char *cpu_copy(struct virq_trace *t, size_t *vsz)
 {
 	struct bpf_map *m = t->skel->maps.cpu;
-	size_t vsz = ((size_t)bpf_map__value_size(m) + 7) & ~(size_t)7;
 	uint32_t zero = 0;
 	char *buf;
+
+	*vsz = ((size_t)bpf_map__value_size(m) + 7) & ~(size_t)7;
+	buf = calloc((size_t)t->nr_cpus, *vsz);
+	if (buf && bpf_map_lookup_elem(bpf_map__fd(m), &zero, buf)) {
+		int e = errno;
+
+		free(buf);
+		errno = e;
+		return NULL;
+	}
+	return buf; /* NULL from calloc: errno is ENOMEM */
+}
+
+static int cpu_counts(struct virq_trace *t, struct virq_trace_cpu_counts *sum)
+{
+	size_t vsz;
+	char *buf = cpu_copy(t, &vsz);
 	int i, k;
 
 	memset(sum, 0, sizeof(*sum));
-	buf = calloc((size_t)t->nr_cpus, vsz);
 	if (!buf)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, buf)) {
-		k = -errno;
-		free(buf);
-		return k;
-	}
+		return errno ? -errno : -ENOMEM;
 	for (i = 0; i < t->nr_cpus; i++) {
 		const struct virq_trace_cpu_counts *c = (const void *)(buf + (size_t)i * vsz);
 
@@ -1031,26 +1042,6 @@ static int counter_push(struct counter **c, size_t *n, size_t *cap, const struct
 	return 0;
 }
 
-/* Every counter as the programs hold it: the slot map gives each key its slot in the
- * per-CPU "counters" array. Batched reads (the values of the slots handed out so far,
- * then the slot map), so that the daemon's periodic read stays a few syscalls however
- * many keys there are. *c (allocated here, the caller frees) gets *n counters. */
-/* A copy of every CPU's value of the "cpu" map (nr_cpus x *vsz bytes), or NULL. */
-static char *cpu_copy(struct virq_trace *t, size_t *vsz)
-{
-	struct bpf_map *m = t->skel->maps.cpu;
-	uint32_t zero = 0;
-	char *buf;
-
-	*vsz = ((size_t)bpf_map__value_size(m) + 7) & ~(size_t)7;
-	buf = calloc((size_t)t->nr_cpus, *vsz);
-	if (buf && bpf_map_lookup_elem(bpf_map__fd(m), &zero, buf)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /*
  * Adds the counts pending in each CPU's key cache (struct virq_trace_kcache) to vals
  * (nslots x nr_cpus): a, the "cpu" map read before vals, b, read after. An entry of b
@@ -1076,6 +1067,11 @@ static void kcache_pending(struct virq_trace *t, const char *a, const char *b, s
 	}
 }
 
+/* Every counter as the programs hold it: the slot map gives each key its slot in the
+ * per-CPU "counters" array, and the CPUs' key caches hold the counts not yet moved there.
+ * Batched reads (the key caches, the values of the slots handed out so far, the key caches
+ * again, then the slot map), so that the daemon's periodic read stays a few syscalls
+ * however many keys there are. *c (allocated here, the caller frees) gets *n counters. */
 static int read_raw_locked(struct virq_trace *t, struct counter **c, size_t *n)
 {
 	enum { CHUNK = 1024 };
