@@ -336,13 +336,16 @@ static int print_prog_stats(struct virq_vm *vm)
 	for (int w = 0; w < 2 && !ret; w++) {
 		struct pstat_ctx c = { .first = true };
 
+		/* as the attached variant runs: the ring loaded, not written */
 		virq_trace_opts_init(&o);
+		o.ring = true;
 		t = virq_trace_open(&o, why, sizeof(why));
 		if (!t) {
 			fprintf(stderr, "trace_bench: tracer: %s\n", why);
 			ret = -1;
 			break;
 		}
+		virq_trace_ring_set_active(t, false);
 		ret = phase(vm, w, &rate, &n);
 		printf("%s\"%s\": {\"injections\": %llu, ", w ? ", " : "",
 		       w ? "delivered" : "flood", (unsigned long long)n);

@@ -158,14 +158,14 @@ struct ident {
  * accepts it causes run synchronously in one thread, the source first. The slot keeps
  * whom the source was attributed to, for the first accept that follows in the same
  * thread: that accept belongs to the same VM and needs no attribution of its own. The
- * slot is dated in jiffies (a plain load, unlike a clock read): an accept more than a
- * tick after its thread's last source (a source whose MSI reached no APIC leaves the slot
- * behind) is attributed on its own. A timed chain (lat_sampled()) also has the source's
- * clock time. */
-#define SRC_ACCEPT_MAX_JIFFIES 1 /* a synchronous chain takes microseconds */
+ * slot is dated by the CPU's event sequence (cpu_state.evseq: no helper call, no clock):
+ * an accept more than SRC_ACCEPT_MAX_EVENTS events after its thread's last source (a
+ * source whose MSI reached no APIC leaves the slot behind) is attributed on its own. A
+ * timed chain (lat_sampled()) also has the source's clock time. */
+#define SRC_ACCEPT_MAX_EVENTS 3 /* kvm_set_irq, kvm_pic_set_irq, kvm_apic_accept_irq */
 
 struct src_slot {
-	__u64 jif; /* 0: consumed */
+	__u64 seq; /* the source's evseq; 0: consumed */
 	__u64 ts; /* timed chain: the source's ktime, else 0 */
 	struct ident id;
 };
@@ -229,7 +229,8 @@ struct cpu_state {
 	struct irqfd_slot irqfd;
 	struct vcpu_last vl;
 	__u64 ring_seq;
-	__u32 lat_seq; /* delivery chains started on this CPU (lat_sampled) */
+	__u64 evseq; /* events on this CPU (point_seen) */
+	__u32 lat_left; /* untimed chains to come before the next timed one (lat_sampled) */
 	__u32 pad;
 };
 
@@ -257,6 +258,7 @@ static __always_inline void point_seen(struct cpu_state *cs, __u32 p)
 {
 	if (p < NR_POINTS)
 		cs->counts.seen[p] += 1;
+	cs->evseq += 1;
 }
 
 static __always_inline __u32 vm_cookie(const struct kvm *kvm)
@@ -432,7 +434,7 @@ static __always_inline bool resolve(struct cpu_state *cs, struct ident *id, stru
 {
 	/* BTF-typed task: its fields are plain loads, no probe-read helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 task_addr = bpf_get_current_task(); /* the same task, as a number */
+	__u64 task_addr = (__u64)task; /* the same task, as a number (no helper call) */
 	__u32 tid = task->pid, tgid;
 	struct tcache *c;
 	struct kvm *kvm = NULL;
@@ -735,7 +737,13 @@ static __always_inline bool lat_sampled(struct cpu_state *cs)
 {
 	if (latency_sample_every <= 1)
 		return true;
-	return cs->lat_seq++ % latency_sample_every == 0;
+	/* a countdown, not a modulo: no division per chain */
+	if (cs->lat_left) {
+		cs->lat_left -= 1;
+		return false;
+	}
+	cs->lat_left = latency_sample_every - 1;
+	return true;
 }
 
 static __always_inline __u64 jiffies_now(void)
@@ -747,7 +755,7 @@ static __always_inline __u64 jiffies_now(void)
 
 static __always_inline void src_mark(struct cpu_state *cs, const struct ident *id)
 {
-	cs->src.jif = jiffies_now();
+	cs->src.seq = cs->evseq;
 	cs->src.ts = lat_sampled(cs) ? bpf_ktime_get_ns() : 0;
 	cs->src.id = *id;
 }
@@ -880,10 +888,10 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 		return;
 	point_seen(cs, VIRQ_TEV_APIC_ACCEPT_IRQ);
 	s = &cs->src;
-	if (s->jif && s->id.tid == (__u32)bpf_get_current_pid_tgid() &&
-	    jiffies_now() - s->jif <= SRC_ACCEPT_MAX_JIFFIES) {
+	if (s->seq && cs->evseq - s->seq <= SRC_ACCEPT_MAX_EVENTS &&
+	    s->id.tid == (__u32)bpf_get_current_pid_tgid()) {
 		/* The source's own accept takes its attribution, and its timing. */
-		s->jif = 0;
+		s->seq = 0;
 		id = s->id;
 		timed = s->ts != 0;
 		if (timed) {

@@ -577,6 +577,51 @@ static void test_latency_sampling_times_one_chain_in_n_and_counts_all(void **sta
 	virq_trace_close(t);
 }
 
+/* A source's attribution (and timing) goes to the accept that follows it in the same
+ * thread within a few events on the CPU (kvm_set_irq, kvm_pic_set_irq, then the accept);
+ * an accept after more unrelated events (a source whose MSI reached no APIC) is a chain
+ * of its own: no source latency. */
+static void test_source_slot_expires_after_unrelated_events(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x63 }, pio[2] = { 1, 0x80 };
+	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
+	cpu_set_t one, old;
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	o.latency_sample = 1;
+	t = open_or_skip(&o);
+	msi_args(msi, 0, 0x63);
+	/* two events between: still the source's accept */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIO, pio, 2, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+	/* three between: too far */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIO, pio, 2, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+	/* a slot is taken once: a second accept is on its own */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
+	assert_int_equal(h.count, 2);
+	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x63, 0), 4);
+	virq_trace_close(t);
+}
+
 static int ring_cb(const struct virq_trace_record *r, void *ctx)
 {
 	unsigned int *n = ctx;
@@ -787,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_posted_accept_moves_delivery_to_posted),
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
 		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
+		cmocka_unit_test(test_source_slot_expires_after_unrelated_events),
 		cmocka_unit_test(test_latency_sampling_times_one_chain_in_n_and_counts_all),
 		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
 		cmocka_unit_test(test_many_keys_read_back_exactly),

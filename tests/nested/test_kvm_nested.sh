@@ -246,11 +246,17 @@ boot() {
 	[ -n "${VIRQ_NESTED_TAG:-}" ] && extra+=(-name "$VIRQ_NESTED_TAG")
 	# Serial ports in order: ttyS0 console, ttyS1 kallsyms, then VIRQ_NESTED_CTL's ttyS2.
 	# One emulated CPU (see "CPUs" above).
+	# Clock: the TSC, as on a real KVM host. TCG's TSC follows QEMU's virtual clock, the
+	# same for every emulated CPU, but the kernel's watchdog rejects it for TCG's jitter
+	# and falls back to the HPET, where every clock read (bpf_ktime_get_ns, a VMM's
+	# clock_gettime, no longer served by the vDSO) is an emulated device access costing
+	# microseconds: that would make the tracing bench's clock reads weigh as no real host
+	# has them weigh. VIRQ_NESTED_APPEND adds kernel parameters.
 	qemu-system-x86_64 -machine q35 -accel tcg,thread=${VIRQ_NESTED_TCG_THREAD:-multi} \
 		-cpu max -smp ${VIRQ_NESTED_SMP:-1} -m 2048 -nographic -no-reboot -kernel "$kernel" \
 		-initrd "$work/initrd.gz" -monitor "unix:$mon,server,nowait" -serial stdio \
 		-serial "file:$work/kallsyms.$boots" "${extra[@]}" \
-		-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1 nokaslr" \
+		-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1 nokaslr clocksource=tsc tsc=reliable ${VIRQ_NESTED_APPEND:-}" \
 		</dev/null >"$log" 2>&1 &
 	q=$!
 	while kill -0 $q 2>/dev/null; do
