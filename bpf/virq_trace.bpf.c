@@ -109,11 +109,14 @@ struct {
 } filter_tgids SEC(".maps");
 
 /* accept -> injection pairing: a table of open pairs, direct-mapped by a hash of (VM,
- * APIC ID, vector), each entry holding its key. An array lookup is a few instructions
- * (the verifier inlines it), where a hash map costs a helper call, the hashing and the
- * bucket's memory; a pair that hashes to the slot of another open one displaces it
- * (VIRQ_TSTAT_PENDING_FULL): with a few hundred interrupts in flight at most, rare. */
-#define NR_PENDING 8192 /* power of two */
+ * APIC ID, vector), each entry holding its key. Only timed chains (one in
+ * bpf_latency_sample) open a pair, and a pair lives from an accept to its injection, so
+ * few are open at once: a small table in .bss (a global array, indexed without a map
+ * lookup) sits in the page of the run-time switches that every event reads anyway, where
+ * a large map would cost the injection event a page of its own, cold after a VM exit. A
+ * pair that hashes to the slot of another open one displaces it
+ * (VIRQ_TSTAT_PENDING_FULL). */
+#define NR_PENDING 64 /* power of two */
 
 struct pend_val {
 	__u64 ts; /* accept ktime, 0: closed */
@@ -124,12 +127,8 @@ struct pend_val {
 	__u32 pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_PENDING);
-	__type(key, __u32);
-	__type(value, struct pend_val);
-} pending SEC(".maps");
+/* on cache lines of their own: the switches above are read by every event on every CPU */
+static struct pend_val pend[NR_PENDING] __attribute__((aligned(64)));
 
 /* VM of the irqfd work item a kworker is running, per CPU (work items do not migrate),
  * with the kworker: another task preempting it on this CPU is not in that work item. */
@@ -831,7 +830,7 @@ static __always_inline struct pend_val *pend_slot(__u32 vm_id, __u32 apic_id, __
 		  (__u64)vec * 0xc2b2ae3d27d4eb4full;
 	__u32 i = (__u32)(h >> 40) & (NR_PENDING - 1);
 
-	return bpf_map_lookup_elem(&pending, &i);
+	return &pend[i];
 }
 
 static __always_inline bool pend_is(const struct pend_val *v, __u32 vm_id, __u32 apic_id, __u32 vec)
