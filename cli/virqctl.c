@@ -183,7 +183,7 @@ static void show_host_vms(const cJSON *r)
 
 static void show_points(const cJSON *r)
 {
-	const cJSON *p;
+	const cJSON *p, *lost = cJSON_GetObjectItemCaseSensitive(r, "lost");
 
 	printf("%-34s %-8s %-12s %12s  %s\n", "ATTACH POINT", "VARIANT", "STATE", "EVENTS",
 	       "ERROR");
@@ -192,6 +192,11 @@ static void show_points(const cJSON *r)
 		       str(p, "state"), num(p, "events"), str(p, "error"));
 	printf("ring drops: %.0f, filtered events: %.0f\n", num(r, "ring_drops"),
 	       num(r, "filtered"));
+	/* seen by the programs but not recorded (counters or histograms full, latency pairs
+	 * displaced): said even when zero, so that a reader knows it is looked at */
+	printf("not recorded: %.0f counts (counters full), %.0f latency samples (histograms "
+	       "full), %.0f latency pairs (displaced)\n",
+	       num(lost, "counter_full"), num(lost, "hist_full"), num(lost, "pair_displaced"));
 }
 
 static int show_crosscheck(const cJSON *r)

@@ -1062,12 +1062,21 @@ static enum virq_proto_err need_bpf(struct virqd *d, char *msg, size_t msglen)
 
 static enum virq_proto_err cmd_trace_points(struct virqd *d, cJSON *res, char *msg, size_t msglen)
 {
+	uint64_t lost[VIRQ_BPF_LOST__COUNT];
+	cJSON *o;
+
 	if (need_bpf(d, msg, msglen))
 		return VIRQ_E_BPF_UNAVAILABLE;
 	virq_trace_points(d->trace, point_cb, cJSON_AddArrayToObject(res, "points"));
 	cJSON_AddNumberToObject(res, "ring_drops", (double)virq_trace_drops(d->trace));
 	cJSON_AddNumberToObject(res, "filtered",
 				(double)virq_trace_stat(d->trace, VIRQ_TSTAT_FILTERED));
+	/* what the programs saw but could not record */
+	virqd_trace_lost(d, lost);
+	o = cJSON_AddObjectToObject(res, "lost");
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++)
+		cJSON_AddNumberToObject(o, virq_bpf_lost_name((enum virq_bpf_lost)w),
+					(double)lost[w]);
 	return VIRQ_E_OK;
 }
 

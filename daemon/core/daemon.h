@@ -150,6 +150,9 @@ void virqd_trace_ring_ready(struct virqd *d);
 /* Ring on exactly while a client streams records; learns our VMs' tracer cookies from the
  * tracer's thread map. Every tick and at each subscription. */
 void virqd_trace_sync(struct virqd *d);
+/* What the BPF programs saw but could not record, indexed by enum virq_bpf_lost
+ * (VIRQ_BPF_LOST__COUNT entries); zeros without a tracer. */
+void virqd_trace_lost(struct virqd *d, uint64_t *lost);
 /* Builds a fresh stats snapshot from the VMs and the tracer, renders it as JSON into
  * d->snap_json (for metrics.snapshot) and publishes it to the HTTP server. */
 void virqd_sample(struct virqd *d);

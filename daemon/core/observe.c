@@ -221,6 +221,18 @@ static void refresh_subscribers(struct virqd *d)
 	}
 }
 
+void virqd_trace_lost(struct virqd *d, uint64_t *lost)
+{
+	static const enum virq_trace_stat from[VIRQ_BPF_LOST__COUNT] = {
+		[VIRQ_BPF_LOST_COUNTER_FULL] = VIRQ_TSTAT_COUNTER_FULL,
+		[VIRQ_BPF_LOST_HIST_FULL] = VIRQ_TSTAT_HIST_FULL,
+		[VIRQ_BPF_LOST_PAIR_DISPLACED] = VIRQ_TSTAT_PENDING_FULL,
+	};
+
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++)
+		lost[w] = d->trace ? virq_trace_stat(d->trace, from[w]) : 0;
+}
+
 void virqd_trace_sync(struct virqd *d)
 {
 	if (!d->trace)
@@ -466,6 +478,7 @@ void virqd_sample(struct virqd *d)
 		virq_trace_read_counters(d->trace, counter_to_stats, oc);
 		virq_trace_read_hist(d->trace, hist_to_stats, oc);
 		s->ringbuf_drops = virq_trace_drops(d->trace);
+		virqd_trace_lost(d, s->bpf_lost);
 	}
 	if (virq_metrics_render_json(s, NULL, &json, &len) == 0) {
 		free(d->snap_json);

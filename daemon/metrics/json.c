@@ -182,7 +182,7 @@ int virq_metrics_render_json(const struct virq_stats_snapshot *s,
 {
 	static const struct virq_metrics_opts none;
 	struct jctx j = { .oom = false };
-	cJSON *root, *a, *bpf;
+	cJSON *root, *a, *bpf, *lost;
 	char *txt;
 
 	if (!s || !out || !len)
@@ -206,6 +206,10 @@ int virq_metrics_render_json(const struct virq_stats_snapshot *s,
 
 	bpf = add_obj(&j, root, "bpf");
 	add_num(&j, bpf, "ringbuf_drops", (double)s->ringbuf_drops);
+	lost = add_obj(&j, bpf, "lost");
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++)
+		add_num(&j, lost, virq_bpf_lost_name((enum virq_bpf_lost)w),
+			(double)s->bpf_lost[w]);
 	a = bpf ? add_arr(&j, bpf, "points") : NULL;
 	for (uint32_t i = 0; i < s->nr_bpf && a; i++) {
 		cJSON *x = arr_item(&j, a);

@@ -379,6 +379,14 @@ static void render_bpf(struct virq_mbuf *b, const struct virq_stats_snapshot *s)
 	family(b, "virq_bpf_ringbuf_drops_total", "counter",
 	       "Ring-buffer records the BPF programs could not reserve.");
 	series_u64(b, "virq_bpf_ringbuf_drops_total", NULL, 0, s->ringbuf_drops);
+	family(b, "virq_bpf_lost_total", "counter",
+	       "What the BPF programs saw but could not record: events not counted (counters map "
+	       "full), latency samples dropped (histogram map full), timed accept-to-injection "
+	       "pairs displaced before their injection.");
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++)
+		series_u64(b, "virq_bpf_lost_total",
+			   (struct lbl[]){ { "what", virq_bpf_lost_name((enum virq_bpf_lost)w) } },
+			   1, s->bpf_lost[w]);
 }
 
 int virq_metrics_render_prometheus(const struct virq_stats_snapshot *s,

@@ -50,6 +50,16 @@ const char *virq_attach_state_name(enum virq_attach_state s)
 	return (unsigned)s < VIRQ_ATTACH__COUNT ? names[s] : "unknown";
 }
 
+const char *virq_bpf_lost_name(enum virq_bpf_lost w)
+{
+	static const char *const names[VIRQ_BPF_LOST__COUNT] = {
+		[VIRQ_BPF_LOST_COUNTER_FULL] = "counter_full",
+		[VIRQ_BPF_LOST_HIST_FULL] = "hist_full",
+		[VIRQ_BPF_LOST_PAIR_DISPLACED] = "pair_displaced",
+	};
+	return (unsigned)w < VIRQ_BPF_LOST__COUNT ? names[w] : "unknown";
+}
+
 int virq_stats_path_from_irq(enum virq_path p)
 {
 	switch (p) {

@@ -170,5 +170,7 @@ int virq_stats_synthesize(struct virq_stats_snapshot *snap, uint32_t nr_vms, uin
 	if (err)
 		return err;
 	snap->ringbuf_drops = tick / 100;
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++)
+		snap->bpf_lost[w] = tick / (200 + 100 * (uint64_t)w);
 	return 0;
 }

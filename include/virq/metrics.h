@@ -18,6 +18,7 @@
  *   virq_bpf_events_total{tracepoint,variant}            counter
  *   virq_bpf_attach_state{point,variant,state}           gauge, 1 for the current state
  *   virq_bpf_ringbuf_drops_total                         counter
+ *   virq_bpf_lost_total{what}                            counter   (enum virq_bpf_lost)
  *   virq_delivery_latency_seconds{vm,path}               histogram
  * and, only when enabled (high cardinality):
  *   virq_interrupts_by_vector_total{vm,path,vector}      counter   (per_vector)
@@ -64,6 +65,7 @@ int virq_metrics_render_prometheus(const struct virq_stats_snapshot *snap,
  * "vms": [ { "name", "mode", "origin", "vcpus", "pid", "paths": { "<path>": { "injected",
  * "received", "coalesced", "lost", "mismatches", "verdicts": {...}, "latency": {...} } },
  * "exits": [ {vcpu, reason, source, count} ], ... } ], "bpf": { "ringbuf_drops",
+ * "lost": { "counter_full", "hist_full", "pair_displaced" },
  * "points": [ {tracepoint, variant, state, events} ] } }. Same ownership as above.
  */
 int virq_metrics_render_json(const struct virq_stats_snapshot *snap,

@@ -96,6 +96,15 @@ enum virq_attach_state {
 	VIRQ_ATTACH__COUNT
 };
 
+/* What the BPF programs saw but could not record (the `what` label). */
+enum virq_bpf_lost {
+	VIRQ_BPF_LOST_COUNTER_FULL = 0, /* events not counted: the counters map is full */
+	VIRQ_BPF_LOST_HIST_FULL, /* latency samples dropped: the histogram map is full */
+	VIRQ_BPF_LOST_PAIR_DISPLACED, /* timed accept -> injection pairs displaced by another
+				       * pair in the same slot before their injection */
+	VIRQ_BPF_LOST__COUNT
+};
+
 #define VIRQ_STATS_VCPU_VM (-1) /* vcpu value of a VM-wide record */
 
 struct virq_stats_path_counters {
@@ -177,6 +186,7 @@ struct virq_stats_snapshot {
 	struct virq_stats_bpf_point bpf[VIRQ_STATS_MAX_BPF_POINTS];
 	uint32_t nr_bpf;
 	uint64_t ringbuf_drops; /* records the BPF side could not reserve */
+	uint64_t bpf_lost[VIRQ_BPF_LOST__COUNT];
 	uint64_t stats_dropped; /* records refused by a VIRQ_STATS_MAX_* bound while filling */
 };
 
@@ -187,6 +197,7 @@ const char *virq_vm_origin_name(enum virq_vm_origin o);
 const char *virq_verdict_name(enum virq_verdict v);
 const char *virq_exit_source_name(enum virq_exit_source s);
 const char *virq_attach_state_name(enum virq_attach_state s);
+const char *virq_bpf_lost_name(enum virq_bpf_lost w);
 
 /* Maps an irq.h path to an exported one. LINT/OTHER have no exported path: -EINVAL. */
 int virq_stats_path_from_irq(enum virq_path p);

@@ -622,6 +622,42 @@ static void test_source_slot_expires_after_unrelated_events(void **state)
 	virq_trace_close(t);
 }
 
+/* Every timed accept -> injection pair is either closed by its injection (a latency
+ * sample) or counted as displaced by another pair in its slot before that: 200 pairs open
+ * at once in a 64-slot table lose at least 136, and none silently. */
+static void test_latency_pairs_are_closed_or_counted_as_displaced(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	uint64_t acc[4] = { 0, 0 /* APIC_DM_FIXED */, 0, 0x44 };
+	struct hsum h = { .hist = VIRQ_THIST_ACCEPT_TO_INJECT };
+	uint64_t displaced;
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	o.latency_sample = 1;
+	t = open_or_skip(&o);
+	for (i = 0; i < 200; i++) {
+		acc[0] = i;
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	}
+	for (i = 0; i < 200; i++) {
+		acc[0] = i;
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APICV_ACCEPT_IRQ, acc, 4, 1, NULL),
+				 0);
+	}
+	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
+	displaced = virq_trace_stat(t, VIRQ_TSTAT_PENDING_FULL);
+	print_message("# %llu pairs closed, %llu displaced\n", (unsigned long long)h.count,
+		      (unsigned long long)displaced);
+	assert_true(displaced >= 136);
+	assert_int_equal(h.count + displaced, 200);
+	virq_trace_close(t);
+}
+
 static int ring_cb(const struct virq_trace_record *r, void *ctx)
 {
 	unsigned int *n = ctx;
@@ -833,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
 		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
 		cmocka_unit_test(test_source_slot_expires_after_unrelated_events),
+		cmocka_unit_test(test_latency_pairs_are_closed_or_counted_as_displaced),
 		cmocka_unit_test(test_latency_sampling_times_one_chain_in_n_and_counts_all),
 		cmocka_unit_test(test_ring_delivers_records_and_counts_drops_when_full),
 		cmocka_unit_test(test_many_keys_read_back_exactly),

@@ -81,6 +81,7 @@ check "crosscheck_prints_the_verdict_table" test "$rc" -eq 0 -a -n "$(echo "$out
 if [ "$(id -u)" -eq 0 ]; then
 	out=$(ctl trace points); rc=$?
 	check "trace_points_lists_kvm_tracepoints" test "$rc" -eq 0 -a -n "$(echo "$out" | grep kvm_apic_accept_irq)"
+	check "trace_points_says_what_was_not_recorded" test -n "$(echo "$out" | grep -E '^not recorded: [0-9]+ counts .*, [0-9]+ latency samples .*, [0-9]+ latency pairs')"
 else
 	skip "trace points need root (BPF)"
 fi

@@ -720,6 +720,15 @@ static void test_trace_subscribe_switches_connection_to_events(void **state)
 	conn_open(&c, d.sock);
 	assert_int_equal(rpc(&c, 1, "trace.points", NULL, &r), VIRQ_E_OK);
 	assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.result, "points")) >= 17);
+	{
+		/* what the programs could not record is said, zero or not */
+		const cJSON *lost = cJSON_GetObjectItemCaseSensitive(r.result, "lost");
+
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(lost, "counter_full")));
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(lost, "hist_full")));
+		assert_true(
+			cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(lost, "pair_displaced")));
+	}
 	virq_proto_reply_fini(&r);
 	assert_int_equal(rpc(&c, 2, "trace.subscribe", NULL, &r), VIRQ_E_OK);
 	s = cJSON_GetObjectItemCaseSensitive(r.result, "streaming");

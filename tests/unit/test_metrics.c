@@ -227,6 +227,7 @@ static void test_counters_render_snapshot_values(void **state)
 	assert_int_equal(virq_stats_add_bpf_point(s, "kvm_entry", "tp_btf", VIRQ_ATTACH_SILENT, 0),
 			 0);
 	s->ringbuf_drops = 12;
+	s->bpf_lost[VIRQ_BPF_LOST_PAIR_DISPLACED] = 5;
 	out = render(s, NULL);
 	assert_non_null(strstr(out, "virq_interrupts_injected_total{vm=\"v\",path=\"ioapic\"} "
 				    "18446744073709551615\n"));
@@ -243,6 +244,10 @@ static void test_counters_render_snapshot_values(void **state)
 	assert_non_null(strstr(out, "virq_bpf_attach_state{point=\"kvm_entry\",variant=\"tp_btf\","
 				    "state=\"live\"} 0\n"));
 	assert_non_null(strstr(out, "virq_bpf_ringbuf_drops_total 12\n"));
+	/* every kind of loss is a series, zero or not */
+	assert_non_null(strstr(out, "virq_bpf_lost_total{what=\"pair_displaced\"} 5\n"));
+	assert_non_null(strstr(out, "virq_bpf_lost_total{what=\"counter_full\"} 0\n"));
+	assert_non_null(strstr(out, "virq_bpf_lost_total{what=\"hist_full\"} 0\n"));
 	assert_non_null(strstr(out, "virq_build_info{version=\"" VIRQ_VERSION
 				    "\",commit=\"" VIRQ_GIT_COMMIT "\"} 1\n"));
 	free(out);
@@ -327,6 +332,13 @@ static void test_json_carries_snapshot_values(void **state)
 			 (int)s->vms[1]->nr_gsis);
 	pts = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "bpf"), "points");
 	assert_int_equal(cJSON_GetArraySize(pts), (int)s->nr_bpf);
+	for (int w = 0; w < VIRQ_BPF_LOST__COUNT; w++) {
+		const cJSON *l = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "bpf"), "lost");
+		const char *name = virq_bpf_lost_name((enum virq_bpf_lost)w);
+
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItem(l, name)));
+		assert_true(cJSON_GetObjectItem(l, name)->valuedouble == (double)s->bpf_lost[w]);
+	}
 	cJSON_Delete(root);
 	free(out);
 	opts.per_vector = opts.per_gsi = false;
