@@ -12,3 +12,12 @@
  ($v | del(.injections) | to_entries) as $p |
  "\($w): program run time per injection \(([$p[] | .value.runs * .value.ns_per_run] | add // 0) / $v.injections / 1000 * 100 | round / 100) us: "
  + ([$p[] | "\(.key) \((.value.runs / $v.injections * 1000 | round) / 1000) x \(.value.ns_per_run) ns"] | join(", ")))
+,
+# Against the floor: what attaching anything costs here is not ours to remove.
+(to_entries[] | select(.value | type == "object" and has("detached_per_s") and (.variants | has("floor_count_only"))) |
+ "\(.key): above the floor: loss \(.value.loss_pct)% vs \(.value.variants.floor_count_only.loss_pct)% for programs that only count (\(.value.variants.floor_empty_programs.loss_pct // "?")% for empty ones): \(((.value.loss_pct - .value.variants.floor_count_only.loss_pct) * 100 | round) / 100) points over the count-only floor"),
+(.prog_stats // {} | . as $ps | to_entries[] | select(.key | startswith("floor_") | not) | select(.value | has("injections")) |
+ .key as $w | ($ps["floor_" + $w] // null) as $f | select($f != null) |
+ def per_inj(o): ([o | del(.injections) | to_entries[] | .value.runs * .value.ns_per_run] | add // 0) / o.injections;
+ (per_inj(.value)) as $ours | (per_inj($f)) as $fl |
+ "\($w): program run time per injection \(($ours / 10 | round) / 100) us vs \(($fl / 10 | round) / 100) us for the count-only floor: \(if $fl > 0 then (($ours / $fl * 10 | round) / 10 | tostring) + "x" else "n/a" end)")
