@@ -535,40 +535,58 @@ static void test_source_to_accept_latency_is_histogrammed_per_delivery(void **st
 	virq_trace_close(t);
 }
 
-/* Sampled latency: one delivery chain in N per CPU is timed (the first, then every Nth),
- * an accept without a source starting a chain of its own; the counters stay exact. */
-static void test_latency_sampling_times_one_chain_in_n_and_counts_all(void **state)
+/* One test run of the event's program with these arguments, which must succeed. */
+static void run1(struct virq_trace *t, enum virq_trace_event ev, const uint64_t *a, unsigned int n)
+{
+	assert_int_equal(virq_trace_test_run(t, ev, a, n, 1, NULL), 0);
+}
+
+/* Pins the calling thread to the CPU it runs on (per-CPU state: the chains' sequence, the
+ * source slot) and opens the tracer for test runs timing one chain in latency_sample;
+ * *old gets the affinity to restore with unpin(). */
+static struct virq_trace *open_pinned(unsigned int latency_sample, cpu_set_t *old)
 {
 	struct virq_trace_opts o;
-	struct virq_trace *t;
-	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x62 };
-	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
-	cpu_set_t one, old;
-	unsigned int i;
+	cpu_set_t one;
 
-	VIRQ_REQUIRE_BPF();
-	/* one CPU: the chains' sequence is per CPU */
-	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	assert_int_equal(sched_getaffinity(0, sizeof(*old), old), 0);
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
 	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
 	virq_trace_opts_init(&o);
 	o.no_attach = true;
-	o.latency_sample = 4;
-	t = open_or_skip(&o);
+	o.latency_sample = latency_sample;
+	return open_or_skip(&o);
+}
+
+static void unpin(const cpu_set_t *old)
+{
+	assert_int_equal(sched_setaffinity(0, sizeof(*old), old), 0);
+}
+
+/* Sampled latency: one delivery chain in N per CPU is timed (the first, then every Nth),
+ * an accept without a source starting a chain of its own; the counters stay exact. */
+static void test_latency_sampling_times_one_chain_in_n_and_counts_all(void **state)
+{
+	struct virq_trace *t;
+	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x62 };
+	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
+	cpu_set_t old;
+	unsigned int i;
+
+	VIRQ_REQUIRE_BPF();
+	t = open_pinned(4, &old);
 	msi_args(msi, 0, 0x62);
 	for (i = 0; i < 17; i++) { /* chains 0..16: timed 0, 4, 8, 12, 16 */
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
-				 0);
+		run1(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2);
+		run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
 	}
 	/* chains 17..19 are accepts without a source, 20 is timed: no source latency */
 	for (i = 0; i < 3; i++)
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
-				 0);
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
-	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+		run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
+	run1(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2);
+	run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
+	unpin(&old);
 	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
 	assert_int_equal(h.count, 6);
 	assert_int_equal(h.slots, 6);
@@ -583,39 +601,30 @@ static void test_latency_sampling_times_one_chain_in_n_and_counts_all(void **sta
  * of its own: no source latency. */
 static void test_source_slot_expires_after_unrelated_events(void **state)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	uint64_t msi[2], acc[4] = { 0, 0, 0, 0x63 }, pio[2] = { 1, 0x80 };
 	struct hsum h = { .hist = VIRQ_THIST_SRC_TO_ACCEPT };
-	cpu_set_t one, old;
+	cpu_set_t old;
 	unsigned int i;
 
 	VIRQ_REQUIRE_BPF();
-	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
-	virq_trace_opts_init(&o);
-	o.no_attach = true;
-	o.latency_sample = 1;
-	t = open_or_skip(&o);
+	t = open_pinned(1, &old);
 	msi_args(msi, 0, 0x63);
 	/* two events between: still the source's accept */
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	run1(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2);
 	for (i = 0; i < 2; i++)
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIO, pio, 2, 1, NULL), 0);
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+		run1(t, VIRQ_TEV_PIO, pio, 2);
+	run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
 	/* three between: too far */
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	run1(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIO, pio, 2, 1, NULL), 0);
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL), 0);
+		run1(t, VIRQ_TEV_PIO, pio, 2);
+	run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
 	/* a slot is taken once: a second accept is on its own */
-	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	run1(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2);
 	for (i = 0; i < 2; i++)
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
-				 0);
-	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+		run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
+	unpin(&old);
 	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
 	assert_int_equal(h.count, 2);
 	assert_int_equal(count_of(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x63, 0), 4);
@@ -641,13 +650,11 @@ static void test_latency_pairs_are_closed_or_counted_as_displaced(void **state)
 	t = open_or_skip(&o);
 	for (i = 0; i < 200; i++) {
 		acc[0] = i;
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4, 1, NULL),
-				 0);
+		run1(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc, 4);
 	}
 	for (i = 0; i < 200; i++) {
 		acc[0] = i;
-		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APICV_ACCEPT_IRQ, acc, 4, 1, NULL),
-				 0);
+		run1(t, VIRQ_TEV_APICV_ACCEPT_IRQ, acc, 4);
 	}
 	assert_int_equal(virq_trace_read_hist(t, hist_cb, &h), 0);
 	displaced = virq_trace_stat(t, VIRQ_TSTAT_PENDING_FULL);
