@@ -161,7 +161,7 @@ struct ident {
  * an accept more than SRC_ACCEPT_MAX_EVENTS events after its thread's last source (a
  * source whose MSI reached no APIC leaves the slot behind) is attributed on its own. A
  * timed chain (lat_sampled()) also has the source's clock time. */
-#define SRC_ACCEPT_MAX_EVENTS 3 /* kvm_set_irq, kvm_pic_set_irq, kvm_apic_accept_irq */
+#define SRC_ACCEPT_MAX_EVENTS 3 /* the accept, with kvm_pic_set_irq/kvm_ioapic_set_irq */
 
 struct src_slot {
 	__u64 seq; /* the source's evseq; 0: consumed */
@@ -820,7 +820,7 @@ static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
  * accepts of a vector already pending in IRR merge into it, and the interrupt has waited
  * since the first. An entry open for more than PEND_STALE_JIFFIES (its injection was
  * never seen: the VM went away, the APIC was disabled) is opened again. Entries are
- * written in place, so a steady stream of deliveries costs an array lookup per event,
+ * written in place, so a steady stream of deliveries reads one table entry per injection,
  * and a clock read only per timed pair. */
 #define PEND_STALE_JIFFIES 250 /* 0.25 s to 2.5 s, by CONFIG_HZ */
 
@@ -845,8 +845,6 @@ static __always_inline void pend_open(struct cpu_state *cs, const struct ident *
 	struct pend_val *v = pend_slot(id->vm_id, apic_id, vec);
 	__u64 j = jiffies_now();
 
-	if (!v)
-		return;
 	if (v->ts && j - v->jif < PEND_STALE_JIFFIES) {
 		if (pend_is(v, id->vm_id, apic_id, vec))
 			return; /* merged into the pending one */
@@ -867,7 +865,7 @@ static __always_inline void pend_close(struct cpu_state *cs, const struct ident 
 	struct pend_val *v = pend_slot(id->vm_id, apic_id, vec);
 	__u64 t;
 
-	if (!v || !v->ts || !pend_is(v, id->vm_id, apic_id, vec))
+	if (!v->ts || !pend_is(v, id->vm_id, apic_id, vec))
 		return;
 	t = v->ts;
 	v->ts = 0;
