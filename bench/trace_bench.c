@@ -298,6 +298,27 @@ static int add_event(const struct virq_trace_key *k, uint64_t v, void *ctx)
 	return 0;
 }
 
+/* The tracer of variant v (V_ATTACHED, V_RING, V_KPROBES or V_NO_IOCTL), opened as virqd
+ * opens it: the ring loaded, written only while a client streams (V_RING). */
+static struct virq_trace *tracer_open(int v)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	char why[256];
+
+	virq_trace_opts_init(&o);
+	o.ring = true;
+	o.kprobes = v == V_KPROBES;
+	o.attribute_ioctl = v != V_NO_IOCTL;
+	t = virq_trace_open(&o, why, sizeof(why));
+	if (!t) {
+		fprintf(stderr, "trace_bench: tracer: %s\n", why);
+		return NULL;
+	}
+	virq_trace_ring_set_active(t, v == V_RING);
+	return t;
+}
+
 /* The kernel's run time of each program that ran, during one attached phase. */
 struct pstat_ctx {
 	bool first;
@@ -320,9 +341,7 @@ static int print_pstat(const char *prog, uint64_t runs, uint64_t run_ns, void *c
  * it): what each program costs per run, and how often it runs. */
 static int print_prog_stats(struct virq_vm *vm)
 {
-	struct virq_trace_opts o;
 	struct virq_trace *t;
-	char why[256];
 	double rate;
 	uint64_t n;
 	int sfd, ret = 0;
@@ -336,16 +355,11 @@ static int print_prog_stats(struct virq_vm *vm)
 	for (int w = 0; w < 2 && !ret; w++) {
 		struct pstat_ctx c = { .first = true };
 
-		/* as the attached variant runs: the ring loaded, not written */
-		virq_trace_opts_init(&o);
-		o.ring = true;
-		t = virq_trace_open(&o, why, sizeof(why));
+		t = tracer_open(V_ATTACHED);
 		if (!t) {
-			fprintf(stderr, "trace_bench: tracer: %s\n", why);
 			ret = -1;
 			break;
 		}
-		virq_trace_ring_set_active(t, false);
 		ret = phase(vm, w, &rate, &n);
 		printf("%s\"%s\": {\"injections\": %llu, ", w ? ", " : "",
 		       w ? "delivered" : "flood", (unsigned long long)n);
@@ -431,7 +445,6 @@ static int kvm_main(void)
 	char stop_reason[256] = "";
 	int vm_restarts = 0;
 	struct virq_floor_bpf *fl;
-	struct virq_trace_opts o;
 	struct virq_trace *t;
 	struct virq_vm *vm;
 	char why[256] = "";
@@ -461,18 +474,9 @@ static int kvm_main(void)
 					if (!fl)
 						goto err_vm;
 				} else if (v != V_DETACHED) {
-					/* as virqd opens it: the ring loaded, written
-					 * only while a client streams */
-					virq_trace_opts_init(&o);
-					o.ring = true;
-					o.kprobes = v == V_KPROBES;
-					o.attribute_ioctl = v != V_NO_IOCTL;
-					t = virq_trace_open(&o, why, sizeof(why));
-					if (!t) {
-						fprintf(stderr, "trace_bench: tracer: %s\n", why);
+					t = tracer_open(v);
+					if (!t)
 						goto err_vm;
-					}
-					virq_trace_ring_set_active(t, v == V_RING);
 				}
 				rd.t = t;
 				atomic_store(&rd.stop, false);
