@@ -163,6 +163,17 @@ struct ident {
  * timed chain (lat_sampled()) also has the source's clock time. */
 #define SRC_ACCEPT_MAX_EVENTS 3 /* the accept, with kvm_pic_set_irq/kvm_ioapic_set_irq */
 
+/* The thread's last kvm_set_irq, for the kvm_pic_set_irq / kvm_ioapic_set_irq it causes
+ * right after in the same thread (kvm_set_irq -> kvm_irq_map_gsi -> each chip's set
+ * function): whether the line went up or down, which those tracepoints do not say. */
+#define LINE_MAX_EVENTS 8 /* the chips' events, with the accepts of a fan-out between */
+
+struct line_slot {
+	__u64 seq; /* kvm_set_irq's evseq; 0: none */
+	__u32 tid;
+	__u32 level;
+};
+
 struct src_slot {
 	__u64 seq; /* the source's evseq; 0: consumed */
 	__u64 ts; /* timed chain: the source's ktime, else 0 */
@@ -225,6 +236,7 @@ struct cpu_state {
 	struct virq_trace_kcache kc[VIRQ_TRACE_KCACHE];
 	struct tcache slots[TCACHE_SLOTS];
 	struct src_slot src;
+	struct line_slot line;
 	struct irqfd_slot irqfd;
 	struct vcpu_last vl;
 	__u64 ring_seq;
@@ -759,7 +771,7 @@ static __always_inline void src_mark(struct cpu_state *cs, const struct ident *i
 	cs->src.id = *id;
 }
 
-static __always_inline void on_set_irq(__u32 gsi)
+static __always_inline void on_set_irq(__u32 gsi, int level, int src)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
@@ -767,10 +779,24 @@ static __always_inline void on_set_irq(__u32 gsi)
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_SET_IRQ);
+	cs->line.seq = cs->evseq;
+	cs->line.tid = (__u32)bpf_get_current_pid_tgid();
+	cs->line.level = level != 0;
 	if (!resolve(cs, &id, NULL))
 		return;
-	src_mark(cs, &id);
-	count(cs, &id, VIRQ_TEV_SET_IRQ, gsi, 0, 0);
+	/* A de-assertion is no interrupt: it opens no source -> accept chain. */
+	if (level)
+		src_mark(cs, &id);
+	count(cs, &id, VIRQ_TEV_SET_IRQ, gsi, (__u32)src, level ? 0 : VIRQ_TKF_DEASSERT);
+}
+
+/* The assert/de-assert flag of a chip's line change, from the thread's kvm_set_irq. */
+static __always_inline __u32 line_flags(struct cpu_state *cs)
+{
+	if (cs->line.seq && cs->evseq - cs->line.seq <= LINE_MAX_EVENTS &&
+	    cs->line.tid == (__u32)bpf_get_current_pid_tgid())
+		return cs->line.level ? 0 : VIRQ_TKF_DEASSERT;
+	return VIRQ_TKF_LINE_UNKNOWN;
 }
 
 static __always_inline void on_msi_set_irq(__u64 address, __u64 data)
@@ -780,39 +806,55 @@ static __always_inline void on_msi_set_irq(__u64 address, __u64 data)
 	/* MSI address: destination ID in bits 19:12, extended (x2APIC) ID in 63:40 as KVM's
 	 * format decodes it; data: vector in bits 7:0 (SDM Vol. 3A 11.11.1, 11.11.2). */
 	__u32 dest = (__u8)(address >> 12) | ((address >> 32) & 0xffffff00);
+	/* data: delivery mode 10:8, level 14, trigger mode 15 (SDM Vol. 3A 11.11.2) */
+	__u32 f = (((__u32)data >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT;
 
+	if (data & (1u << 15)) {
+		f |= VIRQ_TKF_LEVEL_TRIG;
+		if (!(data & (1u << 14)))
+			f |= VIRQ_TKF_DEASSERT;
+	}
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_MSI_SET_IRQ);
 	if (!resolve(cs, &id, NULL))
 		return;
 	src_mark(cs, &id);
-	count(cs, &id, VIRQ_TEV_MSI_SET_IRQ, (__u8)data, dest, 0);
+	count(cs, &id, VIRQ_TEV_MSI_SET_IRQ, (__u8)data, dest, f);
 }
 
-static __always_inline void on_pic_set_irq(__u8 chip, __u8 pin)
+static __always_inline void on_pic_set_irq(__u8 chip, __u8 pin, __u8 imr, bool coalesced)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
+	__u32 f;
 
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_PIC_SET_IRQ);
+	/* The IMR bit of the pin masks it (8259A datasheet, OCW1). */
+	f = line_flags(cs) | ((imr >> (pin & 7)) & 1 ? VIRQ_TKF_MASKED : 0) |
+	    (coalesced ? VIRQ_TKF_COALESCED : 0);
 	if (resolve(cs, &id, NULL))
-		count(cs, &id, VIRQ_TEV_PIC_SET_IRQ, chip * 8u + pin, 0, 0);
+		count(cs, &id, VIRQ_TEV_PIC_SET_IRQ, chip * 8u + pin, 0, f);
 }
 
-static __always_inline void on_ioapic_set_irq(__u64 e, int pin)
+static __always_inline void on_ioapic_set_irq(__u64 e, int pin, bool coalesced)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
+	__u32 f;
 
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_IOAPIC_SET_IRQ);
-	/* RTE bits 7:0 are the vector (82093AA datasheet, 3.2.4). */
+	/* RTE: vector 7:0, delivery mode 10:8, trigger mode 15, mask 16 (82093AA datasheet,
+	 * 3.2.4). */
+	f = line_flags(cs) | (((__u32)(e >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT) |
+	    (e & (1u << 15) ? VIRQ_TKF_LEVEL_TRIG : 0) | (e & (1u << 16) ? VIRQ_TKF_MASKED : 0) |
+	    (coalesced ? VIRQ_TKF_COALESCED : 0);
 	if (resolve(cs, &id, NULL))
-		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, 0);
+		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, f);
 }
 
 /* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the time of the
@@ -872,7 +914,7 @@ static __always_inline void pend_close(struct cpu_state *cs, const struct ident 
 	hist_add(cs, id, h, bpf_ktime_get_ns() - t);
 }
 
-static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
+static __always_inline void on_accept(__u32 apicid, __u16 dm, __u16 tm, __u8 vec)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
@@ -907,7 +949,9 @@ static __always_inline void on_accept(__u32 apicid, __u16 dm, __u8 vec)
 	 * marks them, and the loader derives deliver_nonposted = these accepts minus the
 	 * posted ones (kvm_apicv_accept_irq) instead of counting it here. */
 	irr = ((dm >> 8) & 7) <= 1;
-	count(cs, &id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid, irr ? VIRQ_TKF_IRR : 0);
+	count(cs, &id, VIRQ_TEV_APIC_ACCEPT_IRQ, vec, apicid,
+	      (irr ? VIRQ_TKF_IRR : 0) | (((dm >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT) |
+		      (tm ? VIRQ_TKF_LEVEL_TRIG : 0));
 	if (irr && timed)
 		pend_open(cs, &id, apicid, vec, now);
 }
@@ -934,14 +978,22 @@ static __always_inline void on_apic_ipi(__u32 icr_low, __u32 dest_id)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
+	__u32 f;
 
 	if (!cs)
 		return;
 	point_seen(cs, VIRQ_TEV_APIC_IPI);
 	if (!resolve(cs, &id, NULL))
 		return;
+	/* ICR: delivery mode 10:8, level 14, trigger mode 15 (SDM Vol. 3A 11.6.1) */
+	f = ((icr_low >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT;
+	if (icr_low & (1u << 15)) {
+		f |= VIRQ_TKF_LEVEL_TRIG;
+		if (!(icr_low & (1u << 14)))
+			f |= VIRQ_TKF_DEASSERT;
+	}
 	src_mark(cs, &id);
-	count(cs, &id, VIRQ_TEV_APIC_IPI, (__u8)icr_low, dest_id, 0);
+	count(cs, &id, VIRQ_TEV_APIC_IPI, (__u8)icr_low, dest_id, f);
 }
 
 static __always_inline void on_eoi(struct kvm_vcpu *vcpu, int vector)
@@ -974,7 +1026,7 @@ static __always_inline void on_ack_irq(__u32 irqchip, __u32 pin)
 		count(cs, &id, VIRQ_TEV_ACK_IRQ, irqchip * 256 + pin, 0, 0);
 }
 
-static __always_inline void on_inj_virq(__u32 vector, bool soft)
+static __always_inline void on_inj_virq(__u32 vector, bool soft, bool reinjected)
 {
 	struct cpu_state *cs = cpu_get();
 	struct ident id;
@@ -984,7 +1036,7 @@ static __always_inline void on_inj_virq(__u32 vector, bool soft)
 	point_seen(cs, VIRQ_TEV_INJ_VIRQ);
 	if (!resolve(cs, &id, NULL))
 		return;
-	count(cs, &id, VIRQ_TEV_INJ_VIRQ, vector, soft, 0);
+	count(cs, &id, VIRQ_TEV_INJ_VIRQ, vector, soft, reinjected ? VIRQ_TKF_REINJECTED : 0);
 	if (!inj_live)
 		inj_live = 1;
 	if (!soft && id.vcpu_id != VIRQ_TRACE_VCPU_NONE)
@@ -1130,7 +1182,7 @@ static __always_inline __u32 exit_reason_of(struct kvm_vcpu *vcpu, __u32 isa)
 SEC("raw_tp/kvm_set_irq")
 int BPF_PROG(rtp_set_irq, unsigned int gsi, int level, int src)
 {
-	on_set_irq(gsi);
+	on_set_irq(gsi, level, src);
 	return 0;
 }
 
@@ -1144,21 +1196,21 @@ int BPF_PROG(rtp_msi_set_irq, __u64 address, __u64 data)
 SEC("raw_tp/kvm_pic_set_irq")
 int BPF_PROG(rtp_pic_set_irq, __u8 chip, __u8 pin, __u8 elcr, __u8 imr, bool coalesced)
 {
-	on_pic_set_irq(chip, pin);
+	on_pic_set_irq(chip, pin, imr, coalesced);
 	return 0;
 }
 
 SEC("raw_tp/kvm_ioapic_set_irq")
 int BPF_PROG(rtp_ioapic_set_irq, __u64 e, int pin, bool coalesced)
 {
-	on_ioapic_set_irq(e, pin);
+	on_ioapic_set_irq(e, pin, coalesced);
 	return 0;
 }
 
 SEC("raw_tp/kvm_apic_accept_irq")
 int BPF_PROG(rtp_apic_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
 {
-	on_accept(apicid, dm, vec);
+	on_accept(apicid, dm, tm, vec);
 	return 0;
 }
 
@@ -1193,7 +1245,7 @@ int BPF_PROG(rtp_ack_irq, unsigned int irqchip, unsigned int pin)
 SEC("raw_tp/kvm_inj_virq")
 int BPF_PROG(rtp_inj_virq, unsigned int vector, bool soft, bool reinjected)
 {
-	on_inj_virq(vector, soft);
+	on_inj_virq(vector, soft, reinjected);
 	return 0;
 }
 
@@ -1257,7 +1309,7 @@ int BPF_PROG(rtp_mmio, int type, int len, __u64 gpa)
 SEC("tp_btf/kvm_set_irq")
 int BPF_PROG(btf_set_irq, unsigned int gsi, int level, int src)
 {
-	on_set_irq(gsi);
+	on_set_irq(gsi, level, src);
 	return 0;
 }
 
@@ -1271,21 +1323,21 @@ int BPF_PROG(btf_msi_set_irq, __u64 address, __u64 data)
 SEC("tp_btf/kvm_pic_set_irq")
 int BPF_PROG(btf_pic_set_irq, __u8 chip, __u8 pin, __u8 elcr, __u8 imr, bool coalesced)
 {
-	on_pic_set_irq(chip, pin);
+	on_pic_set_irq(chip, pin, imr, coalesced);
 	return 0;
 }
 
 SEC("tp_btf/kvm_ioapic_set_irq")
 int BPF_PROG(btf_ioapic_set_irq, __u64 e, int pin, bool coalesced)
 {
-	on_ioapic_set_irq(e, pin);
+	on_ioapic_set_irq(e, pin, coalesced);
 	return 0;
 }
 
 SEC("tp_btf/kvm_apic_accept_irq")
 int BPF_PROG(btf_apic_accept_irq, __u32 apicid, __u16 dm, __u16 tm, __u8 vec)
 {
-	on_accept(apicid, dm, vec);
+	on_accept(apicid, dm, tm, vec);
 	return 0;
 }
 
@@ -1321,7 +1373,7 @@ int BPF_PROG(btf_ack_irq, unsigned int irqchip, unsigned int pin)
 SEC("tp_btf/kvm_inj_virq")
 int BPF_PROG(btf_inj_virq, unsigned int vector, bool soft, bool reinjected)
 {
-	on_inj_virq(vector, soft);
+	on_inj_virq(vector, soft, reinjected);
 	return 0;
 }
 
@@ -1383,7 +1435,7 @@ int BPF_PROG(btf_mmio, int type, int len, __u64 gpa)
 SEC("tp/kvm/kvm_set_irq")
 int tp_set_irq(struct trace_event_raw_kvm_set_irq *r)
 {
-	on_set_irq(r->gsi);
+	on_set_irq(r->gsi, r->level, r->irq_source_id);
 	return 0;
 }
 
@@ -1397,21 +1449,21 @@ int tp_msi_set_irq(struct trace_event_raw_kvm_msi_set_irq *r)
 SEC("tp/kvm/kvm_pic_set_irq")
 int tp_pic_set_irq(struct trace_event_raw_kvm_pic_set_irq *r)
 {
-	on_pic_set_irq(r->chip, r->pin);
+	on_pic_set_irq(r->chip, r->pin, r->imr, r->coalesced);
 	return 0;
 }
 
 SEC("tp/kvm/kvm_ioapic_set_irq")
 int tp_ioapic_set_irq(struct trace_event_raw_kvm_ioapic_set_irq *r)
 {
-	on_ioapic_set_irq(r->e, r->pin);
+	on_ioapic_set_irq(r->e, r->pin, r->coalesced);
 	return 0;
 }
 
 SEC("tp/kvm/kvm_apic_accept_irq")
 int tp_apic_accept_irq(struct trace_event_raw_kvm_apic_accept_irq *r)
 {
-	on_accept(r->apicid, r->dm, r->vec);
+	on_accept(r->apicid, r->dm, r->tm, r->vec);
 	return 0;
 }
 
@@ -1446,7 +1498,7 @@ int tp_ack_irq(struct trace_event_raw_kvm_ack_irq *r)
 SEC("tp/kvm/kvm_inj_virq")
 int tp_inj_virq(struct trace_event_raw_kvm_inj_virq *r)
 {
-	on_inj_virq(r->vector, r->soft);
+	on_inj_virq(r->vector, r->soft, r->reinjected);
 	return 0;
 }
 

@@ -945,13 +945,14 @@ struct counter {
 	uint64_t v;
 };
 
-/* Orders by every field but event, with the flags of an IRR accept folded: an accept and
- * the kvm_apicv_accept_irq of the same delivery sort next to each other. */
+/* Orders by every field but event, with the flags that describe the event folded (IRR,
+ * delivery mode, trigger): an accept and the kvm_apicv_accept_irq of the same delivery
+ * sort next to each other. */
 static int cmp_delivery(const void *a, const void *b)
 {
 	const struct virq_trace_key *x = &((const struct counter *)a)->k,
 				    *y = &((const struct counter *)b)->k;
-	uint32_t fx = x->flags & ~VIRQ_TKF_IRR, fy = y->flags & ~VIRQ_TKF_IRR;
+	uint32_t fx = x->flags & ~VIRQ_TKF_EVENT_MASK, fy = y->flags & ~VIRQ_TKF_EVENT_MASK;
 
 	if (x->tgid != y->tgid)
 		return x->tgid < y->tgid ? -1 : 1;
@@ -975,7 +976,8 @@ static int cmp_delivery(const void *a, const void *b)
  *  - deliver_posted: the kvm_apicv_accept_irq counts;
  *  - deliver_nonposted: the fixed/lowest-priority accepts (VIRQ_TKF_IRR) minus the posted
  *    ones of the same VM, vCPU, vector and APIC ID.
- * The derived keys carry the flags of the event they come from, VIRQ_TKF_IRR cleared.
+ * The derived keys carry the attribution flags of the event they come from (not the
+ * VIRQ_TKF_EVENT_MASK ones).
  */
 static int emit_derived(struct counter *c, size_t n,
 			int (*cb)(const struct virq_trace_key *k, uint64_t value, void *ctx),
@@ -1008,7 +1010,7 @@ static int emit_derived(struct counter *c, size_t n,
 				if (c[j].k.event == VIRQ_TEV_APICV_ACCEPT_IRQ)
 					posted += c[j].v;
 			k.event = VIRQ_TEV_DELIVER_NONPOSTED;
-			k.flags &= (uint16_t)~VIRQ_TKF_IRR;
+			k.flags &= (uint16_t)~VIRQ_TKF_EVENT_MASK;
 			ret = cb(&k, c[i].v > posted ? c[i].v - posted : 0, ctx);
 		} else {
 			continue;

@@ -20,7 +20,7 @@
 /* Events. The first VIRQ_TEV__TP_COUNT are KVM tracepoints (one attach point each, in this
  * order); the rest are derived counts. Append only. */
 enum virq_trace_event {
-	VIRQ_TEV_SET_IRQ = 0, /* kvm_set_irq: arg = GSI */
+	VIRQ_TEV_SET_IRQ = 0, /* kvm_set_irq: arg = GSI, aux = irq_source_id */
 	VIRQ_TEV_MSI_SET_IRQ, /* kvm_msi_set_irq: arg = vector, aux = destination ID */
 	VIRQ_TEV_PIC_SET_IRQ, /* kvm_pic_set_irq: arg = chip * 8 + pin */
 	VIRQ_TEV_IOAPIC_SET_IRQ, /* kvm_ioapic_set_irq: arg = pin, aux = vector */
@@ -29,7 +29,7 @@ enum virq_trace_event {
 	VIRQ_TEV_APIC_IPI, /* kvm_apic_ipi: arg = vector, aux = destination ID */
 	VIRQ_TEV_EOI, /* kvm_eoi: arg = vector (0xffffffff = guest EOI, vector -1) */
 	VIRQ_TEV_ACK_IRQ, /* kvm_ack_irq: arg = irqchip * 256 + pin */
-	VIRQ_TEV_INJ_VIRQ, /* kvm_inj_virq: arg = vector */
+	VIRQ_TEV_INJ_VIRQ, /* kvm_inj_virq: arg = vector, aux = soft */
 	VIRQ_TEV_PI_IRTE_UPDATE, /* kvm_pi_irte_update: arg = GSI, aux = guest vector */
 	VIRQ_TEV_VCPU_WAKEUP, /* kvm_vcpu_wakeup: arg = waited (1) or polled (0) */
 	VIRQ_TEV_ENTRY, /* kvm_entry: arg = 0 */
@@ -58,6 +58,35 @@ enum virq_trace_event {
 #define VIRQ_TKF_VM_FROM_IRQFD (1u << 4) /* VM found through an irqfd kworker */
 /* kvm_apic_accept_irq of a fixed or lowest-priority interrupt (through IRR, postable) */
 #define VIRQ_TKF_IRR (1u << 5)
+/* Delivery mode of kvm_apic_accept_irq, kvm_apic_ipi (ICR bits 10:8) and kvm_msi_set_irq
+ * (data bits 10:8), as enum virq_delivery_mode of irq.h (SDM Vol. 3A 11.6.1, 11.11.2).
+ * Only fixed and lowest priority wait for an EOI. */
+#define VIRQ_TKF_DM_SHIFT 6
+#define VIRQ_TKF_DM_MASK 0x7u
+#define VIRQ_TKF_DM(f) (((f) >> VIRQ_TKF_DM_SHIFT) & VIRQ_TKF_DM_MASK)
+/* kvm_pic_set_irq: the pin's IMR bit is set; kvm_ioapic_set_irq: the RTE's mask bit 16 is
+ * set (82093AA 3.2.4). The chip ignored the line change. */
+#define VIRQ_TKF_MASKED (1u << 9)
+/* kvm_pic_set_irq / kvm_ioapic_set_irq: the tracepoint's own `coalesced` (KVM's return 0:
+ * the line was already pending, or no LAPIC took the message). */
+#define VIRQ_TKF_COALESCED (1u << 10)
+/* Level-triggered: the RTE's trigger bit 15, the accept's trig_mode, ICR/MSI bit 15. */
+#define VIRQ_TKF_LEVEL_TRIG (1u << 11)
+/* A de-assertion, not an interrupt: kvm_set_irq with level 0 and the kvm_pic_set_irq /
+ * kvm_ioapic_set_irq it causes in the same thread; an IPI or MSI with level bit 14 clear
+ * and the level trigger (only INIT uses that form, SDM Vol. 3A 11.6.1). */
+#define VIRQ_TKF_DEASSERT (1u << 12)
+/* kvm_inj_virq: the re-injection of an event whose delivery an exit interrupted (SDM Vol.
+ * 3C 27.2.4): the same interrupt, injected again. */
+#define VIRQ_TKF_REINJECTED (1u << 13)
+/* pic/ioapic line change whose kvm_set_irq was not seen in the same thread just before
+ * (its assert/de-assert is unknown: VIRQ_TKF_DEASSERT is then meaningless). */
+#define VIRQ_TKF_LINE_UNKNOWN (1u << 14)
+/* The flags that describe the event itself, not its attribution. */
+#define VIRQ_TKF_EVENT_MASK                                                                   \
+	(VIRQ_TKF_IRR | (VIRQ_TKF_DM_MASK << VIRQ_TKF_DM_SHIFT) | VIRQ_TKF_MASKED |           \
+	 VIRQ_TKF_COALESCED | VIRQ_TKF_LEVEL_TRIG | VIRQ_TKF_DEASSERT | VIRQ_TKF_REINJECTED | \
+	 VIRQ_TKF_LINE_UNKNOWN)
 
 /* A vCPU thread ("threads" map, key: tid). */
 struct virq_trace_thread {

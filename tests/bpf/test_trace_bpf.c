@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 
+#include "virq/irq.h"
 #include "virq/trace.h"
 #include "virq_test.h"
 
@@ -454,6 +455,119 @@ static void test_posted_accept_moves_delivery_to_posted(void **state)
 	virq_trace_close(t);
 }
 
+/* Sum of the counts of (event, arg) whose flags have every bit of `want` set and none of
+ * `unwanted`. */
+struct fmatch {
+	uint16_t event;
+	uint32_t arg;
+	uint16_t want, unwanted;
+	uint64_t sum;
+};
+
+static int fmatch_cb(const struct virq_trace_key *k, uint64_t v, void *ctx)
+{
+	struct fmatch *m = ctx;
+
+	if (k->tgid == (uint32_t)getpid() && k->event == m->event && k->arg == m->arg &&
+	    (k->flags & m->want) == m->want && !(k->flags & m->unwanted))
+		m->sum += v;
+	return 0;
+}
+
+static uint64_t flagged(struct virq_trace *t, uint16_t ev, uint32_t arg, uint16_t want,
+			uint16_t unwanted)
+{
+	struct fmatch m = { .event = ev, .arg = arg, .want = want, .unwanted = unwanted };
+
+	assert_int_equal(virq_trace_read_counters(t, fmatch_cb, &m), 0);
+	return m.sum;
+}
+
+/* What the tracepoints' own fields say is kept in the key: a masked PIC/IOAPIC pin, the
+ * chips' coalesced answer, whether kvm_set_irq raised or lowered the line (for the chips'
+ * events that follow it), the delivery mode and trigger of accepts, IPIs and MSIs, and
+ * re-injections. The cross-check of observed VMs is built on these. */
+static void test_event_flags_follow_the_tracepoint_fields(void **state)
+{
+	struct virq_trace_opts o;
+	struct virq_trace *t;
+	/* kvm_set_irq(gsi, level, irq_source_id) */
+	uint64_t up[3] = { 4, 1, 0 }, down[3] = { 4, 0, 0 };
+	/* kvm_pic_set_irq(chip, pin, elcr, imr, coalesced): pin 4 masked in IMR 0x10 */
+	uint64_t pic_masked[5] = { 0, 4, 0, 0x10, 0 }, pic_open[5] = { 0, 4, 0, 0xef, 1 };
+	/* kvm_ioapic_set_irq(e, pin, coalesced): vector 0x24, mask bit 16, level bit 15 */
+	uint64_t io_masked[3] = { 0x10024, 4, 0 }, io_level[3] = { 0x8024, 4, 0 };
+	/* kvm_apic_accept_irq(apicid, dm, tm, vec): NMI, and a level fixed one */
+	uint64_t acc_nmi[4] = { 1, 0x400, 0, 0 }, acc_lvl[4] = { 1, 0, 1, 0x24 };
+	/* kvm_apic_ipi(icr_low, dest_id): INIT de-assert (level trigger, level 0), SIPI */
+	uint64_t ipi_deassert[2] = { 0x8500, 1 }, ipi_sipi[2] = { 0x4609, 1 };
+	/* kvm_inj_virq(vector, soft, reinjected) */
+	uint64_t inj[3] = { 0x30, 0, 0 }, reinj[3] = { 0x30, 0, 1 };
+	uint64_t msi[2];
+
+	VIRQ_REQUIRE_BPF();
+	virq_trace_opts_init(&o);
+	o.no_attach = true;
+	t = open_or_skip(&o);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, up, 3, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIC_SET_IRQ, pic_masked, 5, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_IOAPIC_SET_IRQ, io_masked, 3, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_SET_IRQ, down, 3, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIC_SET_IRQ, pic_open, 5, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_IOAPIC_SET_IRQ, io_level, 3, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_SET_IRQ, 4, 0, VIRQ_TKF_DEASSERT), 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_SET_IRQ, 4, VIRQ_TKF_DEASSERT, 0), 1);
+	/* the raised line: masked in both chips, not coalesced */
+	assert_int_equal(flagged(t, VIRQ_TEV_PIC_SET_IRQ, 4, VIRQ_TKF_MASKED,
+				 VIRQ_TKF_DEASSERT | VIRQ_TKF_COALESCED | VIRQ_TKF_LINE_UNKNOWN),
+			 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_IOAPIC_SET_IRQ, 4, VIRQ_TKF_MASKED,
+				 VIRQ_TKF_DEASSERT | VIRQ_TKF_LEVEL_TRIG | VIRQ_TKF_LINE_UNKNOWN),
+			 1);
+	/* the lowered one: open pins, the PIC's coalesced answer, the RTE's level trigger */
+	assert_int_equal(flagged(t, VIRQ_TEV_PIC_SET_IRQ, 4, VIRQ_TKF_DEASSERT | VIRQ_TKF_COALESCED,
+				 VIRQ_TKF_MASKED),
+			 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_IOAPIC_SET_IRQ, 4,
+				 VIRQ_TKF_DEASSERT | VIRQ_TKF_LEVEL_TRIG, VIRQ_TKF_MASKED),
+			 1);
+	/* a chip event with no kvm_set_irq just before in this thread: line unknown */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_INJ_VIRQ, inj, 3, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_PIC_SET_IRQ, pic_open, 5, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_PIC_SET_IRQ, 4, VIRQ_TKF_LINE_UNKNOWN, 0), 1);
+	/* delivery modes and triggers */
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc_nmi, 4, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_ACCEPT_IRQ, acc_lvl, 4, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0, VIRQ_DM_NMI << VIRQ_TKF_DM_SHIFT,
+				 VIRQ_TKF_IRR),
+			 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_ACCEPT_IRQ, 0x24,
+				 VIRQ_TKF_IRR | VIRQ_TKF_LEVEL_TRIG,
+				 VIRQ_TKF_DM_MASK << VIRQ_TKF_DM_SHIFT),
+			 1);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_IPI, ipi_deassert, 2, 1, NULL), 0);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_IPI, ipi_sipi, 2, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_IPI, 0,
+				 (VIRQ_DM_INIT << VIRQ_TKF_DM_SHIFT) | VIRQ_TKF_DEASSERT |
+					 VIRQ_TKF_LEVEL_TRIG,
+				 0),
+			 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_IPI, 9, VIRQ_DM_STARTUP << VIRQ_TKF_DM_SHIFT,
+				 VIRQ_TKF_DEASSERT | VIRQ_TKF_LEVEL_TRIG),
+			 1);
+	/* an NMI MSI (data delivery mode 4) */
+	msi_args(msi, 0, 0);
+	msi[1] = 0x400;
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_MSI_SET_IRQ, msi, 2, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_MSI_SET_IRQ, 0, VIRQ_DM_NMI << VIRQ_TKF_DM_SHIFT, 0),
+			 1);
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_INJ_VIRQ, reinj, 3, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_INJ_VIRQ, 0x30, 0, VIRQ_TKF_REINJECTED), 10);
+	assert_int_equal(flagged(t, VIRQ_TEV_INJ_VIRQ, 0x30, VIRQ_TKF_REINJECTED, 0), 1);
+	virq_trace_close(t);
+}
+
 static void test_filter_excludes_other_tgids_and_updates_at_run_time(void **state)
 {
 	struct virq_trace_opts o;
@@ -873,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_tp_btf_attached_with_raw_tp_twin_for_test_runs),
 		cmocka_unit_test(test_n_msi_give_n_counts_with_vector_and_apic_id),
 		cmocka_unit_test(test_posted_accept_moves_delivery_to_posted),
+		cmocka_unit_test(test_event_flags_follow_the_tracepoint_fields),
 		cmocka_unit_test(test_filter_excludes_other_tgids_and_updates_at_run_time),
 		cmocka_unit_test(test_source_to_accept_latency_is_histogrammed_per_delivery),
 		cmocka_unit_test(test_source_slot_expires_after_unrelated_events),
