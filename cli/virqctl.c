@@ -170,11 +170,12 @@ static void show_host_vms(const cJSON *r)
 	const cJSON *vm;
 	int n = 0;
 
-	printf("%-8s %-12s %-20s %5s  %s\n", "PID", "KIND", "NAME", "VCPUS", "COMMAND");
+	printf("%-8s %-12s %-20s %-8s %5s  %s\n", "PID", "KIND", "NAME", "STATE", "VCPUS",
+	       "COMMAND");
 	cJSON_ArrayForEach(vm, cJSON_GetObjectItemCaseSensitive(r, "vms"))
 	{
-		printf("%-8.0f %-12s %-20.20s %5.0f  %.60s\n", num(vm, "pid"), str(vm, "kind"),
-		       str(vm, "name"), num(vm, "vcpus"), str(vm, "cmdline"));
+		printf("%-8.0f %-12s %-20.20s %-8s %5.0f  %.60s\n", num(vm, "pid"), str(vm, "kind"),
+		       str(vm, "name"), str(vm, "state"), num(vm, "vcpus"), str(vm, "cmdline"));
 		n++;
 	}
 	if (!n)

@@ -1024,6 +1024,7 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 		cJSON *o = cJSON_CreateObject(), *vc;
 
 		cJSON_AddNumberToObject(o, "pid", vm->pid);
+		cJSON_AddStringToObject(o, "state", vm->pid == getpid() ? "ours" : "running");
 		cJSON_AddStringToObject(o, "kind", virq_disc_kind_name(vm->kind));
 		cJSON_AddStringToObject(o, "name", vm->name);
 		cJSON_AddNumberToObject(o, "vm_fds", vm->nr_vm_fds);
@@ -1033,6 +1034,24 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 		for (unsigned int k = 0; k < vm->nr_vcpus; k++)
 			cJSON_AddItemToArray(vc, cJSON_CreateNumber(vm->vcpus[k].tid));
 		cJSON_AddItemToArray(a, o);
+	}
+	/* Exited observed VMs, kept with their last numbers (observed.c). */
+	virqd_observed_refresh(d, true);
+	for (unsigned int i = 0; i < d->nr_obs; i++) {
+		const struct virqd_obs_vm *o = &d->obs[i];
+		cJSON *x;
+
+		if (o->state != VIRQD_OBS_EXITED)
+			continue;
+		x = cJSON_CreateObject();
+		cJSON_AddNumberToObject(x, "pid", o->pid);
+		cJSON_AddStringToObject(x, "state", "exited");
+		cJSON_AddStringToObject(x, "kind", o->kind ? o->kind : "other");
+		cJSON_AddStringToObject(x, "name", o->name);
+		cJSON_AddNumberToObject(x, "vm_fds", 0);
+		cJSON_AddNumberToObject(x, "vcpus", o->nr_vcpus);
+		cJSON_AddNumberToObject(x, "exited_s_ago", virqd_obs_exited_ago(o));
+		cJSON_AddItemToArray(a, x);
 	}
 	cJSON_AddNumberToObject(res, "skipped", skipped);
 	cJSON_AddBoolToObject(res, "traced", d->bpf_ok);

@@ -27,6 +27,7 @@ void virq_config_defaults(struct virq_config *c)
 	c->max_clients = 32;
 	c->client_queue_bytes = 4u << 20;
 	c->sample_ms = 1000;
+	c->obs_keep_exited_s = 300;
 	c->bpf_latency_sample = VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT;
 	c->max_vms = 16;
 	c->max_scenarios = 4;
@@ -253,6 +254,13 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 			goto bad;
 		}
 		c->sample_ms = (unsigned int)v;
+	} else if (!strcmp(d, "observed_keep_exited_s")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 0, 86400, &v)) {
+			snprintf(why, sizeof(why), "observed_keep_exited_s must be 0..86400");
+			goto bad;
+		}
+		c->obs_keep_exited_s = (unsigned int)v;
 	} else if (!strcmp(d, "max_vms")) {
 		WANT_ARGS(1);
 		if (parse_uint(w[1], 1, 256, &v)) {

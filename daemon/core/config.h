@@ -64,6 +64,7 @@ struct virq_config {
 	bool vm_posted;
 	bool vm_x2apic;
 	bool vm_pv_eoi;
+	unsigned int obs_keep_exited_s; /* how long an exited observed VM is kept, seconds */
 	unsigned int nr_observe; /* 0 = observe all */
 	struct virq_observe observe[VIRQ_CONF_OBSERVE_MAX];
 };

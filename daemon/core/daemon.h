@@ -66,6 +66,34 @@ struct virqd_vm {
 	bool trace_tainted;
 };
 
+/* An observed VM: a KVM VM of another process (daemon/core/observed.c). */
+#define VIRQD_MAX_OBS 64
+#define VIRQD_OBS_MAX_VCPUS 64
+#define VIRQD_OBS_SCAN_NS 2000000000ull /* /proc scanned at most every 2 s by the timer */
+enum virqd_obs_state {
+	VIRQD_OBS_SEEN = 0, /* by the tracer only, its process not (yet) in /proc */
+	VIRQD_OBS_RUNNING, /* its process holds a kvm-vm fd */
+	VIRQD_OBS_EXITED, /* its process or its last kvm-vm fd is gone: kept, not judged */
+};
+const char *virqd_obs_state_name(enum virqd_obs_state s);
+
+struct virqd_obs_vm {
+	pid_t pid;
+	uint32_t vm_id; /* the tracer's cookie of its struct kvm, 0 until a BPF event */
+	unsigned int nr_cookies; /* cookies seen for this process (VMs it created) */
+	char name[64]; /* as its VMM names it, else KVM's stats id "kvm-PID" */
+	bool named; /* name from its command line */
+	char stats_id[48];
+	const char *kind; /* "qemu", "firecracker", ... (static) */
+	unsigned int nr_vm_fds;
+	unsigned int nr_vcpus;
+	pid_t vcpu_tids[VIRQD_OBS_MAX_VCPUS];
+	unsigned int nr_vcpu_tids;
+	enum virqd_obs_state state;
+	bool present; /* found in the last /proc scan */
+	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
+};
+
 /* Cookies of destroyed VMs (the kernel may reuse a struct kvm address). */
 #define VIRQD_RETIRED_IDS 64
 
@@ -83,6 +111,7 @@ struct virqd_counters {
 	uint64_t jobs_abandoned; /* jobs still running at shutdown (their VMs leaked) */
 	uint64_t trace_unattributed; /* virqd-process BPF events of no known VM (last xcheck) */
 	uint64_t trace_vm_learnt; /* VM cookies learnt from vCPU threads */
+	uint64_t obs_dropped; /* observed VMs beyond VIRQD_MAX_OBS: not tracked */
 };
 
 struct virqd {
@@ -111,6 +140,10 @@ struct virqd {
 	unsigned int next_vm_id;
 	uint32_t retired_ids[VIRQD_RETIRED_IDS];
 	unsigned int nr_retired;
+
+	struct virqd_obs_vm obs[VIRQD_MAX_OBS]; /* observed VMs (observed.c) */
+	unsigned int nr_obs;
+	uint64_t obs_scanned_ns;
 
 	struct virqd_jobs jobs; /* vm.scenario workers */
 	unsigned int ctl_subscribers; /* trace subscribers when the ring was last read */
@@ -166,6 +199,13 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 /* Ring records of our own process: learns which tracer cookie belongs to which of our VMs
  * (by the vCPU thread ids). Exposed for tests. Returns true when a new cookie was learnt. */
 bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id);
+
+/* Observed VMs (daemon/core/observed.c): rescans /proc (at most every VIRQD_OBS_SCAN_NS
+ * unless force) and the tracer's VMs, marks VMs gone as exited, forgets exited ones after
+ * cfg.obs_keep_exited_s. Event loop thread. */
+void virqd_observed_refresh(struct virqd *d, bool force);
+/* Seconds since an exited VM exited (0 if it has not). */
+double virqd_obs_exited_ago(const struct virqd_obs_vm *o);
 
 /* VM glue (daemon/core/vms.c). */
 struct virqd_vm *virqd_vm_find(struct virqd *d, const char *name_or_id);

@@ -359,57 +359,82 @@ static int point_to_stats(const struct virq_trace_point *p, void *ctx)
 	return 0;
 }
 
-/* Observed VMs: one stats VM per BPF-seen VM of another process. */
+/* Observed VMs: one stats VM per VM of the observed-VM model (observed.c), named and
+ * sized as there. */
 struct obs_ctx {
 	struct virq_stats_snapshot *s;
 	uint32_t ids[VIRQ_STATS_MAX_VMS];
+	pid_t tgids[VIRQ_STATS_MAX_VMS];
+	bool only_vm[VIRQ_STATS_MAX_VMS];
 	struct virq_stats_vm *vms[VIRQ_STATS_MAX_VMS];
 	unsigned int n;
 };
 
-static int vm_to_stats(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
+static void obs_to_stats(struct virqd *d, struct obs_ctx *oc)
 {
-	struct obs_ctx *oc = ctx;
-	char name[VIRQ_STATS_NAME_MAX];
-	struct virq_stats_vm *sv;
+	for (unsigned int i = 0; i < d->nr_obs && oc->n < VIRQ_STATS_MAX_VMS; i++) {
+		const struct virqd_obs_vm *o = &d->obs[i];
+		struct virq_stats_vm *sv;
 
-	if ((pid_t)vm->userspace_pid == getpid() || oc->n == VIRQ_STATS_MAX_VMS)
-		return 0;
-	snprintf(name, sizeof(name), "%.*s", (int)sizeof(vm->stats_id), vm->stats_id);
-	sv = virq_stats_add_vm(oc->s, name, VIRQ_VM_MODE_OBSERVED, VIRQ_VM_ORIGIN_OBSERVED, 0,
-			       (int32_t)vm->userspace_pid);
-	if (!sv) {
-		oc->s->stats_dropped++;
-		return 0;
+		sv = virq_stats_add_vm(oc->s, o->name, VIRQ_VM_MODE_OBSERVED,
+				       VIRQ_VM_ORIGIN_OBSERVED, o->nr_vcpus, (int32_t)o->pid);
+		if (!sv) {
+			oc->s->stats_dropped++;
+			continue;
+		}
+		oc->ids[oc->n] = o->vm_id;
+		oc->tgids[oc->n] = o->pid;
+		oc->only_vm[oc->n] = o->nr_vm_fds <= 1 && o->nr_cookies <= 1;
+		oc->vms[oc->n++] = sv;
 	}
-	oc->ids[oc->n] = vm_id;
-	oc->vms[oc->n++] = sv;
-	return 0;
+}
+
+/* The observed VM an event counts for: its cookie, or its process's when the process has
+ * one VM and the event named none (an irqfd written by one of its threads). */
+static struct virq_stats_vm *obs_stats_vm(const struct obs_ctx *oc, const struct virq_trace_key *k)
+{
+	for (unsigned int i = 0; i < oc->n; i++)
+		if ((oc->ids[i] && oc->ids[i] == k->vm_id) ||
+		    (k->vm_id == VIRQ_TRACE_VM_NONE && oc->only_vm[i] &&
+		     (pid_t)k->tgid == oc->tgids[i]))
+			return oc->vms[i];
+	return NULL;
 }
 
 static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void *ctx)
 {
 	struct obs_ctx *oc = ctx;
-	struct virq_stats_vm *sv = NULL;
+	struct virq_stats_vm *sv = obs_stats_vm(oc, k);
+	uint32_t dm = VIRQ_TKF_DM(k->flags);
 	int path = -1;
 
-	for (unsigned int i = 0; i < oc->n; i++)
-		if (oc->ids[i] == k->vm_id)
-			sv = oc->vms[i];
 	if (!sv)
 		return 0;
 	switch (k->event) {
 	case VIRQ_TEV_MSI_SET_IRQ:
-		path = VIRQ_SPATH_MSI;
+	case VIRQ_TEV_APIC_IPI:
+		/* Fixed and lowest-priority messages on their path; NMIs on the NMI path;
+		 * INIT, SIPI and de-assertions are no interrupts. */
+		if (k->flags & VIRQ_TKF_DEASSERT)
+			return 0;
+		if (dm == VIRQ_DM_NMI)
+			path = VIRQ_SPATH_NMI;
+		else if (dm <= VIRQ_DM_LOWEST)
+			path = k->event == VIRQ_TEV_MSI_SET_IRQ ? VIRQ_SPATH_MSI : VIRQ_SPATH_IPI;
+		else
+			return 0;
 		break;
 	case VIRQ_TEV_IOAPIC_SET_IRQ:
-		path = VIRQ_SPATH_IOAPIC;
-		break;
 	case VIRQ_TEV_PIC_SET_IRQ:
-		path = VIRQ_SPATH_PIC;
-		break;
-	case VIRQ_TEV_APIC_IPI:
-		path = VIRQ_SPATH_IPI;
+		/* One GSI assertion feeds both chips: each counts only what it passed on
+		 * (neither masked nor a de-assertion); what it coalesced is its coalesced. */
+		if (k->flags & (VIRQ_TKF_DEASSERT | VIRQ_TKF_MASKED | VIRQ_TKF_LINE_UNKNOWN))
+			return 0;
+		path = k->event == VIRQ_TEV_PIC_SET_IRQ ? VIRQ_SPATH_PIC : VIRQ_SPATH_IOAPIC;
+		if (k->flags & VIRQ_TKF_COALESCED) {
+			sv->path[path].coalesced += value;
+			return 0;
+		}
 		break;
 	case VIRQ_TEV_APICV_ACCEPT_IRQ:
 		path = VIRQ_SPATH_POSTED;
@@ -437,7 +462,7 @@ static int hist_to_stats(const struct virq_trace_hist_key *k, const struct virq_
 	if (k->hist != VIRQ_THIST_SRC_TO_ACCEPT)
 		return 0;
 	for (unsigned int i = 0; i < oc->n; i++) {
-		if (oc->ids[i] != k->vm_id)
+		if (!oc->ids[i] || oc->ids[i] != k->vm_id)
 			continue;
 		for (int sl = 0; sl < VIRQ_STATS_HIST_SLOTS && sl < VIRQ_TRACE_HIST_SLOTS; sl++)
 			oc->vms[i]->latency[VIRQ_SPATH_MSI].slot[sl] += v->slots[sl];
@@ -465,6 +490,9 @@ void virqd_sample(struct virqd *d)
 	s->daemon_start_unix = d->start_unix;
 	for (unsigned int i = 0; i < d->nr_vms; i++)
 		sample_own_vm(s, &d->vms[i], ks, KS_MAX, gl);
+	oc->s = s;
+	virqd_observed_refresh(d, false);
+	obs_to_stats(d, oc);
 	if (d->trace) {
 		/* A filter on process names follows processes that start later. */
 		for (unsigned int i = 0; i < d->cfg.nr_observe; i++)
@@ -472,9 +500,7 @@ void virqd_sample(struct virqd *d)
 				virqd_trace_apply_filter(d);
 				break;
 			}
-		oc->s = s;
 		virq_trace_points(d->trace, point_to_stats, s);
-		virq_trace_read_vms(d->trace, vm_to_stats, oc);
 		virq_trace_read_counters(d->trace, counter_to_stats, oc);
 		virq_trace_read_hist(d->trace, hist_to_stats, oc);
 		s->ringbuf_drops = virq_trace_drops(d->trace);
@@ -521,6 +547,10 @@ struct xc_kctx {
 	pid_t tgid;
 	uint32_t vm_id;
 	bool grow; /* observed VM: vCPU slots created as seen */
+	/* Observed VM alone in its process: events of that process that no VM was found for
+	 * (an MSI through an irqfd written by one of its threads: write(2), not a KVM ioctl,
+	 * names no VM) are its own. */
+	bool only_vm;
 	/* Owned VM: kernel source events are split by the path of their vector. */
 	const struct virqd_vecmap *map;
 	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
@@ -564,6 +594,103 @@ static struct virq_xcheck_vcpu *xc_vcpu_by(struct xc_kctx *kc, uint32_t id, bool
 	return &kc->vcpus[kc->vm->nr_vcpus++];
 }
 
+/*
+ * Observed VMs: what each event means, from the fields the programs keep (trace_abi.h
+ * VIRQ_TKF_*), as KVM's own code produces them:
+ *  - kvm_set_irq: one source event per assertion (level 1) of a GSI, whatever chips it is
+ *    routed to (kvm_set_irq -> kvm_irq_map_gsi -> each route's set function);
+ *  - kvm_pic_set_irq / kvm_ioapic_set_irq: the chip's outcome of that line change: masked
+ *    (IMR bit, RTE mask bit: ioapic_service and pic_update_irq do nothing), coalesced
+ *    (the tracepoint's flag: an edge already pending), a de-assertion (no interrupt), or
+ *    passed on: the 8259A's through ExtINT (no accept, no LAPIC EOI), the IOAPIC's as a
+ *    message accepted by LAPICs (an edge RTE; a level RTE is gated by remote IRR);
+ *  - kvm_msi_set_irq / kvm_apic_ipi: fixed and lowest-priority messages are sources of
+ *    accepts on their vector; NMI, INIT and SIPI are counted by kind;
+ *  - kvm_apic_accept_irq: fixed and lowest priority go to IRR and wait for an EOI;
+ *    the other delivery modes are counted per vCPU and never wait for one.
+ */
+static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k, uint64_t value)
+{
+	struct virq_xcheck_vm *vm = kc->vm;
+	struct virq_xcheck_vcpu *vc;
+	uint32_t vec = k->arg, dm = VIRQ_TKF_DM(k->flags);
+	bool deassert = k->flags & VIRQ_TKF_DEASSERT;
+
+	switch (k->event) {
+	case VIRQ_TEV_SET_IRQ:
+		if (deassert)
+			vm->k_deasserts += value;
+		else
+			vm->k_gsi_asserts += value;
+		break;
+	case VIRQ_TEV_PIC_SET_IRQ:
+		vm->kern[VIRQ_XC_PATH_PIC].source_tp = VIRQ_XC_TP_PIC_SET_IRQ;
+		if (deassert || (k->flags & VIRQ_TKF_LINE_UNKNOWN))
+			break;
+		if (k->flags & VIRQ_TKF_MASKED)
+			vm->k_masked[VIRQ_XC_PATH_PIC] += value;
+		else if (k->flags & VIRQ_TKF_COALESCED)
+			vm->k_line_coalesced[VIRQ_XC_PATH_PIC] += value;
+		else
+			vm->k_pic_delivered += value;
+		break;
+	case VIRQ_TEV_IOAPIC_SET_IRQ:
+		vm->kern[VIRQ_XC_PATH_IOAPIC].source_tp = VIRQ_XC_TP_IOAPIC_SET_IRQ;
+		if (deassert || (k->flags & VIRQ_TKF_LINE_UNKNOWN))
+			break;
+		if (k->flags & VIRQ_TKF_MASKED) {
+			vm->k_masked[VIRQ_XC_PATH_IOAPIC] += value;
+		} else if (k->flags & VIRQ_TKF_COALESCED) {
+			vm->k_line_coalesced[VIRQ_XC_PATH_IOAPIC] += value;
+		} else if (k->flags & VIRQ_TKF_LEVEL_TRIG) {
+			vm->k_ioapic_level += value;
+			if (k->aux < VIRQ_XC_NR_VECTORS)
+				vm->level_vectors[k->aux / 64] |= 1ull << (k->aux % 64);
+		} else if (dm <= VIRQ_DM_LOWEST) {
+			vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
+			if (k->aux < VIRQ_XC_NR_VECTORS)
+				vm->k_source_vec[k->aux] += value;
+		}
+		break;
+	case VIRQ_TEV_MSI_SET_IRQ:
+	case VIRQ_TEV_APIC_IPI: {
+		int p = k->event == VIRQ_TEV_MSI_SET_IRQ ? VIRQ_XC_PATH_MSI : VIRQ_XC_PATH_IPI;
+
+		vm->kern[p].source_tp = k->event == VIRQ_TEV_MSI_SET_IRQ ? VIRQ_XC_TP_MSI_SET_IRQ :
+									   VIRQ_XC_TP_APIC_IPI;
+		if (deassert)
+			break;
+		if (dm == VIRQ_DM_NMI) {
+			vm->kern[VIRQ_XC_PATH_NMI].source += value;
+		} else if (dm <= VIRQ_DM_LOWEST) {
+			vm->kern[p].source += value;
+			if (vec < VIRQ_XC_NR_VECTORS)
+				vm->k_source_vec[vec] += value;
+		}
+		break;
+	}
+	case VIRQ_TEV_APIC_ACCEPT_IRQ:
+		vc = xc_vcpu_by(kc, k->aux, true);
+		if (!vc)
+			break;
+		vc->k_accept_dm[dm] += value;
+		if ((k->flags & VIRQ_TKF_IRR) && vec < VIRQ_XC_NR_VECTORS)
+			vc->k_accept[vec] += value;
+		break;
+	case VIRQ_TEV_INJ_VIRQ:
+		if (k->vcpu_id == VIRQ_TRACE_VCPU_NONE || !(vc = xc_vcpu_by(kc, k->vcpu_id, false)))
+			break;
+		vc->k_inj_virq += value;
+		if (k->flags & VIRQ_TKF_REINJECTED)
+			vc->k_reinj += value;
+		else if (!k->aux && vec < VIRQ_XC_NR_VECTORS)
+			vc->k_inj[vec] += value;
+		break;
+	default:
+		break;
+	}
+}
+
 static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *ctx)
 {
 	struct xc_kctx *kc = ctx;
@@ -571,8 +698,24 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 	struct virq_xcheck_vcpu *vc;
 	uint32_t vec = k->arg;
 
-	if ((pid_t)k->tgid != kc->tgid || (kc->vm_id && k->vm_id != kc->vm_id))
+	if ((pid_t)k->tgid != kc->tgid || (kc->vm_id && k->vm_id != kc->vm_id &&
+					   !(kc->only_vm && k->vm_id == VIRQ_TRACE_VM_NONE)))
 		return 0;
+	if (!kc->map) {
+		switch (k->event) {
+		case VIRQ_TEV_SET_IRQ:
+		case VIRQ_TEV_PIC_SET_IRQ:
+		case VIRQ_TEV_IOAPIC_SET_IRQ:
+		case VIRQ_TEV_MSI_SET_IRQ:
+		case VIRQ_TEV_APIC_IPI:
+		case VIRQ_TEV_APIC_ACCEPT_IRQ:
+		case VIRQ_TEV_INJ_VIRQ:
+			xc_observed_event(kc, k, value);
+			return 0;
+		default:
+			break;
+		}
+	}
 	switch (k->event) {
 	case VIRQ_TEV_MSI_SET_IRQ: {
 		int p = kc->map ? owned_msi_path(kc, vec, value) : VIRQ_XC_PATH_MSI;
@@ -934,23 +1077,6 @@ static void xc_note(struct virq_xcheck_report *rep, const char *vm, int path, co
 	}
 }
 
-struct xc_obs {
-	uint32_t ids[VIRQ_XC_MAX_VMS];
-	struct virq_trace_vm vms[VIRQ_XC_MAX_VMS];
-	unsigned int n;
-};
-
-static int vm_to_xc(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
-{
-	struct xc_obs *o = ctx;
-
-	if ((pid_t)vm->userspace_pid == getpid() || o->n == VIRQ_XC_MAX_VMS)
-		return 0;
-	o->ids[o->n] = vm_id;
-	o->vms[o->n++] = *vm;
-	return 0;
-}
-
 enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
 					cJSON **res, char *msg, size_t msglen)
 {
@@ -963,7 +1089,6 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		calloc((size_t)VIRQ_XC_MAX_VMS * VIRQ_XC_MAX_VCPUS, sizeof(*vcpus));
 	struct virq_guest_ledger *gl = malloc(sizeof(*gl));
 	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
-	struct xc_obs *obs = calloc(1, sizeof(*obs));
 	struct xc_attr *attr = calloc(VIRQ_XC_MAX_VMS, sizeof(*attr));
 	struct virq_xcheck_report *rep = virq_xcheck_report_new();
 	struct xc_unattr un = { .d = d, .pid = getpid() };
@@ -973,7 +1098,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	char note[160];
 	int r;
 
-	if (!xvms || !vcpus || !gl || !ks || !obs || !attr || !rep) {
+	if (!xvms || !vcpus || !gl || !ks || !attr || !rep) {
 		snprintf(msg, msglen, "out of memory");
 		e = VIRQ_E_INTERNAL;
 		goto out;
@@ -1045,23 +1170,31 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		if (!strcmp(attr[i].how, "only-vm"))
 			un.events = 0;
 	d->cnt.trace_unattributed = un.events;
+	/* Observed VMs: the running ones of the observed-VM model, as named there; exited ones
+	 * are judged no more (listed under sources.exited_vms). */
 	if (d->trace && !only) {
-		virq_trace_read_vms(d->trace, vm_to_xc, obs);
-		for (unsigned int i = 0; i < obs->n && nvm < VIRQ_XC_MAX_VMS; i++) {
+		virqd_observed_refresh(d, true);
+		for (unsigned int i = 0; i < d->nr_obs && nvm < VIRQ_XC_MAX_VMS; i++) {
+			const struct virqd_obs_vm *o = &d->obs[i];
 			struct virq_xcheck_vm *xv = &xvms[nvm];
 			struct xc_kctx kc = {
 				.vm = xv,
 				.vcpus = &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS],
-				.tgid = (pid_t)obs->vms[i].userspace_pid,
-				.vm_id = obs->ids[i],
+				.tgid = o->pid,
+				.vm_id = o->vm_id,
 				.grow = true,
+				.only_vm = o->nr_vm_fds <= 1 && o->nr_cookies <= 1,
 			};
 
+			if (o->state == VIRQD_OBS_EXITED)
+				continue;
 			virq_xcheck_vm_init(xv);
 			snprintf(xv->name, sizeof(xv->name), "%.*s", (int)sizeof(xv->name) - 1,
-				 obs->vms[i].stats_id);
-			xv->flags = VIRQ_XC_VM_TRACED;
+				 o->name);
+			xv->flags = VIRQ_XC_VM_TRACED | VIRQ_XC_VM_LAPIC_IN_KERNEL;
 			xv->vcpus = kc.vcpus;
+			if (!kc.vm_id && !kc.only_vm)
+				continue; /* nothing can be attributed to it yet */
 			virq_trace_read_counters(d->trace, counter_to_xc, &kc);
 			xc_mark_used(xv);
 			nvm++;
@@ -1119,6 +1252,19 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	cJSON_AddBoolToObject(src, "bpf", d->bpf_ok);
 	cJSON_AddStringToObject(src, "bpf_reason", d->bpf_ok ? "" : d->bpf_why);
 	cJSON_AddNumberToObject(src, "bpf_unattributed", (double)un.events);
+	arr = cJSON_AddArrayToObject(src, "exited_vms");
+	for (unsigned int i = 0; i < d->nr_obs; i++) {
+		const struct virqd_obs_vm *o = &d->obs[i];
+		cJSON *x;
+
+		if (o->state != VIRQD_OBS_EXITED)
+			continue;
+		x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "vm", o->name);
+		cJSON_AddNumberToObject(x, "pid", o->pid);
+		cJSON_AddNumberToObject(x, "exited_s_ago", virqd_obs_exited_ago(o));
+		cJSON_AddItemToArray(arr, x);
+	}
 	arr = cJSON_AddArrayToObject(src, "attribution");
 	for (unsigned int i = 0; i < nown; i++) {
 		cJSON *o = cJSON_CreateObject(), *cf;
@@ -1155,7 +1301,6 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 out:
 	virq_xcheck_report_free(rep);
 	free(attr);
-	free(obs);
 	free(ks);
 	free(gl);
 	free(vcpus);

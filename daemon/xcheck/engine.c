@@ -744,6 +744,132 @@ static void check_eoi(struct ctx *x, unsigned int p)
 	emit(x, &c);
 }
 
+/*
+ * Observed VMs (VMs of other processes: no VMM ledger, no guest ledger): KVM's own chain
+ * per (vCPU, vector), as arch/x86/kvm runs it:
+ *   accept    kvm_apic_accept_irq of a fixed or lowest-priority interrupt (__apic_accept_irq
+ *             sets the vector in IRR; NMI, SMI, INIT, SIPI and ExtINT never take an EOI and
+ *             are left out, k_accept_dm[] counts them);
+ *   injection kvm_inj_virq (svm_inject_irq / vmx_inject_irq: kvm_cpu_get_interrupt moved the
+ *             vector from IRR to ISR); a re-injection (reinjected=1, an exit interrupted the
+ *             delivery, SDM Vol. 3C 27.2.4) is the same interrupt and is left out;
+ *   EOI       kvm_eoi from apic_set_eoi: the guest's EOI write, the x2APIC EOI MSR, or PV EOI
+ *             (apic_sync_pv_eoi_from_guest calls apic_set_eoi too), with the vector taken
+ *             out of ISR.
+ * An accept of a vector already in IRR merges into it (SDM Vol. 3A 11.8.4): accepts beyond
+ * injections are IRR merging, reported as coalesced, not lost. The 8259A's interrupts are
+ * injected too (ExtINT through LINT0) but EOI'd at the PIC: a shortfall up to the VM's PIC
+ * deliveries cannot be told from a missing EOI (unobservable). Without kvm_inj_virq
+ * (APICv/AVIC hosts inject without it; PVM hosts never fire it) merging cannot be told
+ * from loss: a shortfall is unobservable with its bound. EOIs beyond what was accepted for
+ * a cell are accepts this VM was not credited with (an attribution gap, e.g. an MSI from a
+ * kernel thread), never "spurious": KVM traces an EOI only for a vector in ISR.
+ */
+static void check_eoi_observed(struct ctx *x, unsigned int p)
+{
+	const struct virq_xcheck_vm *vm = x->vm;
+	struct virq_xcheck_check c;
+	uint64_t acc = 0, inj = 0, eoi = 0, exp = 0, merged = 0, shortfall = 0, surplus = 0;
+	uint64_t cells = 0, reinj = 0;
+	int short_vcpu = -1, short_vec = -1, sur_vcpu = -1, sur_vec = -1;
+	bool have_inj = x->in->tp[VIRQ_XC_TP_INJ_VIRQ].state == VIRQ_XC_SRC_LIVE;
+
+	if (!(vm->flags & VIRQ_XC_VM_TRACED))
+		return;
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++)
+		reinj += vm->vcpus[i].k_reinj;
+	for (unsigned int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
+		if (!vec_in_group(vm, v, p))
+			continue;
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			const struct virq_xcheck_vcpu *vc = &vm->vcpus[i];
+			uint64_t a = vc->k_accept[v], n = vc->k_inj[v], e = vc->k_eoi[v], d;
+
+			if (!a && !n && !e)
+				continue;
+			cells++;
+			acc += a;
+			inj += n;
+			eoi += e;
+			d = have_inj ? min64(a, n) : a;
+			merged += have_inj ? sub0(a, n) : 0;
+			exp += d;
+			if (d > e) {
+				shortfall += d - e;
+				if (short_vcpu < 0) {
+					short_vcpu = (int)vc->vcpu_id;
+					short_vec = (int)v;
+				}
+			} else if (e > d) {
+				surplus += e - d;
+				if (sur_vcpu < 0) {
+					sur_vcpu = (int)vc->vcpu_id;
+					sur_vec = (int)v;
+				}
+			}
+		}
+	}
+	if (!acc && !eoi)
+		return;
+	check_init(x, &c, p, VIRQ_XC_K_EOI, -1, -1);
+	value_add(&c, "kvm_apic_accept_irq", acc);
+	value_add(&c, "kvm_inj_virq", inj);
+	value_add(&c, "kvm_eoi", eoi);
+	value_add(&c, "irr_merged", merged);
+	value_add(&c, "kvm_inj_virq(reinjected)", reinj);
+	c.expected = exp;
+	c.observed = eoi - surplus;
+	c.coalesced = merged;
+	if (!tp_usable(x, &c, VIRQ_XC_TP_APIC_ACCEPT_IRQ) || !tp_usable(x, &c, VIRQ_XC_TP_EOI)) {
+		emit(x, &c);
+		return;
+	}
+	if (surplus) {
+		c.verdict = VIRQ_XC_UNOBSERVABLE;
+		c.index = sur_vec;
+		detail(&c,
+		       "%llu EOIs beyond the accepts credited to this VM (first at vCPU %d vector "
+		       "%d): accepts not attributed to it, so the chain cannot be judged",
+		       (unsigned long long)surplus, sur_vcpu, sur_vec);
+	} else if (!shortfall) {
+		c.verdict = merged ? VIRQ_XC_COALESCED : VIRQ_XC_CONSISTENT;
+		detail(&c, "every %s interrupt took its EOI (%llu); %llu accepts merged in IRR",
+		       have_inj ? "injected" : "accepted", (unsigned long long)eoi,
+		       (unsigned long long)merged);
+	} else if (shortfall <= inflight_bound(x, cells)) {
+		c.verdict = VIRQ_XC_PENDING;
+		c.pending = shortfall;
+		detail(&c,
+		       "%llu interrupts not EOI'd yet (in service or in IRR, within the "
+		       "in-flight bound)",
+		       (unsigned long long)shortfall);
+	} else if (!have_inj) {
+		c.verdict = VIRQ_XC_UNOBSERVABLE;
+		c.coalesced = shortfall;
+		c.index = short_vec;
+		detail(&c,
+		       "%llu accepts without an EOI (first at vCPU %d vector %d): merged in IRR "
+		       "or lost, kvm_inj_virq %s cannot tell",
+		       (unsigned long long)shortfall, short_vcpu, short_vec,
+		       virq_xcheck_src_state_name(x->in->tp[VIRQ_XC_TP_INJ_VIRQ].state));
+	} else if (shortfall <= inflight_bound(x, cells) + vm->k_pic_delivered) {
+		c.verdict = VIRQ_XC_UNOBSERVABLE;
+		c.index = short_vec;
+		detail(&c,
+		       "%llu injections without an EOI, within the %llu interrupts the 8259A "
+		       "passed on (EOI'd at the PIC, not the LAPIC)",
+		       (unsigned long long)shortfall, (unsigned long long)vm->k_pic_delivered);
+	} else {
+		c.verdict = VIRQ_XC_LOST;
+		c.index = short_vec;
+		detail(&c,
+		       "%llu interrupts injected from the LAPIC never took an EOI (first at vCPU "
+		       "%d vector %d)",
+		       (unsigned long long)shortfall, short_vcpu, short_vec);
+	}
+	emit(x, &c);
+}
+
 /* Observed-only VMs: source events per vector -> accepts per vector. One message may reach
  * several CPUs (broadcast, logical), so accepts >= sources is consistent; a shortfall is a
  * source event that reached no LAPIC (masked pin, disabled LAPIC, lost). */
@@ -803,6 +929,11 @@ static void check_source_accept_by_vector(struct ctx *x, unsigned int p)
 	check_init(x, &c, p, VIRQ_XC_K_ACCEPT, -1, first);
 	value_add(&c, ntp == 1 ? virq_xcheck_tp_name(tps[0]) : "bpf.source", src);
 	value_add(&c, "kvm_apic_accept_irq", acc);
+	/* What the chips' tracepoints said of the line changes not counted as sources. */
+	if (p < VIRQ_XC_PATH__COUNT && (vm->k_masked[p] || vm->k_line_coalesced[p])) {
+		value_add(&c, "masked", vm->k_masked[p]);
+		value_add(&c, "coalesced", vm->k_line_coalesced[p]);
+	}
 	/* Observed: source events matched by an accept of the same vector (fan-out beyond one
 	 * accept per source is not counted, so a shortfall on one vector cannot hide behind a
 	 * broadcast on another). */
@@ -1345,7 +1476,10 @@ static void run_vm(struct ctx *x)
 		} else if (vm->flags & VIRQ_XC_VM_TRACED) {
 			check_source_accept_by_vector(x, p);
 		}
-		check_eoi(x, p);
+		if (owned)
+			check_eoi(x, p);
+		else
+			check_eoi_observed(x, p);
 	}
 	if (owned) {
 		/* Without an in-kernel LAPIC nothing fires kvm_apic_accept_irq for the VM. */
@@ -1356,7 +1490,10 @@ static void run_vm(struct ctx *x)
 	} else if (vm->flags & VIRQ_XC_VM_TRACED) {
 		check_source_accept_by_vector(x, VIRQ_XC_PATH_VM);
 	}
-	check_eoi(x, VIRQ_XC_PATH_VM); /* vectors used, path unknown */
+	if (owned)
+		check_eoi(x, VIRQ_XC_PATH_VM); /* vectors used, path unknown */
+	else
+		check_eoi_observed(x, VIRQ_XC_PATH_VM);
 	check_unclaimed(x);
 	check_stats(x);
 	check_exits(x);

@@ -201,6 +201,13 @@ struct virq_xcheck_vcpu {
 	uint64_t k_accept[VIRQ_XC_NR_VECTORS]; /* kvm_apic_accept_irq with this target */
 	uint64_t k_eoi[VIRQ_XC_NR_VECTORS]; /* kvm_eoi with the real vector, this vCPU */
 	uint64_t k_eoi_none; /* kvm_eoi with vector -1 (ISR was empty at the guest's EOI) */
+	/* Observed VMs: kvm_inj_virq of this vector on this vCPU, re-injections and soft
+	 * events left out (one per interrupt moved from IRR to ISR) */
+	uint64_t k_inj[VIRQ_XC_NR_VECTORS];
+	uint64_t k_reinj; /* kvm_inj_virq re-injections (the same interrupt again) */
+	/* kvm_apic_accept_irq by delivery mode (enum virq_delivery_mode), every vector: only
+	 * fixed and lowest priority (in k_accept) wait for an EOI */
+	uint64_t k_accept_dm[8];
 	uint64_t k_posted; /* kvm_apicv_accept_irq, this target */
 	uint64_t k_inj_virq; /* kvm_inj_virq on this vCPU */
 	uint64_t k_userspace_exit[VIRQ_XC_EXIT_REASONS]; /* kvm_userspace_exit by reason */
@@ -242,6 +249,16 @@ struct virq_xcheck_vm {
 	uint8_t vector_path[VIRQ_XC_NR_VECTORS];
 	/* Vectors routed level-triggered (IOAPIC RTE trigger mode 1): bit v of word v / 64. */
 	uint64_t level_vectors[VIRQ_XC_NR_VECTORS / 64];
+	/* Observed VMs, what the chips' tracepoints say of each line change and message
+	 * (kvm_pic_set_irq's IMR and coalesced, kvm_ioapic_set_irq's RTE and coalesced):
+	 * changes on masked pins, assertions the chip coalesced, de-assertions, and
+	 * assertions the 8259A passed on (ExtINT: injected without an accept or an EOI). */
+	uint64_t k_masked[VIRQ_XC_PATH__COUNT];
+	uint64_t k_line_coalesced[VIRQ_XC_PATH__COUNT];
+	uint64_t k_deasserts; /* kvm_set_irq with level 0 */
+	uint64_t k_gsi_asserts; /* kvm_set_irq with level 1: one source event per assertion */
+	uint64_t k_pic_delivered;
+	uint64_t k_ioapic_level; /* assertions on level-triggered RTEs (remote IRR gates them) */
 };
 
 /* Deviation evidence (the daemon derives these from guest ledger sequence numbers, guest

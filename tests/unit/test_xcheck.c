@@ -431,13 +431,60 @@ static void test_observed_only_vm_checks_sources_accepts_and_eois_per_vector(voi
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_ACCEPT), VIRQ_XC_LOST);
 	assert_int_equal(find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_ACCEPT, -1)->index, 0x30);
 
-	/* An accept never delivered (no kvm_eoi with the vector). */
+	/* An accept without an EOI. Without kvm_inj_virq (silent here, as on APICv and PVM
+	 * hosts) it may have merged into the vector pending in IRR (SDM 11.8.4): never
+	 * "lost", unobservable with the bound. */
 	f->vcpu[0].k_accept[0x30] = 4;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
+	assert_int_equal(find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI, -1)->coalesced, 1);
+	/* With kvm_inj_virq live (SVM, VMX without APICv): 3 injections for 4 accepts is one
+	 * merge in IRR, every injection EOI'd: coalesced. */
+	virq_xcheck_source_set(&f->in.tp[VIRQ_XC_TP_INJ_VIRQ], VIRQ_XC_SRC_LIVE, NULL);
+	f->vcpu[0].k_inj[0x30] = 3;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_COALESCED);
+	assert_int_equal(find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI, -1)->coalesced, 1);
+	/* Four injected, three EOI'd, the VM quiesced: an interrupt KVM injected from the
+	 * LAPIC never took its EOI. */
+	f->vcpu[0].k_inj[0x30] = 4;
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_LOST);
-	/* Delivered on another vCPU than accepted. */
+	/* ... unless the 8259A passed on as many interrupts (EOI'd at the PIC): then the
+	 * shortfall cannot be told from them. */
+	f->vm.k_pic_delivered = 1;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
+	f->vm.k_pic_delivered = 0;
+	/* A re-injection is the same interrupt again: not expected to take another EOI. */
+	f->vcpu[0].k_inj[0x30] = 3;
+	f->vcpu[0].k_reinj = 5;
+	f->vcpu[0].k_accept[0x30] = 3;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_CONSISTENT);
+	/* EOIs on another vCPU than accepted: KVM EOIs only what it injected there, so the
+	 * accepts were credited elsewhere (an attribution gap), never misrouted or spurious
+	 * for a VM nothing else says more of. */
 	f->vcpu[0].k_eoi[0x30] = 0;
-	f->vcpu[1].k_eoi[0x30] = 4;
-	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_MISROUTED);
+	f->vcpu[1].k_eoi[0x30] = 3;
+	f->vcpu[1].k_inj[0x30] = 3;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
+}
+
+/* NMI, INIT and SIPI acceptances never wait for an EOI: only fixed and lowest priority
+ * go through IRR (__apic_accept_irq). The daemon keeps them out of k_accept; the
+ * chain of a healthy guest that also took NMIs and INIT/SIPI is consistent. */
+static void test_observed_vm_nmi_init_sipi_accepts_take_no_eoi(void **state)
+{
+	struct fx *f = *state;
+
+	f->vm.flags = VIRQ_XC_VM_TRACED;
+	virq_xcheck_source_set(&f->in.tp[VIRQ_XC_TP_INJ_VIRQ], VIRQ_XC_SRC_LIVE, NULL);
+	f->vm.vector_path[0xec] = VIRQ_XC_PATH_VM;
+	f->vcpu[1].k_accept_dm[VIRQ_DM_NMI] = 9996;
+	f->vcpu[1].k_accept_dm[VIRQ_DM_INIT] = 2;
+	f->vcpu[1].k_accept_dm[VIRQ_DM_STARTUP] = 2;
+	f->vcpu[0].k_accept[0xec] = 4100;
+	f->vcpu[0].k_inj[0xec] = 4100;
+	f->vcpu[0].k_eoi[0xec] = 4099; /* one in service at sampling */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_PENDING);
+	f->vcpu[0].k_eoi[0xec] = 4100;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_CONSISTENT);
 }
 
 /* --- vectors without a path attribution (the daemon's observed view) ---------------- */
@@ -991,6 +1038,7 @@ int main(void)
 		T(test_silent_or_unavailable_attach_point_is_unobservable),
 		T(test_path_without_vmm_injection_uses_accepts_or_is_unobservable),
 		T(test_observed_only_vm_checks_sources_accepts_and_eois_per_vector),
+		T(test_observed_vm_nmi_init_sipi_accepts_take_no_eoi),
 		T(test_unattributed_injections_are_judged_per_vcpu_and_vector),
 		T(test_observed_only_vm_with_unattributed_vectors),
 		T(test_irq_injections_stat_may_exceed_receipts_never_fall_short),

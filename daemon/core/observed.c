@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Observed VMs: the KVM VMs of other processes, as one model every surface reads (host
+ * vms, crosscheck, the stats snapshot behind top, /metrics and /api/v1/stats).
+ *
+ * Identity is the VMM process and its VM: the pid, and the tracer's cookie of its struct
+ * kvm once a BPF event of it was seen (whose kvm->userspace_pid and kvm->stats_id
+ * "kvm-PID" name the same process). The name is the one its VMM gives it (discovery:
+ * QEMU's -name guest=, Firecracker's --id, ...), else KVM's stats id. A VM is seen when
+ * either discovery or the tracer finds it, running while its process holds a kvm-vm fd,
+ * and exited once the process or its last kvm-vm fd is gone: it is then kept, marked
+ * exited, for observed_keep_exited_s seconds with its counts (the BPF counters of a dead
+ * VM stay in the maps), and judged no more.
+ *
+ * Owner: the event loop thread (daemon state).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "virq/discover.h"
+#include "virq/trace.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *virqd_obs_state_name(enum virqd_obs_state s)
+{
+	static const char *const n[] = { "seen", "running", "exited" };
+
+	return (unsigned int)s < sizeof(n) / sizeof(n[0]) ? n[s] : "unknown";
+}
+
+static struct virqd_obs_vm *obs_find(struct virqd *d, pid_t pid)
+{
+	for (unsigned int i = 0; i < d->nr_obs; i++)
+		if (d->obs[i].pid == pid)
+			return &d->obs[i];
+	return NULL;
+}
+
+static struct virqd_obs_vm *obs_add(struct virqd *d, pid_t pid, uint64_t now)
+{
+	struct virqd_obs_vm *o;
+
+	if (d->nr_obs == VIRQD_MAX_OBS) {
+		d->cnt.obs_dropped++;
+		return NULL;
+	}
+	o = &d->obs[d->nr_obs++];
+	memset(o, 0, sizeof(*o));
+	o->pid = pid;
+	o->first_ns = now;
+	o->state = VIRQD_OBS_SEEN;
+	snprintf(o->name, sizeof(o->name), "kvm-%d", (int)pid);
+	return o;
+}
+
+static int obs_trace_vm(uint32_t vm_id, const struct virq_trace_vm *vm, void *ctx)
+{
+	struct virqd *d = ctx;
+	struct virqd_obs_vm *o;
+
+	if ((pid_t)vm->userspace_pid == getpid() || !vm->userspace_pid)
+		return 0;
+	o = obs_find(d, (pid_t)vm->userspace_pid);
+	if (!o && !(o = obs_add(d, (pid_t)vm->userspace_pid, mono_ns())))
+		return 0;
+	/* A process that created a new VM since (another cookie): the newest one counts;
+	 * several VMs of one process stay one entry, named as the process. */
+	if (!o->vm_id || o->vm_id != vm_id) {
+		o->nr_cookies++;
+		o->vm_id = vm_id;
+	}
+	snprintf(o->stats_id, sizeof(o->stats_id), "%.*s", (int)sizeof(vm->stats_id),
+		 vm->stats_id);
+	if (!o->named)
+		snprintf(o->name, sizeof(o->name), "%.*s", (int)sizeof(vm->stats_id),
+			 vm->stats_id);
+	return 0;
+}
+
+static int namer_self(void *ctx, pid_t pid, char *name, size_t len)
+{
+	if (pid != getpid())
+		return -ENOENT;
+	snprintf(name, len, "virqd");
+	return 0;
+}
+
+void virqd_observed_refresh(struct virqd *d, bool force)
+{
+	struct virq_disc_namer namer = { .name_vm = namer_self, .ctx = d };
+	struct virq_disc_list l = { 0 };
+	uint64_t now = mono_ns();
+	unsigned int skipped = 0, w = 0;
+
+	/* /proc is scanned at most every VIRQD_OBS_SCAN_NS unless asked (a command). */
+	if (!force && d->obs_scanned_ns && now - d->obs_scanned_ns < VIRQD_OBS_SCAN_NS)
+		return;
+	d->obs_scanned_ns = now;
+	for (unsigned int i = 0; i < d->nr_obs; i++)
+		d->obs[i].present = false;
+	if (virq_discover(NULL, &namer, &l, &skipped) == 0) {
+		for (size_t i = 0; i < l.n; i++) {
+			const struct virq_disc_vm *v = &l.vms[i];
+			struct virqd_obs_vm *o;
+
+			if (v->pid == getpid() || !v->nr_vm_fds)
+				continue;
+			o = obs_find(d, v->pid);
+			if (o && o->state == VIRQD_OBS_EXITED)
+				continue; /* a pid reused after exit: a new VM comes as new */
+			if (!o && !(o = obs_add(d, v->pid, now)))
+				continue;
+			o->present = true;
+			o->state = VIRQD_OBS_RUNNING;
+			o->kind = virq_disc_kind_name(v->kind);
+			o->nr_vm_fds = v->nr_vm_fds;
+			if (v->nr_vcpus > o->nr_vcpus)
+				o->nr_vcpus = v->nr_vcpus;
+			o->nr_vcpu_tids = 0;
+			for (unsigned int k = 0; k < v->nr_vcpus && k < VIRQD_OBS_MAX_VCPUS; k++) {
+				o->vcpu_tids[k] = v->vcpus[k].tid;
+				o->nr_vcpu_tids++;
+			}
+			if (v->name[0]) {
+				snprintf(o->name, sizeof(o->name), "%s", v->name);
+				o->named = true;
+			}
+		}
+		virq_disc_list_free(&l);
+	}
+	if (d->trace)
+		virq_trace_read_vms(d->trace, obs_trace_vm, d);
+	for (unsigned int i = 0; i < d->nr_obs; i++) {
+		struct virqd_obs_vm *o = &d->obs[i];
+
+		if (o->state == VIRQD_OBS_RUNNING && !o->present) {
+			o->state = VIRQD_OBS_EXITED;
+			o->exited_ns = now;
+		}
+		/* Known to the tracer only, never found in /proc: gone if its process is. */
+		if (o->state == VIRQD_OBS_SEEN && kill(o->pid, 0) && errno == ESRCH) {
+			o->state = VIRQD_OBS_EXITED;
+			o->exited_ns = now;
+		}
+	}
+	/* Exited VMs are kept for observed_keep_exited_s, then forgotten. */
+	for (unsigned int i = 0; i < d->nr_obs; i++) {
+		struct virqd_obs_vm *o = &d->obs[i];
+
+		if (o->state == VIRQD_OBS_EXITED &&
+		    now - o->exited_ns > (uint64_t)d->cfg.obs_keep_exited_s * 1000000000ull)
+			continue;
+		if (w != i)
+			d->obs[w] = *o;
+		w++;
+	}
+	d->nr_obs = w;
+}
+
+double virqd_obs_exited_ago(const struct virqd_obs_vm *o)
+{
+	return o->state == VIRQD_OBS_EXITED ? (double)(mono_ns() - o->exited_ns) / 1e9 : 0;
+}
