@@ -1018,13 +1018,23 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 	r = virq_discover(NULL, &namer, &l, &skipped);
 	if (r)
 		FAIL(VIRQ_E_INTERNAL, "scanning /proc: %s", strerror(-r));
+	virqd_observed_refresh(d, true);
 	a = cJSON_AddArrayToObject(res, "vms");
 	for (size_t i = 0; i < l.n; i++) {
 		const struct virq_disc_vm *vm = &l.vms[i];
 		cJSON *o = cJSON_CreateObject(), *vc;
 
+		const struct virqd_obs_vm *ob = NULL;
+
+		for (unsigned int k = 0; k < d->nr_obs; k++)
+			if (d->obs[k].pid == vm->pid && d->obs[k].state != VIRQD_OBS_EXITED)
+				ob = &d->obs[k];
 		cJSON_AddNumberToObject(o, "pid", vm->pid);
 		cJSON_AddStringToObject(o, "state", vm->pid == getpid() ? "ours" : "running");
+		if (ob) {
+			cJSON_AddStringToObject(o, "kvm_stats", virqd_obs_stats_how(ob));
+			cJSON_AddStringToObject(o, "kvm_stats_reason", ob->stats_why);
+		}
 		cJSON_AddStringToObject(o, "kind", virq_disc_kind_name(vm->kind));
 		cJSON_AddStringToObject(o, "name", vm->name);
 		cJSON_AddNumberToObject(o, "vm_fds", vm->nr_vm_fds);
@@ -1036,7 +1046,6 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 		cJSON_AddItemToArray(a, o);
 	}
 	/* Exited observed VMs, kept with their last numbers (observed.c). */
-	virqd_observed_refresh(d, true);
 	for (unsigned int i = 0; i < d->nr_obs; i++) {
 		const struct virqd_obs_vm *o = &d->obs[i];
 		cJSON *x;

@@ -421,6 +421,7 @@ void virqd_finalise(struct virqd *d)
 	virqd_vms_finalise(d);
 	virq_metrics_http_free(d->http);
 	d->http = NULL;
+	virqd_observed_finalise(d);
 	virqd_trace_finalise(d);
 	free(d->snap_json);
 	d->snap_json = NULL;

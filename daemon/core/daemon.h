@@ -91,6 +91,14 @@ struct virqd_obs_vm {
 	unsigned int nr_vcpu_tids;
 	enum virqd_obs_state state;
 	bool present; /* found in the last /proc scan */
+	/* KVM binary stats: our duplicates (pidfd_getfd) of the stats fds the VMM holds, per
+	 * vCPU. Held while the VM runs (a stats fd keeps its struct kvm referenced), closed
+	 * once it exited. */
+	int stats_fd[VIRQD_OBS_MAX_VCPUS];
+	uint32_t stats_vcpu[VIRQD_OBS_MAX_VCPUS];
+	unsigned int nr_stats;
+	bool stats_tried;
+	char stats_why[224]; /* why some or all are missing ("" when every vCPU has one) */
 	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
 };
 
@@ -206,6 +214,10 @@ bool virqd_trace_learn(struct virqd *d, pid_t tid, uint32_t vm_id);
 void virqd_observed_refresh(struct virqd *d, bool force);
 /* Seconds since an exited VM exited (0 if it has not). */
 double virqd_obs_exited_ago(const struct virqd_obs_vm *o);
+/* "vmm-stats-fds" (every vCPU), "partial", "unavailable" (see o->stats_why). */
+const char *virqd_obs_stats_how(const struct virqd_obs_vm *o);
+/* Closes what the model holds (stats fds). */
+void virqd_observed_finalise(struct virqd *d);
 
 /* VM glue (daemon/core/vms.c). */
 struct virqd_vm *virqd_vm_find(struct virqd *d, const char *name_or_id);

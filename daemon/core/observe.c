@@ -831,6 +831,28 @@ static const struct {
 	{ "irq_window_exits", VIRQ_XC_STAT_IRQ_WINDOW_EXITS },
 };
 
+/* An observed VM's KVM stats, from the stats fds the model holds (observed.c). */
+static void xc_observed_stats(const struct virqd_obs_vm *o, struct xc_kctx *kc,
+			      struct virq_kvm_stat *ks, size_t ks_max)
+{
+	for (unsigned int i = 0; i < o->nr_stats; i++) {
+		struct virq_xcheck_vcpu *vc = xc_vcpu_by(kc, o->stats_vcpu[i], false);
+		int n = virq_kvm_stats_read_fd(o->stats_fd[i], (int32_t)o->stats_vcpu[i], ks,
+					       ks_max);
+
+		if (!vc || n <= 0)
+			continue;
+		kc->vm->flags |= VIRQ_XC_VM_STATS;
+		for (int k = 0; k < n; k++)
+			for (size_t s = 0; s < sizeof(xc_stats) / sizeof(xc_stats[0]); s++) {
+				if (strcmp(ks[k].name, xc_stats[s].name))
+					continue;
+				vc->stat[xc_stats[s].stat] = ks[k].value;
+				vc->stat_valid |= 1u << xc_stats[s].stat;
+			}
+	}
+}
+
 /* How one owned VM's BPF events were attributed (reported in "sources"). */
 struct xc_attr {
 	const char *how; /* "vcpu-threads", "only-vm", "none" */
@@ -1196,6 +1218,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 			if (!kc.vm_id && !kc.only_vm)
 				continue; /* nothing can be attributed to it yet */
 			virq_trace_read_counters(d->trace, counter_to_xc, &kc);
+			xc_observed_stats(o, &kc, ks, KS_MAX);
 			xc_mark_used(xv);
 			nvm++;
 		}

@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "virq/discover.h"
 #include "virq/trace.h"
+#include "virq/vmm_kvm.h"
 
 static uint64_t mono_ns(void)
 {
@@ -61,6 +62,7 @@ static struct virqd_obs_vm *obs_add(struct virqd *d, pid_t pid, uint64_t now)
 	o->pid = pid;
 	o->first_ns = now;
 	o->state = VIRQD_OBS_SEEN;
+	o->nr_stats = 0;
 	snprintf(o->name, sizeof(o->name), "kvm-%d", (int)pid);
 	return o;
 }
@@ -81,12 +83,63 @@ static int obs_trace_vm(uint32_t vm_id, const struct virq_trace_vm *vm, void *ct
 		o->nr_cookies++;
 		o->vm_id = vm_id;
 	}
-	snprintf(o->stats_id, sizeof(o->stats_id), "%.*s", (int)sizeof(vm->stats_id),
-		 vm->stats_id);
+	snprintf(o->stats_id, sizeof(o->stats_id), "%.*s", (int)sizeof(vm->stats_id), vm->stats_id);
 	if (!o->named)
-		snprintf(o->name, sizeof(o->name), "%.*s", (int)sizeof(vm->stats_id),
-			 vm->stats_id);
+		snprintf(o->name, sizeof(o->name), "%.*s", (int)sizeof(vm->stats_id), vm->stats_id);
 	return 0;
+}
+
+static void obs_stats_close(struct virqd_obs_vm *o)
+{
+	for (unsigned int i = 0; i < o->nr_stats; i++)
+		close(o->stats_fd[i]);
+	o->nr_stats = 0;
+}
+
+/* KVM's binary stats of each vCPU: the stats fd the VMM opened itself, else its vCPU fd
+ * asked KVM_GET_STATS_FD (refused by KVM outside the VM's own process: the reason is
+ * kept). Once per VM. */
+static void obs_stats_acquire(struct virqd_obs_vm *o, const struct virq_disc_vm *v)
+{
+	char why[224] = "", scratch[224];
+
+	if (o->stats_tried)
+		return;
+	o->stats_tried = true;
+	for (unsigned int k = 0; k < v->nr_vcpus && o->nr_stats < VIRQD_OBS_MAX_VCPUS; k++) {
+		const struct virq_disc_vcpu *c = &v->vcpus[k];
+		bool own = c->stats_fd >= 0;
+		int fd = virq_kvm_foreign_stats_fd(v->pid, own ? c->stats_fd : c->fd, own,
+						   why[0] ? scratch : why, sizeof(why));
+
+		if (fd < 0)
+			continue;
+		o->stats_fd[o->nr_stats] = fd;
+		o->stats_vcpu[o->nr_stats++] = c->index;
+	}
+	if (!v->nr_vcpus)
+		snprintf(o->stats_why, sizeof(o->stats_why), "the VMM holds no vCPU fd");
+	else if (o->nr_stats < v->nr_vcpus)
+		snprintf(o->stats_why, sizeof(o->stats_why), "%u of %u vCPUs without stats: %s",
+			 v->nr_vcpus - o->nr_stats, v->nr_vcpus, why);
+	else
+		o->stats_why[0] = 0;
+}
+
+const char *virqd_obs_stats_how(const struct virqd_obs_vm *o)
+{
+	if (!o->stats_tried)
+		return "not tried";
+	if (!o->nr_stats)
+		return "unavailable";
+	return o->stats_why[0] ? "partial" : "vmm-stats-fds";
+}
+
+void virqd_observed_finalise(struct virqd *d)
+{
+	for (unsigned int i = 0; i < d->nr_obs; i++)
+		obs_stats_close(&d->obs[i]);
+	d->nr_obs = 0;
 }
 
 static int namer_self(void *ctx, pid_t pid, char *name, size_t len)
@@ -137,6 +190,7 @@ void virqd_observed_refresh(struct virqd *d, bool force)
 				snprintf(o->name, sizeof(o->name), "%s", v->name);
 				o->named = true;
 			}
+			obs_stats_acquire(o, v);
 		}
 		virq_disc_list_free(&l);
 	}
@@ -145,14 +199,12 @@ void virqd_observed_refresh(struct virqd *d, bool force)
 	for (unsigned int i = 0; i < d->nr_obs; i++) {
 		struct virqd_obs_vm *o = &d->obs[i];
 
-		if (o->state == VIRQD_OBS_RUNNING && !o->present) {
+		if ((o->state == VIRQD_OBS_RUNNING && !o->present) ||
+		    /* known to the tracer only, never found in /proc: gone with its process */
+		    (o->state == VIRQD_OBS_SEEN && kill(o->pid, 0) && errno == ESRCH)) {
 			o->state = VIRQD_OBS_EXITED;
 			o->exited_ns = now;
-		}
-		/* Known to the tracer only, never found in /proc: gone if its process is. */
-		if (o->state == VIRQD_OBS_SEEN && kill(o->pid, 0) && errno == ESRCH) {
-			o->state = VIRQD_OBS_EXITED;
-			o->exited_ns = now;
+			obs_stats_close(o);
 		}
 	}
 	/* Exited VMs are kept for observed_keep_exited_s, then forgotten. */
@@ -160,8 +212,10 @@ void virqd_observed_refresh(struct virqd *d, bool force)
 		struct virqd_obs_vm *o = &d->obs[i];
 
 		if (o->state == VIRQD_OBS_EXITED &&
-		    now - o->exited_ns > (uint64_t)d->cfg.obs_keep_exited_s * 1000000000ull)
+		    now - o->exited_ns > (uint64_t)d->cfg.obs_keep_exited_s * 1000000000ull) {
+			obs_stats_close(o);
 			continue;
+		}
 		if (w != i)
 			d->obs[w] = *o;
 		w++;

@@ -205,7 +205,10 @@ static int scan_fds(const char *proc, pid_t pid, struct virq_disc_vm *vm)
 	char path[512], link[128];
 	struct dirent *de;
 	DIR *d;
-	int ret = 0;
+	int ret = 0, fdnum;
+	uint32_t stats_idx[VIRQ_DISC_MAX_VCPUS];
+	int stats_fd[VIRQ_DISC_MAX_VCPUS];
+	unsigned int nstats = 0;
 
 	snprintf(path, sizeof(path), "%s/%d/fd", proc, pid);
 	d = opendir(path);
@@ -221,8 +224,22 @@ static int scan_fds(const char *proc, pid_t pid, struct virq_disc_vm *vm)
 		if (n <= 0)
 			continue;
 		link[n] = 0;
+		fdnum = atoi(de->d_name);
+		/* kvm_main.c names its anon inodes kvm-vm, kvm-vcpu:N, kvm-vm-stats and
+		 * kvm-vcpu-stats:N (N the vcpu_id) */
 		if (!strcmp(link, "anon_inode:kvm-vm")) {
-			vm->nr_vm_fds++;
+			if (!vm->nr_vm_fds++)
+				vm->vm_fd = fdnum;
+		} else if (!strcmp(link, "anon_inode:kvm-vm-stats")) {
+			vm->vm_stats_fd = fdnum;
+		} else if (!strncmp(link, "anon_inode:kvm-vcpu-stats:", 26)) {
+			char *end;
+			unsigned long idx = strtoul(link + 26, &end, 10);
+
+			if (*end || end == link + 26 || nstats >= VIRQ_DISC_MAX_VCPUS)
+				continue;
+			stats_idx[nstats] = (uint32_t)idx;
+			stats_fd[nstats++] = fdnum;
 		} else if (!strncmp(link, "anon_inode:kvm-vcpu:", 20)) {
 			struct virq_disc_vcpu *v;
 			char *end;
@@ -238,10 +255,16 @@ static int scan_fds(const char *proc, pid_t pid, struct virq_disc_vm *vm)
 			vm->vcpus = v;
 			v[vm->nr_vcpus].index = (uint32_t)idx;
 			v[vm->nr_vcpus].tid = 0;
+			v[vm->nr_vcpus].fd = fdnum;
+			v[vm->nr_vcpus].stats_fd = -1;
 			vm->nr_vcpus++;
 		}
 	}
 	closedir(d);
+	for (unsigned int k = 0; k < nstats; k++)
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+			if (vm->vcpus[i].index == stats_idx[k])
+				vm->vcpus[i].stats_fd = stats_fd[k];
 	if (ret)
 		return ret;
 	return vm->nr_vm_fds > 0;
@@ -317,6 +340,8 @@ int virq_discover(const char *proc_root, const struct virq_disc_namer *namer,
 		if (*end || pid <= 0)
 			continue;
 		vm.pid = (pid_t)pid;
+		vm.vm_fd = -1;
+		vm.vm_stats_fd = -1;
 		r = scan_fds(proc, vm.pid, &vm);
 		if (r <= 0) {
 			free(vm.vcpus);

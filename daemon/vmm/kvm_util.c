@@ -3,10 +3,20 @@
 #include "virq/vmm_kvm.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <linux/kvm.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 static const char *const exit_names[] = {
 	[KVM_EXIT_UNKNOWN] = "UNKNOWN",
@@ -234,4 +244,39 @@ int virq_line_status_result(int ioctl_rc, int32_t status)
 	if (status < 0)
 		return -ENODEV; /* masked or no destination: kvm_set_irq() said "ignored" */
 	return status;
+}
+
+int virq_kvm_foreign_stats_fd(pid_t pid, int fd, bool is_stats, char *why, size_t whylen)
+{
+	int pidfd, dup, sfd, err;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		err = errno;
+		snprintf(why, whylen, "pidfd_open(%d): %s", (int)pid, strerror(err));
+		return -err;
+	}
+	dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	err = errno;
+	close(pidfd);
+	if (dup < 0) {
+		snprintf(why, whylen, "pidfd_getfd(pid %d, fd %d): %s%s", (int)pid, fd,
+			 strerror(err),
+			 err == EPERM ? " (needs root or CAP_SYS_PTRACE over the VMM)" : "");
+		return -err;
+	}
+	if (is_stats)
+		return dup;
+	sfd = ioctl(dup, KVM_GET_STATS_FD, NULL);
+	err = errno;
+	close(dup);
+	if (sfd < 0) {
+		snprintf(why, whylen, "KVM_GET_STATS_FD on pid %d's fd %d: %s%s", (int)pid, fd,
+			 strerror(err),
+			 err == EIO ? " (KVM serves a VM's ioctls only to the process that "
+				      "created it; the VMM holds no stats fd of its own)" :
+				      "");
+		return -err;
+	}
+	return sfd;
 }

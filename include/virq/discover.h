@@ -40,11 +40,16 @@ const char *virq_disc_kind_name(enum virq_disc_kind k);
 struct virq_disc_vcpu {
 	uint32_t index; /* N of anon_inode:kvm-vcpu:N */
 	pid_t tid; /* thread running it, 0 if unknown */
+	int fd; /* the VMM's fd number of the vCPU */
+	int stats_fd; /* the VMM's fd of anon_inode:kvm-vcpu-stats:N (KVM_GET_STATS_FD it
+		       * opened itself, as QEMU does per vCPU), -1 if it holds none */
 };
 
 struct virq_disc_vm {
 	pid_t pid;
 	unsigned int nr_vm_fds; /* kvm-vm fds held by this process */
+	int vm_fd; /* the first of them (fd number in the VMM) */
+	int vm_stats_fd; /* its anon_inode:kvm-vm-stats fd, -1 if none */
 	enum virq_disc_kind kind;
 	char name[VIRQ_DISC_NAME_MAX];
 	char cmdline[VIRQ_DISC_CMD_MAX]; /* arguments joined by spaces */

@@ -33,6 +33,21 @@ int virq_kvm_stats_parse(const void *buf, size_t len, int32_t vcpu, struct virq_
 /* Reads a stats fd (pread from 0, bounded to 1 MiB) and parses it. */
 int virq_kvm_stats_read_fd(int fd, int32_t vcpu, struct virq_kvm_stat *out, size_t max);
 
+/*
+ * A KVM binary-statistics fd of another process's VM or vCPU (observed VMs), through
+ * pidfd_open(2) and pidfd_getfd(2) (Linux 5.6; the kernel checks PTRACE_MODE_ATTACH on the
+ * VMM: root, or CAP_SYS_PTRACE for another user's). `fd` is the VMM's fd number:
+ *   - is_stats: a stats fd the VMM opened itself (anon_inode:kvm-vcpu-stats:N or
+ *     kvm-vm-stats; QEMU keeps one per vCPU): the duplicate is returned, readable here;
+ *   - else a kvm-vm or kvm-vcpu fd: KVM_GET_STATS_FD is asked on the duplicate. KVM answers
+ *     a VM's ioctls only in the process that created it (kvm_vm_ioctl/kvm_vcpu_ioctl
+ *     check kvm->mm == current->mm, before taking any lock), so this fails with EIO
+ *     everywhere today; it is tried so that a kernel that allows it is used.
+ * Returns our fd (the caller closes it) or -errno with the reason in why. Any thread;
+ * never blocks.
+ */
+int virq_kvm_foreign_stats_fd(pid_t pid, int fd, bool is_stats, char *why, size_t whylen);
+
 /* Exception classes of SDM Vol. 3A 6.15, Table 6-4. */
 enum virq_exc_class {
 	VIRQ_EXC_BENIGN = 0,

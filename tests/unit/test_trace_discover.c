@@ -70,6 +70,7 @@ static int setup(void **state)
 						  "anon_inode:kvm-vcpu:1",
 						  "anon_inode:kvm-vcpu:0",
 						  "pipe:[123]",
+						  "anon_inode:kvm-vcpu-stats:1",
 						  NULL };
 	static const char *const qemu_comms[] = { "qemu-system-x86\n", "CPU 0/KVM\n", "CPU 1/KVM\n",
 						  NULL };
@@ -127,6 +128,35 @@ static void test_only_processes_holding_kvm_vm_fds_are_vms(void **state)
 	assert_int_equal(l.vms[0].pid, 100); /* sorted by pid */
 	assert_int_equal(l.vms[3].pid, 400);
 	assert_null(find(&l, 500));
+	virq_disc_list_free(&l);
+}
+
+/* The fd numbers in the VMM: what pidfd_getfd() takes to reach its VM, vCPUs and the
+ * stats fds it opened itself (QEMU opens one per vCPU). fd N is the (N-3)th link. */
+static void test_vm_vcpu_and_stats_fd_numbers_are_recorded(void **state)
+{
+	struct virq_disc_list l;
+	const struct virq_disc_vm *v;
+
+	assert_int_equal(virq_discover(root, NULL, &l, NULL), 0);
+	v = find(&l, 100);
+	assert_non_null(v);
+	assert_int_equal(v->vm_fd, 4);
+	assert_int_equal(v->vm_stats_fd, -1);
+	assert_int_equal(v->nr_vcpus, 2);
+	for (unsigned int i = 0; i < v->nr_vcpus; i++) {
+		if (v->vcpus[i].index == 1) {
+			assert_int_equal(v->vcpus[i].fd, 5);
+			assert_int_equal(v->vcpus[i].stats_fd, 8);
+		} else {
+			assert_int_equal(v->vcpus[i].fd, 6);
+			assert_int_equal(v->vcpus[i].stats_fd, -1);
+		}
+	}
+	/* the first of a process's two VM fds */
+	v = find(&l, 400);
+	assert_non_null(v);
+	assert_int_equal(v->vm_fd, 3);
 	virq_disc_list_free(&l);
 }
 
@@ -248,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_only_processes_holding_kvm_vm_fds_are_vms),
+		cmocka_unit_test(test_vm_vcpu_and_stats_fd_numbers_are_recorded),
 		cmocka_unit_test(test_qemu_guest_name_and_vcpu_threads_from_cpu_n_kvm),
 		cmocka_unit_test(test_firecracker_id_and_fc_vcpu_thread),
 		cmocka_unit_test(test_unknown_vmm_is_named_by_its_command_line),
