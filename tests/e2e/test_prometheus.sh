@@ -145,13 +145,17 @@ ctl() { "$VIRQCTL" --socket "$sock" --json "$@"; }
 status=$(ctl status)
 [ "$(jq -r '.bpf.available' <<<"$status")" = true ] || bpf_why="virqd runs without BPF here: $(jq -r '.bpf.reason' <<<"$status")"
 if [ "$(jq -r '.kvm.available' <<<"$status")" = true ]; then
-	# A VM with traffic on several paths, so that every per-VM series exists.
-	if ctl vm create prom-vm --vcpus 2 >"$tmp/create.json" 2>&1 &&
-		ctl vm scenario prom-vm default >"$tmp/scenario.json" 2>&1; then
-		ok "virqd: created VM prom-vm and ran the default scenario through virqctl"
-	else
-		nok "virqd: created VM prom-vm and ran the default scenario" "$(cat "$tmp/create.json" "$tmp/scenario.json")"
-	fi
+	# VMs with traffic on several paths, so that every per-VM series exists: a kernel-mode
+	# one, and a user-mode one, whose vCPUs exit to the VMM (a kernel-mode VM's may not
+	# exit to userspace at all: HLT and the LAPIC stay in KVM).
+	for v in prom-vm:kernel prom-user:user; do
+		if ctl vm create "${v%%:*}" --vcpus 2 --irqchip "${v##*:}" >"$tmp/create.json" 2>&1 &&
+			ctl vm scenario "${v%%:*}" default >"$tmp/scenario.json" 2>&1; then
+			ok "virqd: created VM ${v%%:*} (${v##*:}) and ran the default scenario through virqctl"
+		else
+			nok "virqd: created VM ${v%%:*} (${v##*:}) and ran the default scenario" "$(cat "$tmp/create.json" "$tmp/scenario.json")"
+		fi
+	done
 	sleep 1.5 # one sampling tick publishes it
 	curl -sf "http://127.0.0.1:$tport/metrics" -o "$tmp/virqd-metrics.txt"
 else

@@ -273,6 +273,29 @@ static void test_split_n_signal_msi_give_n_source_and_accept_counts(void **state
 	signal_msi_counts(VIRQ_IRQCHIP_SPLIT);
 }
 
+struct point_q {
+	const char *name;
+	int state;
+};
+
+static int point_q_cb(const struct virq_trace_point *p, void *ctx)
+{
+	struct point_q *q = ctx;
+
+	if (!strcmp(p->name, q->name))
+		q->state = (int)p->state;
+	return 0;
+}
+
+/* The state the tracer reports for an attach point, -1 if it has no such point. */
+static int point_state(struct virq_trace *t, const char *name)
+{
+	struct point_q q = { .name = name, .state = -1 };
+
+	virq_trace_points(t, point_q_cb, &q);
+	return q.state;
+}
+
 /* user: our LAPIC; KVM only sees KVM_INTERRUPT (kvm_inj_virq on the vCPU thread). */
 static void test_user_mode_msis_show_as_inj_virq_only(void **state)
 {
@@ -308,11 +331,21 @@ static void test_user_mode_msis_show_as_inj_virq_only(void **state)
 	/* the VMM injected each MSI once, the guest took each once */
 	assert_int_equal(u1.injections - u0.injections, N_MSI);
 	assert_int_equal(g.count, N_MSI);
-	/* KVM injected each at least once (re-injection after a cancelled entry repeats
-	 * the event and the stat alike): the tracepoint and the stat agree exactly */
-	assert_true(inj.sum >= N_MSI);
-	assert_int_equal(ev_total(t, VIRQ_TEV_INJ_VIRQ), k1 - k0);
-	assert_int_equal(inj.nr_vm, 1);
+	assert_true(k1 - k0 >= N_MSI);
+	if (ev_total(t, VIRQ_TEV_INJ_VIRQ) == 0) {
+		/* KVM injected every one (irq_injections), and the tracepoint never fired:
+		 * a backend that injects without kvm_inj_virq (kvm_pvm, see PLATFORM.md). The
+		 * tracer must then report the point silent, never live. */
+		assert_int_equal(point_state(t, "kvm_inj_virq"), VIRQ_TPS_SILENT);
+		print_message("# kvm_inj_virq does not fire on this host (irq_injections +%llu)\n",
+			      (unsigned long long)(k1 - k0));
+	} else {
+		/* KVM injected each at least once (re-injection after a cancelled entry
+		 * repeats the event and the stat alike): tracepoint and stat agree exactly */
+		assert_true(inj.sum >= N_MSI);
+		assert_int_equal(ev_total(t, VIRQ_TEV_INJ_VIRQ), k1 - k0);
+		assert_int_equal(inj.nr_vm, 1);
+	}
 	virq_vm_destroy(vm);
 	virq_trace_close(t);
 }
