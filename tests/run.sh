@@ -65,12 +65,15 @@ for layer in "${layers[@]}"; do
 			run_one "fuzz/$n" "$bin" "tests/fuzz/corpus/$n"
 		done ;;
 	nested)
-		if [ -e /dev/kvm ]; then
-			echo "  (this host has /dev/kvm: the kvm layer ran natively, no nested run)"
-			continue
-		fi
+		# Where /dev/kvm exists the kvm layer ran natively and the nested runs of the
+		# same programs are skipped; a nested test that needs what only the nested guest
+		# gives (kvm_amd at a speed where real guest kernels boot: QEMU with a Linux
+		# guest) says so with a line "# nested: always" and runs on every host.
+		[ -e /dev/kvm ] &&
+			echo "  (this host has /dev/kvm: the kvm layer ran natively; only tests marked \"nested: always\" run)"
 		for sh in tests/nested/test_*.sh; do
 			[ -f "$sh" ] || continue
+			[ -e /dev/kvm ] && ! grep -q '^# nested: always' "$sh" && continue
 			timeout_s=${VIRQ_NESTED_TIMEOUT:-2400} run_one "nested/${sh##*/}" bash "$sh"
 		done ;;
 	tsan)

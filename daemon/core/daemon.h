@@ -102,6 +102,17 @@ struct virqd_obs_vm {
 	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
 };
 
+/* The last cross-check's verdicts per (VM, delivery path): what /metrics and
+ * /api/v1/stats publish, so that every surface carries the same figure. */
+#define VIRQD_XC_ROWS 512
+#define VIRQD_XC_REFRESH_NS 10000000000ull /* the sampler re-runs it when older */
+struct virqd_xc_row {
+	char vm[32];
+	uint8_t path; /* enum virq_xcheck_path, < VIRQ_XC_PATH__COUNT */
+	uint64_t verdicts[8]; /* enum virq_xcheck_verdict */
+	uint64_t lost; /* the largest shortfall of its "lost" checks */
+};
+
 /* Cookies of destroyed VMs (the kernel may reuse a struct kvm address). */
 #define VIRQD_RETIRED_IDS 64
 
@@ -148,6 +159,10 @@ struct virqd {
 	unsigned int next_vm_id;
 	uint32_t retired_ids[VIRQD_RETIRED_IDS];
 	unsigned int nr_retired;
+
+	struct virqd_xc_row xc_rows[VIRQD_XC_ROWS];
+	unsigned int nr_xc_rows;
+	uint64_t xc_at_ns; /* CLOCK_MONOTONIC of the last full cross-check, 0 never */
 
 	struct virqd_obs_vm obs[VIRQD_MAX_OBS]; /* observed VMs (observed.c) */
 	unsigned int nr_obs;

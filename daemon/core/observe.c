@@ -471,6 +471,29 @@ static int hist_to_stats(const struct virq_trace_hist_key *k, const struct virq_
 	return 0;
 }
 
+static void xc_rows_to_stats(struct virqd *d, struct virq_stats_snapshot *s);
+
+/* Re-runs the full cross-check when the last one is older than VIRQD_XC_REFRESH_NS, so
+ * that the published verdicts are at most that old (a `virqctl crosscheck` in between
+ * renews them, and the next sample publishes exactly its figures). */
+static void xc_refresh(struct virqd *d)
+{
+	struct virq_proto_request req = { 0 };
+	struct timespec ts;
+	cJSON *res = NULL;
+	char msg[160];
+	uint64_t now;
+
+	if (!d->trace && !d->nr_vms)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (d->xc_at_ns && now - d->xc_at_ns < VIRQD_XC_REFRESH_NS)
+		return;
+	virqd_vm_crosscheck(d, &req, &res, msg, sizeof(msg));
+	cJSON_Delete(res);
+}
+
 void virqd_sample(struct virqd *d)
 {
 	enum { KS_MAX = 4096 };
@@ -493,6 +516,8 @@ void virqd_sample(struct virqd *d)
 	oc->s = s;
 	virqd_observed_refresh(d, false);
 	obs_to_stats(d, oc);
+	xc_refresh(d);
+	xc_rows_to_stats(d, s);
 	if (d->trace) {
 		/* A filter on process names follows processes that start later. */
 		for (unsigned int i = 0; i < d->cfg.nr_observe; i++)
@@ -1079,6 +1104,72 @@ static int counter_unattributed(const struct virq_trace_key *k, uint64_t value, 
 	return 0;
 }
 
+_Static_assert(VIRQ_XC_VERDICT__COUNT <= 8, "virqd_xc_row.verdicts");
+
+/* Keeps the verdict counts of a full cross-check per (VM, path) for the sampler. */
+static void xc_keep_rows(struct virqd *d, const struct virq_xcheck_report *rep)
+{
+	struct timespec ts;
+
+	d->nr_xc_rows = 0;
+	for (size_t i = 0; i < rep->nr_checks; i++) {
+		const struct virq_xcheck_check *c = &rep->checks[i];
+		struct virqd_xc_row *row = NULL;
+
+		if (c->path >= VIRQ_XC_PATH__COUNT || c->verdict >= VIRQ_XC_VERDICT__COUNT)
+			continue;
+		for (unsigned int k = 0; k < d->nr_xc_rows && !row; k++)
+			if (d->xc_rows[k].path == c->path && !strcmp(d->xc_rows[k].vm, c->vm))
+				row = &d->xc_rows[k];
+		if (!row) {
+			if (d->nr_xc_rows == VIRQD_XC_ROWS)
+				continue;
+			row = &d->xc_rows[d->nr_xc_rows++];
+			memset(row, 0, sizeof(*row));
+			snprintf(row->vm, sizeof(row->vm), "%s", c->vm);
+			row->path = c->path;
+		}
+		row->verdicts[c->verdict]++;
+		if (c->verdict == VIRQ_XC_LOST && c->expected > c->observed &&
+		    c->expected - c->observed > row->lost)
+			row->lost = c->expected - c->observed;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	d->xc_at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The stats VMs' verdicts and lost counts from the last cross-check, by name and path (the
+ * stats paths are the cross-check's delivery paths, in the same order). */
+static void xc_rows_to_stats(struct virqd *d, struct virq_stats_snapshot *s)
+{
+	static const int map[VIRQ_XC_VERDICT__COUNT] = {
+		[VIRQ_XC_CONSISTENT] = VIRQ_VERDICT_CONSISTENT,
+		[VIRQ_XC_COALESCED] = VIRQ_VERDICT_COALESCED,
+		[VIRQ_XC_PENDING] = -1,
+		[VIRQ_XC_REFIRED] = -1,
+		[VIRQ_XC_LOST] = VIRQ_VERDICT_LOST,
+		[VIRQ_XC_SPURIOUS] = VIRQ_VERDICT_SPURIOUS,
+		[VIRQ_XC_MISROUTED] = VIRQ_VERDICT_MISROUTED,
+		[VIRQ_XC_UNOBSERVABLE] = VIRQ_VERDICT_UNOBSERVABLE,
+	};
+
+	for (unsigned int k = 0; k < d->nr_xc_rows; k++) {
+		const struct virqd_xc_row *row = &d->xc_rows[k];
+
+		for (size_t i = 0; i < s->nr_vms; i++) {
+			struct virq_stats_vm *sv = s->vms[i];
+
+			if (strncmp(sv->name, row->vm, sizeof(row->vm) - 1) ||
+			    row->path >= VIRQ_SPATH__COUNT)
+				continue;
+			sv->path[row->path].lost = row->lost;
+			for (int v = 0; v < VIRQ_XC_VERDICT__COUNT; v++)
+				if (map[v] >= 0)
+					sv->verdicts[row->path][map[v]] = row->verdicts[v];
+		}
+	}
+}
+
 /* Appends "; note" to the detail of the checks of VM `vm` on `path`, or (path < 0) of
  * those that use BPF counts or are unobservable for lack of them. */
 static void xc_note(struct virq_xcheck_report *rep, const char *vm, int path, const char *note)
@@ -1231,6 +1322,8 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		e = VIRQ_E_INTERNAL;
 		goto out;
 	}
+	if (!only)
+		xc_keep_rows(d, rep);
 	/* Say in the rows what the attribution could not do. */
 	for (unsigned int i = 0; i < nown; i++) {
 		const struct virqd_vecmap *m = NULL;
