@@ -33,6 +33,7 @@ struct virq_ctl;
 struct virq_ctl_client;
 struct virq_proto_request;
 struct virq_trace;
+struct virq_exit_names;
 struct virq_metrics_http;
 struct virq_stats_snapshot;
 struct virq_vm;
@@ -99,6 +100,9 @@ struct virqd_obs_vm {
 	unsigned int nr_stats;
 	bool stats_tried;
 	char stats_why[224]; /* why some or all are missing ("" when every vCPU has one) */
+	/* kvm_apic_accept_irq per delivery path (the last cross-check's attribution of its
+	 * vectors; the timer path is the LAPIC's own vectors), published by the sampler */
+	uint64_t path_accepts[8];
 	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
 };
 
@@ -148,6 +152,7 @@ struct virqd {
 	bool bpf_ok;
 	char bpf_why[256];
 	struct virq_trace *trace;
+	struct virq_exit_names *exit_names; /* kvm_exit reason names (tracefs), NULL if none */
 	bool metrics_ok;
 	char metrics_why[160];
 	struct virq_metrics_http *http;

@@ -46,12 +46,16 @@ void virqd_trace_initialise(struct virqd *d)
 		return;
 	}
 	d->bpf_ok = true;
+	/* kvm_exit reasons by name, from the kernel's own format (absent: numbers) */
+	d->exit_names = virq_exit_names_load(NULL);
 	virqd_trace_apply_filter(d);
 	virqd_trace_sync(d);
 }
 
 void virqd_trace_finalise(struct virqd *d)
 {
+	virq_exit_names_free(d->exit_names);
+	d->exit_names = NULL;
 	virq_trace_close(d->trace);
 	d->trace = NULL;
 	d->bpf_ok = false;
@@ -363,6 +367,7 @@ static int point_to_stats(const struct virq_trace_point *p, void *ctx)
  * sized as there. */
 struct obs_ctx {
 	struct virq_stats_snapshot *s;
+	const struct virq_exit_names *names;
 	uint32_t ids[VIRQ_STATS_MAX_VMS];
 	pid_t tgids[VIRQ_STATS_MAX_VMS];
 	bool only_vm[VIRQ_STATS_MAX_VMS];
@@ -382,6 +387,9 @@ static void obs_to_stats(struct virqd *d, struct obs_ctx *oc)
 			oc->s->stats_dropped++;
 			continue;
 		}
+		/* The LAPIC's own interrupts (timer, LINT) have no source event: their accepts,
+		 * as the last cross-check attributed the VM's vectors. */
+		sv->path[VIRQ_SPATH_TIMER].injected = o->path_accepts[VIRQ_XC_PATH_TIMER];
 		oc->ids[oc->n] = o->vm_id;
 		oc->tgids[oc->n] = o->pid;
 		oc->only_vm[oc->n] = o->nr_vm_fds <= 1 && o->nr_cookies <= 1;
@@ -439,6 +447,23 @@ static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void
 	case VIRQ_TEV_APICV_ACCEPT_IRQ:
 		path = VIRQ_SPATH_POSTED;
 		break;
+	case VIRQ_TEV_EXIT: {
+		/* Exits per vCPU by hardware reason, named as the kernel's kvm_exit names them. */
+		unsigned int isa = (k->flags >> VIRQ_TKF_ISA_SHIFT) & VIRQ_TKF_ISA_MASK;
+		const char *n = oc->names ? virq_exit_name(oc->names, isa, k->arg) : NULL;
+		char buf[32];
+
+		if (!n) {
+			snprintf(buf, sizeof(buf), "reason_%#x", k->arg);
+			n = buf;
+		}
+		if (virq_stats_vm_add_exit(sv,
+					   k->vcpu_id == VIRQ_TRACE_VCPU_NONE ? VIRQ_STATS_VCPU_VM :
+										(int32_t)k->vcpu_id,
+					   VIRQ_EXIT_SRC_BPF, n, value))
+			oc->s->stats_dropped++;
+		return 0;
+	}
 	case VIRQ_TEV_USERSPACE_EXIT: {
 		const char *n = virq_kvm_exit_name(k->arg);
 
@@ -514,6 +539,7 @@ void virqd_sample(struct virqd *d)
 	for (unsigned int i = 0; i < d->nr_vms; i++)
 		sample_own_vm(s, &d->vms[i], ks, KS_MAX, gl);
 	oc->s = s;
+	oc->names = d->exit_names;
 	virqd_observed_refresh(d, false);
 	obs_to_stats(d, oc);
 	xc_refresh(d);
@@ -576,6 +602,8 @@ struct xc_kctx {
 	 * (an MSI through an irqfd written by one of its threads: write(2), not a KVM ioctl,
 	 * names no VM) are its own. */
 	bool only_vm;
+	/* Observed VM: source events per path and vector (which path a vector is used on). */
+	uint64_t (*srcvec)[VIRQ_XC_NR_VECTORS];
 	/* Owned VM: kernel source events are split by the path of their vector. */
 	const struct virqd_vecmap *map;
 	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
@@ -673,8 +701,11 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 				vm->level_vectors[k->aux / 64] |= 1ull << (k->aux % 64);
 		} else if (dm <= VIRQ_DM_LOWEST) {
 			vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
-			if (k->aux < VIRQ_XC_NR_VECTORS)
+			if (k->aux < VIRQ_XC_NR_VECTORS) {
 				vm->k_source_vec[k->aux] += value;
+				if (kc->srcvec)
+					kc->srcvec[VIRQ_XC_PATH_IOAPIC][k->aux] += value;
+			}
 		}
 		break;
 	case VIRQ_TEV_MSI_SET_IRQ:
@@ -689,8 +720,11 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 			vm->kern[VIRQ_XC_PATH_NMI].source += value;
 		} else if (dm <= VIRQ_DM_LOWEST) {
 			vm->kern[p].source += value;
-			if (vec < VIRQ_XC_NR_VECTORS)
+			if (vec < VIRQ_XC_NR_VECTORS) {
 				vm->k_source_vec[vec] += value;
+				if (kc->srcvec)
+					kc->srcvec[p][vec] += value;
+			}
 		}
 		break;
 	}
@@ -825,6 +859,44 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 		break;
 	}
 	return 0;
+}
+
+/*
+ * Observed VM: the path of each vector, from the source events seen on it: the path with
+ * the most (a guest uses one vector per source: Linux's IPI, MSI and IOAPIC vectors are
+ * distinct). A vector accepted with no source event at all is the LAPIC's own (an LVT:
+ * the timer, LINT, error, thermal; kvm_apic_local_deliver has no source tracepoint): the
+ * timer path. Sets each path's accepts.
+ */
+static void xc_observed_paths(struct xc_kctx *kc)
+{
+	struct virq_xcheck_vm *vm = kc->vm;
+
+	for (unsigned int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
+		uint64_t acc = 0, eoi = 0, best = 0;
+		int path = -1;
+
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			acc += kc->vcpus[i].k_accept[v];
+			eoi += kc->vcpus[i].k_eoi[v] + kc->vcpus[i].k_inj[v];
+		}
+		for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
+			if (kc->srcvec[p][v] > best) {
+				best = kc->srcvec[p][v];
+				path = p;
+			}
+		if (path < 0 && acc)
+			path = VIRQ_XC_PATH_TIMER;
+		if (path < 0 && eoi)
+			path = VIRQ_XC_PATH_VM;
+		if (path < 0)
+			continue;
+		vm->vector_path[v] = (uint8_t)path;
+		if (path < VIRQ_XC_PATH__COUNT) {
+			vm->kern[path].accepts += acc;
+			vm->kern[path].accept_tp = VIRQ_XC_TP_APIC_ACCEPT_IRQ;
+		}
+	}
 }
 
 static void xc_mark_used(struct virq_xcheck_vm *vm)
@@ -1204,6 +1276,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	struct virq_kvm_stat *ks = calloc(KS_MAX, sizeof(*ks));
 	struct xc_attr *attr = calloc(VIRQ_XC_MAX_VMS, sizeof(*attr));
 	struct virq_xcheck_report *rep = virq_xcheck_report_new();
+	uint64_t(*srcvec)[VIRQ_XC_NR_VECTORS] = calloc(VIRQ_XC_PATH__COUNT, sizeof(*srcvec));
 	struct xc_unattr un = { .d = d, .pid = getpid() };
 	enum virq_proto_err e = VIRQ_E_OK;
 	unsigned int nvm = 0, nown = 0;
@@ -1211,7 +1284,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	char note[160];
 	int r;
 
-	if (!xvms || !vcpus || !gl || !ks || !attr || !rep) {
+	if (!xvms || !vcpus || !gl || !ks || !attr || !rep || !srcvec) {
 		snprintf(msg, msglen, "out of memory");
 		e = VIRQ_E_INTERNAL;
 		goto out;
@@ -1308,9 +1381,13 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 			xv->vcpus = kc.vcpus;
 			if (!kc.vm_id && !kc.only_vm)
 				continue; /* nothing can be attributed to it yet */
+			memset(srcvec, 0, sizeof(*srcvec) * VIRQ_XC_PATH__COUNT);
+			kc.srcvec = srcvec;
 			virq_trace_read_counters(d->trace, counter_to_xc, &kc);
 			xc_observed_stats(o, &kc, ks, KS_MAX);
-			xc_mark_used(xv);
+			xc_observed_paths(&kc);
+			for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
+				d->obs[i].path_accepts[p] = xv->kern[p].accepts;
 			nvm++;
 		}
 	}
@@ -1416,6 +1493,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	*res = out;
 out:
 	virq_xcheck_report_free(rep);
+	free(srcvec);
 	free(attr);
 	free(ks);
 	free(gl);

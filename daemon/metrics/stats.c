@@ -40,7 +40,7 @@ const char *virq_verdict_name(enum virq_verdict v)
 
 const char *virq_exit_source_name(enum virq_exit_source s)
 {
-	static const char *const names[VIRQ_EXIT_SRC__COUNT] = { "vmm", "kvm_stats" };
+	static const char *const names[VIRQ_EXIT_SRC__COUNT] = { "vmm", "kvm_stats", "bpf" };
 	return (unsigned)s < VIRQ_EXIT_SRC__COUNT ? names[s] : "unknown";
 }
 

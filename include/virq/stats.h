@@ -86,6 +86,8 @@ enum virq_verdict {
 enum virq_exit_source {
 	VIRQ_EXIT_SRC_VMM = 0, /* our VMM's KVM_RUN loop (userspace exits by kvm_run reason) */
 	VIRQ_EXIT_SRC_KVM_STATS, /* KVM_GET_STATS_FD counters (exits, irq_exits, ...) */
+	VIRQ_EXIT_SRC_BPF, /* kvm_exit tracepoint per vCPU, by hardware exit reason (VMX/SVM
+			    * names from the kernel's own kvm_exit format) */
 	VIRQ_EXIT_SRC__COUNT
 };
 
