@@ -390,6 +390,7 @@ static void obs_to_stats(struct virqd *d, struct obs_ctx *oc)
 		/* The LAPIC's own interrupts (timer, LINT) have no source event: their accepts,
 		 * as the last cross-check attributed the VM's vectors. */
 		sv->path[VIRQ_SPATH_TIMER].injected = o->path_accepts[VIRQ_XC_PATH_TIMER];
+		sv->exited = o->state == VIRQD_OBS_EXITED;
 		oc->ids[oc->n] = o->vm_id;
 		oc->tgids[oc->n] = o->pid;
 		oc->only_vm[oc->n] = o->nr_vm_fds <= 1 && o->nr_cookies <= 1;

@@ -125,6 +125,7 @@ static void render_vm(struct jctx *j, cJSON *arr, const struct virq_stats_vm *vm
 	add_str(j, o, "name", vm->name);
 	add_str(j, o, "mode", virq_vm_mode_name(vm->mode));
 	add_str(j, o, "origin", virq_vm_origin_name(vm->origin));
+	add_str(j, o, "state", vm->exited ? "exited" : "running");
 	/* A number (json_exporter's {.vcpus} label template renders it as text). */
 	add_num(j, o, "vcpus", (double)vm->nr_vcpus);
 	add_num(j, o, "pid", vm->pid);

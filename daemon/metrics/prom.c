@@ -225,6 +225,12 @@ static void render_vms(struct virq_mbuf *b, const struct virq_stats_snapshot *s,
 					   { "origin", virq_vm_origin_name(vm->origin) } },
 			   4, 1);
 	}
+	family(b, "virq_vm_up", "gauge",
+	       "1 while the VM runs; 0 for an observed VM that exited (its last numbers, kept "
+	       "for observed_keep_exited_s).");
+	for (uint32_t i = 0; i < s->nr_vms; i++)
+		series_u64(b, "virq_vm_up", (struct lbl[]){ { "vm", s->vms[i]->name } }, 1,
+			   s->vms[i]->exited ? 0 : 1);
 	family(b, "virq_vm_process_id", "gauge", "PID of the VM's VMM process.");
 	for (uint32_t i = 0; i < s->nr_vms; i++)
 		series_u64(b, "virq_vm_process_id", (struct lbl[]){ { "vm", s->vms[i]->name } }, 1,

@@ -153,6 +153,7 @@ struct virq_stats_vm {
 	enum virq_vm_origin origin;
 	uint32_t nr_vcpus;
 	int32_t pid; /* VMM process (virqd itself for started VMs); 0 if unknown */
+	bool exited; /* an observed VM whose process or VM fd is gone: its last numbers */
 
 	struct virq_stats_path_counters path[VIRQ_SPATH__COUNT];
 	uint64_t verdicts[VIRQ_SPATH__COUNT][VIRQ_VERDICT__COUNT];

@@ -112,6 +112,11 @@ static void test_label_values_are_escaped(void **state)
 	out = render(s, NULL);
 	assert_non_null(strstr(out, "virq_vm_info{vm=\"we\\\"ird\\\\vm\\n\",mode=\"user\","
 				    "vcpus=\"1\",origin=\"started\"} 1\n"));
+	assert_non_null(strstr(out, "virq_vm_up{vm=\"we\\\"ird\\\\vm\\n\"} 1\n"));
+	free(out);
+	s->vms[0]->exited = true;
+	out = render(s, NULL);
+	assert_non_null(strstr(out, "virq_vm_up{vm=\"we\\\"ird\\\\vm\\n\"} 0\n"));
 	free(out);
 	virq_stats_snapshot_free(s);
 }
@@ -316,6 +321,10 @@ static void test_json_carries_snapshot_values(void **state)
 	vm1 = cJSON_GetArrayItem(vms, 1);
 	assert_string_equal(cJSON_GetObjectItem(vm1, "name")->valuestring, s->vms[1]->name);
 	assert_string_equal(cJSON_GetObjectItem(vm1, "mode")->valuestring, "split");
+	/* vcpus is a number; state says whether an observed VM exited */
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(vm1, "vcpus")));
+	assert_true(cJSON_GetObjectItem(vm1, "vcpus")->valuedouble == (double)s->vms[1]->nr_vcpus);
+	assert_string_equal(cJSON_GetObjectItem(vm1, "state")->valuestring, "running");
 	paths = cJSON_GetObjectItem(vm1, "paths");
 	assert_int_equal(cJSON_GetArraySize(paths), VIRQ_SPATH__COUNT);
 	msi = cJSON_GetArrayItem(paths, VIRQ_SPATH_MSI);
