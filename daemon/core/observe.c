@@ -697,9 +697,13 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 		} else if (k->flags & VIRQ_TKF_COALESCED) {
 			vm->k_line_coalesced[VIRQ_XC_PATH_IOAPIC] += value;
 		} else if (k->flags & VIRQ_TKF_LEVEL_TRIG) {
+			/* judged apart (remote IRR gates them, EOIs re-fire them) */
 			vm->k_ioapic_level += value;
-			if (k->aux < VIRQ_XC_NR_VECTORS)
+			if (k->aux < VIRQ_XC_NR_VECTORS) {
 				vm->level_vectors[k->aux / 64] |= 1ull << (k->aux % 64);
+				if (kc->srcvec)
+					kc->srcvec[VIRQ_XC_PATH_IOAPIC][k->aux] += value;
+			}
 		} else if (dm <= VIRQ_DM_LOWEST) {
 			vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
 			if (k->aux < VIRQ_XC_NR_VECTORS) {

@@ -910,7 +910,8 @@ static void check_source_accept_by_vector(struct ctx *x, unsigned int p)
 	for (unsigned int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
 		uint64_t a = 0;
 
-		if (!vec_in_group(vm, v, p))
+		/* level-triggered vectors are judged apart (check_level_observed) */
+		if (!vec_in_group(vm, v, p) || is_level(vm, v))
 			continue;
 		for (uint32_t i = 0; i < vm->nr_vcpus; i++)
 			a += vm->vcpus[i].k_accept[v];
@@ -966,6 +967,74 @@ static void check_source_accept_by_vector(struct ctx *x, unsigned int p)
 		       "%llu source events on vector %d and others reached no LAPIC (masked, "
 		       "disabled LAPIC or lost)",
 		       (unsigned long long)shortfall, first);
+	}
+	emit(x, &c);
+}
+
+/*
+ * Observed VMs, level-triggered IOAPIC pins: KVM delivers a level RTE on its assertion and
+ * again at every EOI while the line stays asserted (kvm_ioapic_update_eoi_one ->
+ * ioapic_service: remote IRR cleared by the EOI, the pin's IRR still set). Those re-fires
+ * have no source event, so accepts on the level vectors beyond their assertions are
+ * re-fires: reported as refired with their count, and called a storm when they dwarf the
+ * assertions (a line the guest EOIs without quieting its device: KVM itself throttles such
+ * a pin after IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT successive re-fires).
+ */
+#define VIRQ_XC_STORM_MIN 1000
+#define VIRQ_XC_STORM_RATIO 10
+
+static void check_level_observed(struct ctx *x)
+{
+	const struct virq_xcheck_vm *vm = x->vm;
+	struct virq_xcheck_check c;
+	uint64_t acc = 0, eoi = 0, refired;
+	int first = -1;
+
+	if (!(vm->flags & VIRQ_XC_VM_TRACED))
+		return;
+	for (unsigned int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
+		if (!is_level(vm, v))
+			continue;
+		for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+			acc += vm->vcpus[i].k_accept[v];
+			eoi += vm->vcpus[i].k_eoi[v];
+		}
+		if (first < 0)
+			first = (int)v;
+	}
+	if (!vm->k_ioapic_level && !acc)
+		return;
+	check_init(x, &c, VIRQ_XC_PATH_IOAPIC, VIRQ_XC_K_ACCEPT, -1, first);
+	value_add(&c, "kvm_ioapic_set_irq(level)", vm->k_ioapic_level);
+	value_add(&c, "kvm_apic_accept_irq", acc);
+	value_add(&c, "kvm_eoi", eoi);
+	c.expected = vm->k_ioapic_level;
+	c.observed = acc;
+	if (!tp_usable(x, &c, VIRQ_XC_TP_IOAPIC_SET_IRQ) ||
+	    !tp_usable(x, &c, VIRQ_XC_TP_APIC_ACCEPT_IRQ)) {
+		emit(x, &c);
+		return;
+	}
+	refired = sub0(acc, vm->k_ioapic_level);
+	if (!refired) {
+		/* A level assertion while remote IRR is set is not delivered then (it is at
+		 * the EOI): fewer accepts than assertions is that gate, not a loss. */
+		c.verdict = VIRQ_XC_CONSISTENT;
+		detail(&c, "%llu level assertions, %llu accepts (remote IRR gates the rest)",
+		       (unsigned long long)vm->k_ioapic_level, (unsigned long long)acc);
+	} else {
+		c.verdict = VIRQ_XC_REFIRED;
+		c.refired = refired;
+		if (refired >= VIRQ_XC_STORM_MIN &&
+		    refired >= VIRQ_XC_STORM_RATIO * (vm->k_ioapic_level ? vm->k_ioapic_level : 1))
+			detail(&c,
+			       "interrupt storm: a level line held asserted re-fired %llu times at "
+			       "the guest's EOIs (vector %d) for %llu assertions",
+			       (unsigned long long)refired, first,
+			       (unsigned long long)vm->k_ioapic_level);
+		else
+			detail(&c, "%llu re-fires of level lines still asserted at EOI (vector %d)",
+			       (unsigned long long)refired, first);
 	}
 	emit(x, &c);
 }
@@ -1489,6 +1558,7 @@ static void run_vm(struct ctx *x)
 			check_vm_group(x, VIRQ_XC_K_GUEST);
 	} else if (vm->flags & VIRQ_XC_VM_TRACED) {
 		check_source_accept_by_vector(x, VIRQ_XC_PATH_VM);
+		check_level_observed(x);
 	}
 	if (owned)
 		check_eoi(x, VIRQ_XC_PATH_VM); /* vectors used, path unknown */

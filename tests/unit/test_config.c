@@ -49,6 +49,7 @@ static void test_every_directive_is_applied(void **state)
 			       "bpf no\nkvm off\nbpf_kprobes yes\nbpf_latency_sample 1\n"
 			       "max_clients 7\nclient_queue_kib 128\nsample_interval_ms 250\n"
 			       "max_vms 3\nlog_level debug\nanomaly_logs_per_minute 2\n"
+			       "observed_keep_exited_s 30\n"
 			       "vm_vcpus 2\nvm_mem_mb 32\nvm_irqchip user\nvm_idle spin\n"
 			       "vm_posted no\nvm_x2apic yes\nvm_pv_eoi false\n"
 			       "observe pid 1234\n\tobserve   comm qemu-system-x86\n",
@@ -66,6 +67,7 @@ static void test_every_directive_is_applied(void **state)
 	assert_int_equal(c.client_queue_bytes, 128 << 10);
 	assert_int_equal(c.sample_ms, 250);
 	assert_int_equal(c.max_vms, 3);
+	assert_int_equal(c.obs_keep_exited_s, 30);
 	assert_int_equal(c.log_level, LOG_DEBUG);
 	assert_int_equal(c.anomaly_log_per_min, 2);
 	assert_int_equal(c.vm_vcpus, 2);
@@ -101,6 +103,8 @@ static void test_errors_name_the_line_and_leave_config_unchanged(void **state)
 		{ "max_clients\n", "t.conf:1: 'max_clients' takes 1 argument, got 0" },
 		{ "max_clients 1 2\n", "t.conf:1: 'max_clients' takes 1 argument, got 2" },
 		{ "max_clients 0\n", "t.conf:1: max_clients must be 1..4096" },
+		{ "observed_keep_exited_s 86401\n",
+		  "t.conf:1: observed_keep_exited_s must be 0..86400" },
 		{ "bpf_latency_sample 0\n", "t.conf:1: bpf_latency_sample must be 1..65536" },
 		{ "max_clients 12x\n", "t.conf:1: max_clients must be 1..4096" },
 		{ "max_clients -3\n", "t.conf:1: max_clients must be 1..4096" },

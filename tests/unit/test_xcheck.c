@@ -466,6 +466,43 @@ static void test_observed_only_vm_checks_sources_accepts_and_eois_per_vector(voi
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
 }
 
+/* Observed VM, a level-triggered pin: accepts beyond the line's assertions are re-fires at
+ * EOI (refired, never lost or spurious); a line held asserted through thousands of EOIs is
+ * called a storm. Fewer accepts than assertions is remote IRR gating them: consistent. */
+static void test_observed_level_line_refires_and_storm(void **state)
+{
+	struct fx *f = *state;
+	const struct virq_xcheck_check *c;
+
+	f->vm.flags = VIRQ_XC_VM_TRACED;
+	f->vm.level_vectors[0x40 / 64] |= 1ull << (0x40 % 64);
+	f->vm.vector_path[0x40] = VIRQ_XC_PATH_IOAPIC;
+	f->vm.k_ioapic_level = 3;
+	f->vcpu[0].k_accept[0x40] = 2;
+	f->vcpu[0].k_eoi[0x40] = 2;
+	assert_int_equal(virq_xcheck_run(&f->in, f->r), 0);
+	c = find(f, VIRQ_XC_PATH_IOAPIC, VIRQ_XC_K_ACCEPT, -1);
+	assert_non_null(c);
+	assert_int_equal(c->verdict, VIRQ_XC_CONSISTENT);
+	f->vcpu[0].k_accept[0x40] = 5;
+	f->vcpu[0].k_eoi[0x40] = 5;
+	assert_int_equal(virq_xcheck_run(&f->in, f->r), 0);
+	c = find(f, VIRQ_XC_PATH_IOAPIC, VIRQ_XC_K_ACCEPT, -1);
+	assert_int_equal(c->verdict, VIRQ_XC_REFIRED);
+	assert_int_equal(c->refired, 2);
+	assert_null(strstr(c->detail, "storm"));
+	f->vm.k_ioapic_level = 1;
+	f->vcpu[0].k_accept[0x40] = 250001;
+	f->vcpu[0].k_eoi[0x40] = 250001;
+	assert_int_equal(virq_xcheck_run(&f->in, f->r), 0);
+	c = find(f, VIRQ_XC_PATH_IOAPIC, VIRQ_XC_K_ACCEPT, -1);
+	assert_int_equal(c->verdict, VIRQ_XC_REFIRED);
+	assert_int_equal(c->refired, 250000);
+	assert_non_null(strstr(c->detail, "interrupt storm"));
+	assert_int_equal(virq_xcheck_report_count(f->r, NULL, -1, -1, VIRQ_XC_LOST), 0);
+	assert_int_equal(virq_xcheck_report_count(f->r, NULL, -1, -1, VIRQ_XC_SPURIOUS), 0);
+}
+
 /* NMI, INIT and SIPI acceptances never wait for an EOI: only fixed and lowest priority
  * go through IRR (__apic_accept_irq). The daemon keeps them out of k_accept; the
  * chain of a healthy guest that also took NMIs and INIT/SIPI is consistent. */
@@ -1039,6 +1076,7 @@ int main(void)
 		T(test_path_without_vmm_injection_uses_accepts_or_is_unobservable),
 		T(test_observed_only_vm_checks_sources_accepts_and_eois_per_vector),
 		T(test_observed_vm_nmi_init_sipi_accepts_take_no_eoi),
+		T(test_observed_level_line_refires_and_storm),
 		T(test_unattributed_injections_are_judged_per_vcpu_and_vector),
 		T(test_observed_only_vm_with_unattributed_vectors),
 		T(test_irq_injections_stat_may_exceed_receipts_never_fall_short),
