@@ -240,6 +240,31 @@ static int show_crosscheck(const cJSON *r)
 		if (num(s, "bpf_unattributed"))
 			printf("  %.0f BPF event(s) of virqd's process attributed to none of its VMs\n",
 			       num(s, "bpf_unattributed"));
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "observed"))
+		{
+			const cJSON *ip = cJSON_GetObjectItemCaseSensitive(a, "ipis"),
+				    *pa = cJSON_GetObjectItemCaseSensitive(a, "path_accepts"),
+				    *pic = cJSON_GetObjectItemCaseSensitive(a, "pic"),
+				    *io = cJSON_GetObjectItemCaseSensitive(a, "ioapic");
+
+			printf("  %s (observed, pid %.0f, %.0f vCPUs): KVM stats %s%s%s\n",
+			       str(a, "vm"), num(a, "pid"), num(a, "vcpus"), str(a, "kvm_stats"),
+			       *str(a, "kvm_stats_reason") ? ": " : "", str(a, "kvm_stats_reason"));
+			printf("    accepts by path: msi %.0f, ipi %.0f, ioapic %.0f, timer %.0f; IPIs: "
+			       "fixed %.0f, nmi %.0f, init %.0f, sipi %.0f\n",
+			       num(pa, "msi"), num(pa, "ipi"), num(pa, "ioapic"), num(pa, "timer"),
+			       num(ip, "fixed") + num(ip, "lowest"), num(ip, "nmi"),
+			       num(ip, "init"), num(ip, "sipi"));
+			printf("    GSI assertions %.0f: PIC delivered %.0f masked %.0f coalesced %.0f; "
+			       "IOAPIC delivered %.0f (+%.0f level) masked %.0f coalesced %.0f\n",
+			       num(a, "gsi_assertions"), num(pic, "delivered"), num(pic, "masked"),
+			       num(pic, "coalesced"), num(io, "delivered_edge"),
+			       num(io, "level_assertions"), num(io, "masked"),
+			       num(io, "coalesced"));
+		}
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "exited_vms"))
+			printf("  %s (observed, pid %.0f): exited %.0f s ago, judged no more\n",
+			       str(a, "vm"), num(a, "pid"), num(a, "exited_s_ago"));
 	}
 	if (virq_xcheck_report_from_json(r, rep)) {
 		fprintf(stderr, "virqctl: malformed cross-check report\n");

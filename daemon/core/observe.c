@@ -721,6 +721,10 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 									   VIRQ_XC_TP_APIC_IPI;
 		if (deassert)
 			break;
+		if (k->event == VIRQ_TEV_APIC_IPI)
+			vm->k_ipi_dm[dm] += value;
+		else
+			vm->k_msi_dm[dm] += value;
 		if (dm == VIRQ_DM_NMI) {
 			vm->kern[VIRQ_XC_PATH_NMI].source += value;
 		} else if (dm <= VIRQ_DM_LOWEST) {
@@ -1267,6 +1271,61 @@ static void xc_note(struct virq_xcheck_report *rep, const char *vm, int path, co
 	}
 }
 
+/* What an observed VM's events say beyond the checks: the chips' outcomes of its line
+ * changes, IPIs and MSIs by delivery mode, acceptances by mode, KVM stats source. */
+static cJSON *xc_observed_json(struct virqd *d, const struct virq_xcheck_vm *xv)
+{
+	static const char *const dm[8] = { "fixed", "lowest", "smi",  "remote_read",
+					   "nmi",   "init",   "sipi", "extint" };
+	cJSON *o = cJSON_CreateObject(), *x;
+	uint64_t acc[8] = { 0 }, inj = 0, reinj = 0;
+
+	cJSON_AddStringToObject(o, "vm", xv->name);
+	for (unsigned int i = 0; i < d->nr_obs; i++)
+		if (!strcmp(d->obs[i].name, xv->name)) {
+			cJSON_AddNumberToObject(o, "pid", d->obs[i].pid);
+			cJSON_AddNumberToObject(o, "vcpus", d->obs[i].nr_vcpus);
+			cJSON_AddStringToObject(o, "kvm_stats", virqd_obs_stats_how(&d->obs[i]));
+			cJSON_AddStringToObject(o, "kvm_stats_reason", d->obs[i].stats_why);
+		}
+	cJSON_AddNumberToObject(o, "gsi_assertions", (double)xv->k_gsi_asserts);
+	cJSON_AddNumberToObject(o, "gsi_deassertions", (double)xv->k_deasserts);
+	x = cJSON_AddObjectToObject(o, "pic");
+	cJSON_AddNumberToObject(x, "delivered", (double)xv->k_pic_delivered);
+	cJSON_AddNumberToObject(x, "masked", (double)xv->k_masked[VIRQ_XC_PATH_PIC]);
+	cJSON_AddNumberToObject(x, "coalesced", (double)xv->k_line_coalesced[VIRQ_XC_PATH_PIC]);
+	x = cJSON_AddObjectToObject(o, "ioapic");
+	cJSON_AddNumberToObject(x, "delivered_edge", (double)xv->kern[VIRQ_XC_PATH_IOAPIC].source);
+	cJSON_AddNumberToObject(x, "level_assertions", (double)xv->k_ioapic_level);
+	cJSON_AddNumberToObject(x, "masked", (double)xv->k_masked[VIRQ_XC_PATH_IOAPIC]);
+	cJSON_AddNumberToObject(x, "coalesced", (double)xv->k_line_coalesced[VIRQ_XC_PATH_IOAPIC]);
+	for (uint32_t c = 0; c < xv->nr_vcpus; c++) {
+		for (int m = 0; m < 8; m++)
+			acc[m] += xv->vcpus[c].k_accept_dm[m];
+		for (int v = 0; v < VIRQ_XC_NR_VECTORS; v++)
+			inj += xv->vcpus[c].k_inj[v];
+		reinj += xv->vcpus[c].k_reinj;
+	}
+	x = cJSON_AddObjectToObject(o, "ipis");
+	for (int m = 0; m < 8; m++)
+		if (m != 3)
+			cJSON_AddNumberToObject(x, dm[m], (double)xv->k_ipi_dm[m]);
+	x = cJSON_AddObjectToObject(o, "msis");
+	for (int m = 0; m < 8; m++)
+		if (m != 3)
+			cJSON_AddNumberToObject(x, dm[m], (double)xv->k_msi_dm[m]);
+	x = cJSON_AddObjectToObject(o, "accepts");
+	for (int m = 0; m < 8; m++)
+		if (m != 3)
+			cJSON_AddNumberToObject(x, dm[m], (double)acc[m]);
+	x = cJSON_AddObjectToObject(o, "path_accepts");
+	for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
+		cJSON_AddNumberToObject(x, virq_xcheck_path_name(p), (double)xv->kern[p].accepts);
+	cJSON_AddNumberToObject(o, "injections", (double)inj);
+	cJSON_AddNumberToObject(o, "reinjections", (double)reinj);
+	return o;
+}
+
 enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
 					cJSON **res, char *msg, size_t msglen)
 {
@@ -1450,6 +1509,9 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	cJSON_AddBoolToObject(src, "bpf", d->bpf_ok);
 	cJSON_AddStringToObject(src, "bpf_reason", d->bpf_ok ? "" : d->bpf_why);
 	cJSON_AddNumberToObject(src, "bpf_unattributed", (double)un.events);
+	arr = cJSON_AddArrayToObject(src, "observed");
+	for (unsigned int i = nown; i < nvm; i++)
+		cJSON_AddItemToArray(arr, xc_observed_json(d, &xvms[i]));
 	arr = cJSON_AddArrayToObject(src, "exited_vms");
 	for (unsigned int i = 0; i < d->nr_obs; i++) {
 		const struct virqd_obs_vm *o = &d->obs[i];

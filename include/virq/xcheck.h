@@ -259,6 +259,9 @@ struct virq_xcheck_vm {
 	uint64_t k_gsi_asserts; /* kvm_set_irq with level 1: one source event per assertion */
 	uint64_t k_pic_delivered;
 	uint64_t k_ioapic_level; /* assertions on level-triggered RTEs (remote IRR gates them) */
+	/* kvm_apic_ipi / kvm_msi_set_irq by delivery mode (enum virq_delivery_mode) */
+	uint64_t k_ipi_dm[8];
+	uint64_t k_msi_dm[8];
 };
 
 /* Deviation evidence (the daemon derives these from guest ledger sequence numbers, guest
