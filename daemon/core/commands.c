@@ -1041,8 +1041,14 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 		cJSON_AddNumberToObject(o, "vcpus", vm->nr_vcpus);
 		cJSON_AddStringToObject(o, "cmdline", vm->cmdline);
 		vc = cJSON_AddArrayToObject(o, "vcpu_tids");
-		for (unsigned int k = 0; k < vm->nr_vcpus; k++)
-			cJSON_AddItemToArray(vc, cJSON_CreateNumber(vm->vcpus[k].tid));
+		for (unsigned int k = 0; k < vm->nr_vcpus; k++) {
+			pid_t tid = vm->vcpus[k].tid;
+
+			/* threads the VMM did not name: as the tracer saw them run their vCPU */
+			if (!tid && ob && vm->vcpus[k].index < ob->nr_vcpu_tids)
+				tid = ob->vcpu_tids[vm->vcpus[k].index];
+			cJSON_AddItemToArray(vc, cJSON_CreateNumber(tid));
+		}
 		cJSON_AddItemToArray(a, o);
 	}
 	/* Exited observed VMs, kept with their last numbers (observed.c). */

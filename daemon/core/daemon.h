@@ -88,8 +88,8 @@ struct virqd_obs_vm {
 	const char *kind; /* "qemu", "firecracker", ... (static) */
 	unsigned int nr_vm_fds;
 	unsigned int nr_vcpus;
-	pid_t vcpu_tids[VIRQD_OBS_MAX_VCPUS];
-	unsigned int nr_vcpu_tids;
+	pid_t vcpu_tids[VIRQD_OBS_MAX_VCPUS]; /* by vcpu_id, 0 unknown */
+	unsigned int nr_vcpu_tids; /* highest known vcpu_id + 1 */
 	enum virqd_obs_state state;
 	bool present; /* found in the last /proc scan */
 	/* KVM binary stats: our duplicates (pidfd_getfd) of the stats fds the VMM holds, per

@@ -14,7 +14,9 @@
  *
  * Owner: the event loop thread (daemon state).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,6 +152,35 @@ static int namer_self(void *ctx, pid_t pid, char *name, size_t len)
 	return 0;
 }
 
+/* vCPU threads the VMM did not name (QEMU without debug-threads=on calls every thread
+ * qemu-system-x86): the tracer's thread map, filled by each vCPU thread's first event
+ * through its vCPU, says which thread runs which vcpu_id. */
+static void obs_learn_threads(struct virqd *d, struct virqd_obs_vm *o)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	if (!d->trace)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)o->pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		struct virq_trace_thread th;
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || virq_trace_thread(d->trace, tid, &th) || (pid_t)th.tgid != o->pid ||
+		    th.vcpu_id >= VIRQD_OBS_MAX_VCPUS)
+			continue;
+		o->vcpu_tids[th.vcpu_id] = tid;
+		if (th.vcpu_id >= o->nr_vcpu_tids)
+			o->nr_vcpu_tids = th.vcpu_id + 1;
+	}
+	closedir(dir);
+}
+
 void virqd_observed_refresh(struct virqd *d, bool force)
 {
 	struct virq_disc_namer namer = { .name_vm = namer_self, .ctx = d };
@@ -181,11 +212,17 @@ void virqd_observed_refresh(struct virqd *d, bool force)
 			o->nr_vm_fds = v->nr_vm_fds;
 			if (v->nr_vcpus > o->nr_vcpus)
 				o->nr_vcpus = v->nr_vcpus;
-			o->nr_vcpu_tids = 0;
-			for (unsigned int k = 0; k < v->nr_vcpus && k < VIRQD_OBS_MAX_VCPUS; k++) {
-				o->vcpu_tids[k] = v->vcpus[k].tid;
-				o->nr_vcpu_tids++;
+			/* indexed by vcpu_id: the VMM's thread names, else the tracer's map */
+			for (unsigned int k = 0; k < v->nr_vcpus; k++) {
+				uint32_t id = v->vcpus[k].index;
+
+				if (id >= VIRQD_OBS_MAX_VCPUS || !v->vcpus[k].tid)
+					continue;
+				o->vcpu_tids[id] = v->vcpus[k].tid;
+				if (id >= o->nr_vcpu_tids)
+					o->nr_vcpu_tids = id + 1;
 			}
+			obs_learn_threads(d, o);
 			if (v->name[0]) {
 				snprintf(o->name, sizeof(o->name), "%s", v->name);
 				o->named = true;
