@@ -1436,8 +1436,6 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 				.only_vm = o->nr_vm_fds <= 1 && o->nr_cookies <= 1,
 			};
 
-			if (o->state == VIRQD_OBS_EXITED)
-				continue;
 			virq_xcheck_vm_init(xv);
 			snprintf(xv->name, sizeof(xv->name), "%.*s", (int)sizeof(xv->name) - 1,
 				 o->name);
@@ -1452,6 +1450,11 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 			xc_observed_paths(&kc);
 			for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
 				d->obs[i].path_accepts[p] = xv->kern[p].accepts;
+			if (o->state == VIRQD_OBS_EXITED) {
+				/* its last numbers are kept (path_accepts), its checks not run */
+				memset(kc.vcpus, 0, sizeof(*kc.vcpus) * VIRQ_XC_MAX_VCPUS);
+				continue;
+			}
 			nvm++;
 		}
 	}
