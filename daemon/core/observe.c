@@ -871,9 +871,9 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 }
 
 /*
- * Observed VM: the path of each vector, from the source events seen on it: the path with
- * the most (a guest uses one vector per source: Linux's IPI, MSI and IOAPIC vectors are
- * distinct). A vector accepted with no source event at all is the LAPIC's own (an LVT:
+ * Observed VM: the path of each vector, from the source events seen on it; a vector with
+ * sources of two paths is in the "vm" group. A vector accepted with no source event at all
+ * is the LAPIC's own (an LVT:
  * the timer, LINT, error, thermal; kvm_apic_local_deliver has no source tracepoint): the
  * timer path. Sets each path's accepts.
  */
@@ -889,11 +889,15 @@ static void xc_observed_paths(struct xc_kctx *kc)
 			acc += kc->vcpus[i].k_accept[v];
 			eoi += kc->vcpus[i].k_eoi[v] + kc->vcpus[i].k_inj[v];
 		}
-		for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
-			if (kc->srcvec[p][v] > best) {
-				best = kc->srcvec[p][v];
-				path = p;
-			}
+		for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++) {
+			if (!kc->srcvec[p][v])
+				continue;
+			/* Linux allocates vectors per CPU: one vector number can carry an MSI
+			 * on one vCPU and an IOAPIC pin on another. Such a vector is judged in
+			 * the "vm" group, with every source of it. */
+			path = best ? VIRQ_XC_PATH_VM : p;
+			best += kc->srcvec[p][v];
+		}
 		if (path < 0 && acc)
 			path = VIRQ_XC_PATH_TIMER;
 		if (path < 0 && eoi)

@@ -522,6 +522,12 @@ static void test_observed_vm_nmi_init_sipi_accepts_take_no_eoi(void **state)
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_PENDING);
 	f->vcpu[0].k_eoi[0xec] = 4100;
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_CONSISTENT);
+	/* A running VM's counters read one after another: an EOI counted after its accept
+	 * was read is within the in-flight bound, not an attribution gap. */
+	f->vcpu[0].k_eoi[0xec] = 4102;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_CONSISTENT);
+	f->vcpu[0].k_eoi[0xec] = 4200;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_VM, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
 }
 
 /* --- vectors without a path attribution (the daemon's observed view) ---------------- */
