@@ -466,10 +466,18 @@ static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void
 		return 0;
 	}
 	case VIRQ_TEV_USERSPACE_EXIT: {
+		/* Returns of KVM_RUN to the VMM (kvm_userspace_exit), per vCPU, by the
+		 * kvm_run exit reason: "vmm:IO", "vmm:MMIO", ... beside the hardware reasons. */
 		const char *n = virq_kvm_exit_name(k->arg);
+		char buf[40];
 
-		if (n && virq_stats_vm_add_exit(sv, VIRQ_STATS_VCPU_VM, VIRQ_EXIT_SRC_KVM_STATS, n,
-						value))
+		if (!n)
+			return 0;
+		snprintf(buf, sizeof(buf), "vmm:%s", n);
+		if (virq_stats_vm_add_exit(sv,
+					   k->vcpu_id == VIRQ_TRACE_VCPU_NONE ? VIRQ_STATS_VCPU_VM :
+										(int32_t)k->vcpu_id,
+					   VIRQ_EXIT_SRC_BPF, buf, value))
 			oc->s->stats_dropped++;
 		return 0;
 	}

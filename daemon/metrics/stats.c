@@ -187,12 +187,12 @@ int virq_stats_vm_add_exit(struct virq_stats_vm *vm, int32_t vcpu, enum virq_exi
 
 	if (!vm || !reason || !vcpu_ok(vm, vcpu) || (unsigned)src >= VIRQ_EXIT_SRC__COUNT)
 		return -EINVAL;
-	/* Callers add one vCPU's reasons together: search back only while the vCPU matches. */
+	/* One entry per (vCPU, source, reason), however callers interleave them (BPF counter
+	 * keys come in map order): a duplicate would be two series with one label set. */
 	for (uint32_t i = vm->nr_exits; i-- > 0;) {
 		e = &vm->exits[i];
-		if (e->vcpu != vcpu)
-			break;
-		if (e->source == src && !strncmp(e->reason, reason, sizeof(e->reason) - 1)) {
+		if (e->vcpu == vcpu && e->source == src &&
+		    !strncmp(e->reason, reason, sizeof(e->reason) - 1)) {
 			e->count += count;
 			return 0;
 		}

@@ -229,6 +229,10 @@ static void test_counters_render_snapshot_values(void **state)
 	assert_int_equal(
 		virq_stats_vm_add_exit(vm, VIRQ_STATS_VCPU_VM, VIRQ_EXIT_SRC_KVM_STATS, "exits", 8),
 		0);
+	/* interleaved vCPUs (BPF counter keys come in map order) still merge into one entry */
+	assert_int_equal(virq_stats_vm_add_exit(vm, 1, VIRQ_EXIT_SRC_BPF, "io", 1), 0);
+	assert_int_equal(virq_stats_vm_add_exit(vm, 2, VIRQ_EXIT_SRC_BPF, "io", 1), 0);
+	assert_int_equal(virq_stats_vm_add_exit(vm, 1, VIRQ_EXIT_SRC_BPF, "io", 2), 0);
 	assert_int_equal(virq_stats_add_bpf_point(s, "kvm_entry", "tp_btf", VIRQ_ATTACH_SILENT, 0),
 			 0);
 	s->ringbuf_drops = 12;
@@ -237,6 +241,8 @@ static void test_counters_render_snapshot_values(void **state)
 	assert_non_null(strstr(out, "virq_interrupts_injected_total{vm=\"v\",path=\"ioapic\"} "
 				    "18446744073709551615\n"));
 	assert_non_null(strstr(out, "virq_interrupts_lost_total{vm=\"v\",path=\"ioapic\"} 3\n"));
+	assert_non_null(strstr(out, "virq_exits_total{vm=\"v\",vcpu=\"1\",reason=\"io\","
+				    "source=\"bpf\"} 3\n"));
 	assert_non_null(strstr(out, "virq_crosscheck_verdicts_total{vm=\"v\",path=\"ipi\","
 				    "verdict=\"misrouted\"} 9\n"));
 	assert_non_null(strstr(out, "virq_exits_total{vm=\"v\",vcpu=\"2\",reason=\"hlt\","
