@@ -52,10 +52,7 @@ int virq_linux_parse(const void *image, size_t size, struct virq_linux_info *inf
 	if (!info->setup_sects) /* boot.rst: "if this field is 0, the real value is 4" */
 		info->setup_sects = 4;
 	info->setup_size = ((uint64_t)info->setup_sects + 1) * 512;
-	if (info->setup_size < hdr_end)
-		return boot_fail(err, err_len, -EINVAL,
-				 "bzImage: setup (%u sectors) shorter than its own header",
-				 info->setup_sects);
+	/* >= 1024 bytes: the header (< 0x290) is always inside the setup */
 	if (info->setup_size >= size)
 		return boot_fail(err, err_len, -EINVAL,
 				 "bzImage: truncated: setup is %llu bytes, file %zu: no kernel",
