@@ -299,6 +299,24 @@ static void test_bad_images_refused_untouched(void **state)
 	expect_refused(len, -E2BIG, "command line");
 }
 
+static void test_cmdline_size_is_the_bound_without_the_nul(void **state)
+{
+	size_t len = make_image();
+	struct virq_boot_mem m = mem();
+	static char cmd[2049];
+	struct virq_linux_params p = { .kernel = img, .kernel_size = len, .cmdline = cmd };
+	struct virq_boot_entry e;
+	char err[VIRQ_BOOT_ERR_LEN];
+
+	memset(cmd, 'c', 2047); /* cmdline_size 2047: exactly fits */
+	assert_int_equal(virq_linux_load(&m, &p, &e, err, sizeof(err)), 0);
+	assert_int_equal(strlen((const char *)ram + e.cmdline), 2047);
+	refill(state);
+	cmd[2047] = 'c';
+	assert_int_equal(virq_linux_load(&m, &p, &e, err, sizeof(err)), -E2BIG);
+	assert_untouched();
+}
+
 static void test_arguments_and_placements_refused(void **state)
 {
 	size_t len = make_image();
@@ -432,6 +450,7 @@ int main(void)
 		cmocka_unit_test_setup(
 			test_non_relocatable_and_old_protocol_use_1mib_and_32bit_entry, refill),
 		cmocka_unit_test_setup(test_bad_images_refused_untouched, refill),
+		cmocka_unit_test_setup(test_cmdline_size_is_the_bound_without_the_nul, refill),
 		cmocka_unit_test_setup(test_arguments_and_placements_refused, refill),
 		cmocka_unit_test(test_debian_kernel),
 	};
