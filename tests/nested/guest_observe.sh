@@ -6,14 +6,14 @@
 #   A  linux-l2  2 vCPUs, Debian's kernel, virtio-blk + virtio-net, the workload of
 #                tests/guest/image/workload.sh for OBS_A_SECONDS (default 30)
 #   B  linux-b   1 vCPU, same image, OBS_B_SECONDS (default 10): exits while A runs
-#   C  storm     tests/guest/storm (a level line held asserted), after A and B
 #
+# (The storm VM, the positive control, is tests/nested/guest_storm.sh, run next.)
 # Output: delimited blocks "@@file NAME@@" ... "@@end@@" (the host splits them into files),
 # and "@@time@@ EVENT UPTIME" lines. Snapshots (virqctl host vms / crosscheck / metrics /
 # top --once / trace points, /metrics and /api/v1/stats over HTTP) every ~OBS_SNAP_EVERY s
-# (default 10) while A runs, right after B exits, after A exits (final), during and after
-# the storm (storm1, storm.final). snaps.txt lists every snapshot: LABEL UPTIME A B C (each
-# "up", "exited" or "none") and every virqctl exit status.
+# (default 10) while A runs, right after B exits and after A exits (final). snaps.txt lists
+# every snapshot: LABEL UPTIME A B C (each "up", "exited" or "none") and every virqctl exit
+# status.
 export PATH=/bin:/usr/bin
 B=${VIRQ_BUILD:-build}
 S=/run/virqd.sock
@@ -48,24 +48,6 @@ alive() {
 	fi
 }
 
-stamp l1-up
-ip link set lo up
-: >/tmp/virqd.conf
-./$B/bin/virqd --config /tmp/virqd.conf --socket $S --metrics 127.0.0.1:9105 >$O/virqd.log 2>&1 &
-d=$!
-i=0
-while [ ! -S $S ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-stamp virqd-up
-ctl --json status >$O/status.json 2>&1
-emit status.json $O/status.json
-
-# The HTTP server the L2 guests fetch from: 127.0.0.1 here is 10.0.2.2 in QEMU's user network.
-mkdir -p /tmp/www
-dd if=/dev/urandom of=/tmp/www/blob bs=64k count=4 2>/dev/null
-httpd -p 127.0.0.1:8080 -h /tmp/www
-hp=$(pidof httpd)
-
-: >$O/snaps.txt
 pa= pb= pc=
 # snap LABEL: one snapshot of every surface.
 snap() {
@@ -103,6 +85,38 @@ vm() {
 		>$O/$1.qemu.log 2>&1 &
 	vm_pid=$!
 }
+
+# start_virqd: virqd with BPF, an empty config, its metrics on 127.0.0.1:9105; pid in $d.
+start_virqd() {
+	: >/tmp/virqd.conf
+	./$B/bin/virqd --config /tmp/virqd.conf --socket $S --metrics 127.0.0.1:9105 >>$O/virqd.log 2>&1 &
+	d=$!
+	i=0
+	while [ ! -S $S ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	stamp virqd-up
+}
+# stop_virqd: SIGTERM, its exit status in snaps.txt.
+stop_virqd() {
+	kill -TERM $d
+	wait $d
+	echo "virqd exit $?" >>$O/snaps.txt
+	rm -f $S
+}
+
+# tests/nested/guest_storm.sh sources this file for the helpers above.
+[ -n "${OBS_LIB:-}" ] && return 0
+
+stamp l1-up
+ip link set lo up
+start_virqd
+ctl --json status >$O/status.json 2>&1
+emit status.json $O/status.json
+
+# The HTTP server the L2 guests fetch from: 127.0.0.1 here is 10.0.2.2 in QEMU's user network.
+mkdir -p /tmp/www
+dd if=/dev/urandom of=/tmp/www/blob bs=64k count=4 2>/dev/null
+httpd -p 127.0.0.1:8080 -h /tmp/www
+hp=$(pidof httpd)
 
 stamp vms-start
 vm linux-l2 $O/A.console 2 320 $A_S /tmp/diskA.img
@@ -154,41 +168,9 @@ emit A.console $O/A.console
 emit B.console $O/B.console
 emit A.qemu.log $O/linux-l2.qemu.log
 emit B.qemu.log $O/linux-b.qemu.log
-emit virqd.log $O/virqd.log
-# Everything about A and B is out before the storm: a nested run once stopped printing
-# during the storm (L1 idle in HLT, its timers no longer firing: 3 boots, the same).
-emit snaps.txt $O/snaps.txt
-
-# The positive control: a level-triggered line held asserted (tests/guest/storm).
-stamp storm-start
-qemu-system-x86_64 -accel kvm -machine pc -name guest=storm -smp 1 -m 32 -nodefaults -vga none \
-	-display none -no-reboot -serial file:$O/C.console -device pc-testdev \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel $I/storm.elf -append $STORM_COUNT \
-	>$O/storm.qemu.log 2>&1 &
-pc=$!
-t=0
-while kill -0 $pc 2>/dev/null && [ $t -lt 30 ]; do
-	sleep 1
-	t=$((t + 1))
-	[ $t = 1 ] && snap storm1
-	echo "@@storm@@ ${t}s"
-done
-if kill -0 $pc 2>/dev/null; then
-	echo "C still running after 30 s: killed" >>$O/snaps.txt
-	kill $pc
-fi
-wait $pc
-echo "C qemu exit $? (isa-debug-exit with 0: 1)" >>$O/snaps.txt
-stamp storm-exited
-sleep 2
-snap storm.final
-emit C.console $O/C.console
-emit C.qemu.log $O/storm.qemu.log
-
 kill $hp 2>/dev/null
-kill -TERM $d
-wait $d
-echo "virqd exit $?" >>$O/snaps.txt
+stop_virqd
 emit virqd.log $O/virqd.log
 emit snaps.txt $O/snaps.txt
 stamp done
+

@@ -535,7 +535,7 @@ def timing():
         d("vms-start", "A-workload-start"), m.group(1) if m else "?"))
     out.append("A workload to its exit %s" % d("A-workload-start", "A-exited"))
     out.append("storm %s; scenario total %s" % (d("storm-start", "storm-exited"),
-                                                d("l1-up", "done")))
+                                                d("l1-up", "storm-done")))
     out.append("host: image build %s s, nested run (L1 boot to power-off) %s s" % (
         h.get("image_build_s", "?"), h.get("nested_run_s", "?")))
     return out
