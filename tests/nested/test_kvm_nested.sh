@@ -25,6 +25,12 @@ timeout_s=${VIRQ_NESTED_TIMEOUT:-1800}
 # at 10.0.2.15 (the RAW script brings eth0 up), host 127.0.0.1:HOSTPORT forwarded to the
 # guest's GUESTPORT. VIRQ_NESTED_CTL=PATH: FIFOs PATH.in/PATH.out made here are the guest's
 # /dev/ttyS2, for the host to talk to a RAW script. VIRQ_NESTED_TAG: QEMU's -name.
+# VIRQ_NESTED_QEMU=1: Debian's qemu-system-x86_64 inside too (binary, shared libraries, the
+# firmware of `-machine pc -nodefaults -vga none` with -kernel: SeaBIOS, the linuxboot and
+# multiboot option ROMs, the KVM vapic ROM), every busybox applet, and the files of the
+# directory VIRQ_NESTED_IMAGES (L2 guest images: tests/guest/image/mkimage.sh) at
+# /virq/images; the guest then gets VIRQ_NESTED_MEM MiB (default 3072, else 2048) for its
+# own guests.
 only=${VIRQ_NESTED_ONLY:-}
 # The loss tests inject 1,000,000 MSIs per mode here too, as natively (about 25 s in the
 # emulated guest); VIRQ_NESTED_LOSS_COUNT=N makes a quicker run.
@@ -83,6 +89,28 @@ cp /bin/busybox "$root/bin/busybox"
 for a in sh mount insmod ls cat echo poweroff sleep timeout mkdir rm grep sed env id chmod mktemp kill sync pidof tr ip seq printf dirname basename head tail wc cut; do
 	ln -s busybox "$root/bin/$a"
 done
+if [ -n "${VIRQ_NESTED_QEMU:-}" ]; then
+	for a in $(busybox --list); do
+		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
+	done
+	qemu=$(command -v qemu-system-x86_64)
+	cp "$qemu" "$root/usr/bin/qemu-system-x86_64"
+	for lib in $(ldd "$qemu" | awk '/=> \//{print $3}' | sort -u); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	# The firmware QEMU opens for these guests, where its firmware path looks (Debian:
+	# /usr/share/qemu, then /usr/share/seabios); symlinks resolved.
+	mkdir -p "$root/usr/share/qemu" "$root/usr/share/seabios"
+	cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
+	for f in linuxboot_dma.bin multiboot_dma.bin kvmvapic.bin; do
+		cp -L "/usr/share/qemu/$f" "$root/usr/share/qemu/"
+	done
+	if [ -n "${VIRQ_NESTED_IMAGES:-}" ]; then
+		mkdir -p "$root/virq/images"
+		cp -L "$VIRQ_NESTED_IMAGES"/* "$root/virq/images/"
+	fi
+fi
 # kvm_amd and what it needs, in load order.
 i=0
 mods=(virt/lib/irqbypass.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko)
@@ -232,7 +260,7 @@ cpu_report() {
 # for $freeze_s s although the guest prints a heartbeat every 30 s: the CPUs' state is
 # then appended to LOG.freeze), 4 at the overall deadline.
 boot() {
-	local log=$1 mon=$work/monitor.sock q last=-1 size idle=0 extra=()
+	local log=$1 mon=$work/monitor.sock q last=-1 size idle=0 extra=() mem
 	rm -f "$mon"
 	if [ -n "${VIRQ_NESTED_NET:-}" ]; then
 		extra+=(-nic "user,model=e1000,hostfwd=tcp:127.0.0.1:${VIRQ_NESTED_NET%%:*}-:${VIRQ_NESTED_NET##*:}")
@@ -244,6 +272,7 @@ boot() {
 		extra+=(-serial "pipe:$VIRQ_NESTED_CTL")
 	fi
 	[ -n "${VIRQ_NESTED_TAG:-}" ] && extra+=(-name "$VIRQ_NESTED_TAG")
+	mem=${VIRQ_NESTED_MEM:-$([ -n "${VIRQ_NESTED_QEMU:-}" ] && echo 3072 || echo 2048)}
 	# Serial ports in order: ttyS0 console, ttyS1 kallsyms, then VIRQ_NESTED_CTL's ttyS2.
 	# One emulated CPU (see "CPUs" above).
 	# Clock: the TSC, as on a real KVM host. TCG's TSC follows QEMU's virtual clock, the
@@ -253,7 +282,7 @@ boot() {
 	# microseconds: that would make the tracing bench's clock reads weigh as no real host
 	# has them weigh. VIRQ_NESTED_APPEND adds kernel parameters.
 	qemu-system-x86_64 -machine q35 -accel tcg,thread=${VIRQ_NESTED_TCG_THREAD:-multi} \
-		-cpu max -smp ${VIRQ_NESTED_SMP:-1} -m 2048 -nographic -no-reboot -kernel "$kernel" \
+		-cpu max -smp ${VIRQ_NESTED_SMP:-1} -m "$mem" -nographic -no-reboot -kernel "$kernel" \
 		-initrd "$work/initrd.gz" -monitor "unix:$mon,server,nowait" -serial stdio \
 		-serial "file:$work/kallsyms.$boots" "${extra[@]}" \
 		-append "console=ttyS0 quiet loglevel=${VIRQ_NESTED_LOGLEVEL:-4} panic=-1 nokaslr clocksource=tsc tsc=reliable ${VIRQ_NESTED_APPEND:-}" \
