@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# virqd observing real QEMU VMs it did not start (issue 14), on a host without /dev/kvm.
+# virqd observing real QEMU VMs it did not start (issue 14).
+# nested: always
+# (Run on every host: a Linux guest under QEMU needs the nested guest's kvm_amd; on a PVM
+# host's /dev/kvm ring-0 guest code is emulated instruction by instruction.)
 #
 # Inside the nested KVM guest (tests/nested/test_kvm_nested.sh with VIRQ_NESTED_QEMU=1),
 # tests/nested/guest_observe.sh runs virqd, then Debian's qemu-system-x86_64 -accel kvm:
