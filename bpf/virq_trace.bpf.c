@@ -809,6 +809,10 @@ static __always_inline void on_msi_set_irq(__u64 address, __u64 data)
 	/* data: delivery mode 10:8, level 14, trigger mode 15 (SDM Vol. 3A 11.11.2) */
 	__u32 f = (((__u32)data >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT;
 
+	/* address bit 2: logical destination mode */
+	if (address & 4)
+		f |= VIRQ_TKF_DEST_UNKNOWN;
+
 	if (data & (1u << 15)) {
 		f |= VIRQ_TKF_LEVEL_TRIG;
 		if (!(data & (1u << 14)))
@@ -852,9 +856,11 @@ static __always_inline void on_ioapic_set_irq(__u64 e, int pin, bool coalesced)
 	 * 3.2.4). */
 	f = line_flags(cs) | (((__u32)(e >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT) |
 	    (e & (1u << 15) ? VIRQ_TKF_LEVEL_TRIG : 0) | (e & (1u << 16) ? VIRQ_TKF_MASKED : 0) |
-	    (coalesced ? VIRQ_TKF_COALESCED : 0);
+	    (e & (1u << 11) ? VIRQ_TKF_DEST_UNKNOWN : 0) | (coalesced ? VIRQ_TKF_COALESCED : 0);
+	/* destination field: RTE bits 63:56 */
 	if (resolve(cs, &id, NULL))
-		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e, f);
+		count(cs, &id, VIRQ_TEV_IOAPIC_SET_IRQ, (__u32)pin, (__u8)e | (__u32)(e >> 56) << 8,
+		      f);
 }
 
 /* accept -> injection pairing: the entry of (VM, APIC ID, vector) holds the time of the
@@ -987,6 +993,9 @@ static __always_inline void on_apic_ipi(__u32 icr_low, __u32 dest_id)
 		return;
 	/* ICR: delivery mode 10:8, level 14, trigger mode 15 (SDM Vol. 3A 11.6.1) */
 	f = ((icr_low >> 8) & VIRQ_TKF_DM_MASK) << VIRQ_TKF_DM_SHIFT;
+	/* destination mode bit 11 (logical), shorthand bits 19:18 */
+	if (icr_low & ((1u << 11) | (3u << 18)))
+		f |= VIRQ_TKF_DEST_UNKNOWN;
 	if (icr_low & (1u << 15)) {
 		f |= VIRQ_TKF_LEVEL_TRIG;
 		if (!(icr_low & (1u << 14)))

@@ -103,6 +103,7 @@ struct virqd_obs_vm {
 	/* kvm_apic_accept_irq per delivery path (the last cross-check's attribution of its
 	 * vectors; the timer path is the LAPIC's own vectors), published by the sampler */
 	uint64_t path_accepts[8];
+	uint64_t path_received[8]; /* kvm_inj_virq per path, cell by cell (observe.c) */
 	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
 };
 

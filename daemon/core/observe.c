@@ -390,6 +390,9 @@ static void obs_to_stats(struct virqd *d, struct obs_ctx *oc)
 		/* The LAPIC's own interrupts (timer, LINT) have no source event: their accepts,
 		 * as the last cross-check attributed the VM's vectors. */
 		sv->path[VIRQ_SPATH_TIMER].injected = o->path_accepts[VIRQ_XC_PATH_TIMER];
+		/* what KVM injected into the guest per path (the last cross-check's reading) */
+		for (int p = 0; p < VIRQ_SPATH__COUNT && p < VIRQ_XC_PATH__COUNT; p++)
+			sv->path[p].received = o->path_received[p];
 		sv->exited = o->state == VIRQD_OBS_EXITED;
 		oc->ids[oc->n] = o->vm_id;
 		oc->tgids[oc->n] = o->pid;
@@ -611,8 +614,10 @@ struct xc_kctx {
 	 * (an MSI through an irqfd written by one of its threads: write(2), not a KVM ioctl,
 	 * names no VM) are its own. */
 	bool only_vm;
-	/* Observed VM: source events per path and vector (which path a vector is used on). */
+	/* Observed VM: source events per path and vector (which path a vector is used on),
+	 * and per target APIC ID and vector the paths whose sources named it (bit per path). */
 	uint64_t (*srcvec)[VIRQ_XC_NR_VECTORS];
+	uint8_t (*dstpaths)[VIRQ_XC_NR_VECTORS];
 	/* Owned VM: kernel source events are split by the path of their vector. */
 	const struct virqd_vecmap *map;
 	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
@@ -671,6 +676,15 @@ static struct virq_xcheck_vcpu *xc_vcpu_by(struct xc_kctx *kc, uint32_t id, bool
  *  - kvm_apic_accept_irq: fixed and lowest priority go to IRR and wait for an EOI;
  *    the other delivery modes are counted per vCPU and never wait for one.
  */
+static void xc_src_note(struct xc_kctx *kc, int path, uint32_t vec, uint32_t dest, uint16_t flags,
+			uint64_t value)
+{
+	if (kc->srcvec)
+		kc->srcvec[path][vec] += value;
+	if (kc->dstpaths && !(flags & VIRQ_TKF_DEST_UNKNOWN) && dest < VIRQ_XC_MAX_VCPUS)
+		kc->dstpaths[dest][vec] |= (uint8_t)(1u << path);
+}
+
 static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k, uint64_t value)
 {
 	struct virq_xcheck_vm *vm = kc->vm;
@@ -696,7 +710,9 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 		else
 			vm->k_pic_delivered += value;
 		break;
-	case VIRQ_TEV_IOAPIC_SET_IRQ:
+	case VIRQ_TEV_IOAPIC_SET_IRQ: {
+		uint32_t iv = k->aux & 0xff; /* aux: vector | RTE destination << 8 */
+
 		vm->kern[VIRQ_XC_PATH_IOAPIC].source_tp = VIRQ_XC_TP_IOAPIC_SET_IRQ;
 		if (deassert || (k->flags & VIRQ_TKF_LINE_UNKNOWN))
 			break;
@@ -707,20 +723,15 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 		} else if (k->flags & VIRQ_TKF_LEVEL_TRIG) {
 			/* judged apart (remote IRR gates them, EOIs re-fire them) */
 			vm->k_ioapic_level += value;
-			if (k->aux < VIRQ_XC_NR_VECTORS) {
-				vm->level_vectors[k->aux / 64] |= 1ull << (k->aux % 64);
-				if (kc->srcvec)
-					kc->srcvec[VIRQ_XC_PATH_IOAPIC][k->aux] += value;
-			}
+			vm->level_vectors[iv / 64] |= 1ull << (iv % 64);
+			xc_src_note(kc, VIRQ_XC_PATH_IOAPIC, iv, k->aux >> 8, k->flags, value);
 		} else if (dm <= VIRQ_DM_LOWEST) {
 			vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
-			if (k->aux < VIRQ_XC_NR_VECTORS) {
-				vm->k_source_vec[k->aux] += value;
-				if (kc->srcvec)
-					kc->srcvec[VIRQ_XC_PATH_IOAPIC][k->aux] += value;
-			}
+			vm->k_source_vec[iv] += value;
+			xc_src_note(kc, VIRQ_XC_PATH_IOAPIC, iv, k->aux >> 8, k->flags, value);
 		}
 		break;
+	}
 	case VIRQ_TEV_MSI_SET_IRQ:
 	case VIRQ_TEV_APIC_IPI: {
 		int p = k->event == VIRQ_TEV_MSI_SET_IRQ ? VIRQ_XC_PATH_MSI : VIRQ_XC_PATH_IPI;
@@ -739,8 +750,7 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 			vm->kern[p].source += value;
 			if (vec < VIRQ_XC_NR_VECTORS) {
 				vm->k_source_vec[vec] += value;
-				if (kc->srcvec)
-					kc->srcvec[p][vec] += value;
+				xc_src_note(kc, p, vec, k->aux, k->flags, value);
 			}
 		}
 		break;
@@ -815,8 +825,7 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 	case VIRQ_TEV_IOAPIC_SET_IRQ:
 		vm->kern[VIRQ_XC_PATH_IOAPIC].source += value;
 		vm->kern[VIRQ_XC_PATH_IOAPIC].source_tp = VIRQ_XC_TP_IOAPIC_SET_IRQ;
-		if (k->aux < VIRQ_XC_NR_VECTORS)
-			vm->k_source_vec[k->aux] += value;
+		vm->k_source_vec[k->aux & 0xff] += value;
 		break;
 	case VIRQ_TEV_PIC_SET_IRQ:
 		vm->kern[VIRQ_XC_PATH_PIC].source += value;
@@ -916,6 +925,46 @@ static void xc_observed_paths(struct xc_kctx *kc)
 		if (path < VIRQ_XC_PATH__COUNT) {
 			vm->kern[path].accepts += acc;
 			vm->kern[path].accept_tp = VIRQ_XC_TP_APIC_ACCEPT_IRQ;
+		}
+	}
+}
+
+/*
+ * Observed VM: KVM's injections (kvm_inj_virq, re-injections left out: what the guest was
+ * given) per path, cell by cell: a (vCPU, vector) takes the one path whose sources named
+ * that vCPU's APIC ID, else the one path of the vector VM-wide, else the timer path when
+ * the vector had no source at all; a cell two paths' sources named stays unattributed.
+ * This is what the guest's own /proc/interrupts counts per source.
+ */
+static void xc_observed_received(struct xc_kctx *kc, uint64_t *received)
+{
+	const struct virq_xcheck_vm *vm = kc->vm;
+
+	for (uint32_t i = 0; i < vm->nr_vcpus; i++) {
+		const struct virq_xcheck_vcpu *vc = &kc->vcpus[i];
+
+		for (unsigned int v = 0; v < VIRQ_XC_NR_VECTORS; v++) {
+			uint8_t m =
+				vc->apic_id < VIRQ_XC_MAX_VCPUS ? kc->dstpaths[vc->apic_id][v] : 0;
+			int path = -1;
+
+			if (!vc->k_inj[v])
+				continue;
+			if (m && !(m & (m - 1))) {
+				path = __builtin_ctz(m);
+			} else if (!m) {
+				uint8_t all = 0;
+
+				for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
+					if (kc->srcvec[p][v])
+						all |= (uint8_t)(1u << p);
+				if (!all)
+					path = VIRQ_XC_PATH_TIMER;
+				else if (!(all & (all - 1)))
+					path = __builtin_ctz(all);
+			}
+			if (path >= 0)
+				received[path] += vc->k_inj[v];
 		}
 	}
 }
@@ -1353,6 +1402,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	struct xc_attr *attr = calloc(VIRQ_XC_MAX_VMS, sizeof(*attr));
 	struct virq_xcheck_report *rep = virq_xcheck_report_new();
 	uint64_t(*srcvec)[VIRQ_XC_NR_VECTORS] = calloc(VIRQ_XC_PATH__COUNT, sizeof(*srcvec));
+	uint8_t(*dstpaths)[VIRQ_XC_NR_VECTORS] = calloc(VIRQ_XC_MAX_VCPUS, sizeof(*dstpaths));
 	struct xc_unattr un = { .d = d, .pid = getpid() };
 	enum virq_proto_err e = VIRQ_E_OK;
 	unsigned int nvm = 0, nown = 0;
@@ -1360,7 +1410,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	char note[160];
 	int r;
 
-	if (!xvms || !vcpus || !gl || !ks || !attr || !rep || !srcvec) {
+	if (!xvms || !vcpus || !gl || !ks || !attr || !rep || !srcvec || !dstpaths) {
 		snprintf(msg, msglen, "out of memory");
 		e = VIRQ_E_INTERNAL;
 		goto out;
@@ -1456,10 +1506,14 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 			if (!kc.vm_id && !kc.only_vm)
 				continue; /* nothing can be attributed to it yet */
 			memset(srcvec, 0, sizeof(*srcvec) * VIRQ_XC_PATH__COUNT);
+			memset(dstpaths, 0, sizeof(*dstpaths) * VIRQ_XC_MAX_VCPUS);
 			kc.srcvec = srcvec;
+			kc.dstpaths = dstpaths;
 			virq_trace_read_counters(d->trace, counter_to_xc, &kc);
 			xc_observed_stats(o, &kc, ks, KS_MAX);
 			xc_observed_paths(&kc);
+			memset(d->obs[i].path_received, 0, sizeof(d->obs[i].path_received));
+			xc_observed_received(&kc, d->obs[i].path_received);
 			for (int p = 0; p < VIRQ_XC_PATH__COUNT; p++)
 				d->obs[i].path_accepts[p] = xv->kern[p].accepts;
 			if (o->state == VIRQD_OBS_EXITED) {
@@ -1576,6 +1630,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 out:
 	virq_xcheck_report_free(rep);
 	free(srcvec);
+	free(dstpaths);
 	free(attr);
 	free(ks);
 	free(gl);

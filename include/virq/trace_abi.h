@@ -23,7 +23,7 @@ enum virq_trace_event {
 	VIRQ_TEV_SET_IRQ = 0, /* kvm_set_irq: arg = GSI, aux = irq_source_id */
 	VIRQ_TEV_MSI_SET_IRQ, /* kvm_msi_set_irq: arg = vector, aux = destination ID */
 	VIRQ_TEV_PIC_SET_IRQ, /* kvm_pic_set_irq: arg = chip * 8 + pin */
-	VIRQ_TEV_IOAPIC_SET_IRQ, /* kvm_ioapic_set_irq: arg = pin, aux = vector */
+	VIRQ_TEV_IOAPIC_SET_IRQ, /* kvm_ioapic_set_irq: arg = pin, aux = vector | RTE dest << 8 */
 	VIRQ_TEV_APIC_ACCEPT_IRQ, /* kvm_apic_accept_irq: arg = vector, aux = APIC ID */
 	VIRQ_TEV_APICV_ACCEPT_IRQ, /* kvm_apicv_accept_irq (posted): arg = vector, aux = APIC ID */
 	VIRQ_TEV_APIC_IPI, /* kvm_apic_ipi: arg = vector, aux = destination ID */
@@ -82,11 +82,14 @@ enum virq_trace_event {
 /* pic/ioapic line change whose kvm_set_irq was not seen in the same thread just before
  * (its assert/de-assert is unknown: VIRQ_TKF_DEASSERT is then meaningless). */
 #define VIRQ_TKF_LINE_UNKNOWN (1u << 14)
+/* kvm_msi_set_irq, kvm_apic_ipi, kvm_ioapic_set_irq: the destination is not one APIC ID
+ * (logical destination mode, or an ICR shorthand): aux says no single target. */
+#define VIRQ_TKF_DEST_UNKNOWN (1u << 15)
 /* The flags that describe the event itself, not its attribution. */
 #define VIRQ_TKF_EVENT_MASK                                                                   \
 	(VIRQ_TKF_IRR | (VIRQ_TKF_DM_MASK << VIRQ_TKF_DM_SHIFT) | VIRQ_TKF_MASKED |           \
 	 VIRQ_TKF_COALESCED | VIRQ_TKF_LEVEL_TRIG | VIRQ_TKF_DEASSERT | VIRQ_TKF_REINJECTED | \
-	 VIRQ_TKF_LINE_UNKNOWN)
+	 VIRQ_TKF_LINE_UNKNOWN | VIRQ_TKF_DEST_UNKNOWN)
 
 /* A vCPU thread ("threads" map, key: tid). */
 struct virq_trace_thread {

@@ -556,6 +556,11 @@ static void test_event_flags_follow_the_tracepoint_fields(void **state)
 	assert_int_equal(flagged(t, VIRQ_TEV_APIC_IPI, 9, VIRQ_DM_STARTUP << VIRQ_TKF_DM_SHIFT,
 				 VIRQ_TKF_DEASSERT | VIRQ_TKF_LEVEL_TRIG),
 			 1);
+	/* a fixed IPI to all but self (shorthand 11b, ICR bits 19:18): no single target */
+	ipi_sipi[0] = 0xc00fd;
+	assert_int_equal(virq_trace_test_run(t, VIRQ_TEV_APIC_IPI, ipi_sipi, 2, 1, NULL), 0);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_IPI, 0xfd, VIRQ_TKF_DEST_UNKNOWN, 0), 1);
+	assert_int_equal(flagged(t, VIRQ_TEV_APIC_IPI, 9, 0, VIRQ_TKF_DEST_UNKNOWN), 1);
 	/* an NMI MSI (data delivery mode 4) */
 	msi_args(msi, 0, 0);
 	msi[1] = 0x400;
