@@ -250,6 +250,19 @@ static int show_crosscheck(const cJSON *r)
 			printf("  %s (observed, pid %.0f, %.0f vCPUs): KVM stats %s%s%s\n",
 			       str(a, "vm"), num(a, "pid"), num(a, "vcpus"), str(a, "kvm_stats"),
 			       *str(a, "kvm_stats_reason") ? ": " : "", str(a, "kvm_stats_reason"));
+			{
+				const cJSON *db =
+					cJSON_GetObjectItemCaseSensitive(a, "kvm_debugfs");
+
+				if (boolean(db, "available"))
+					printf("    KVM debugfs (VM totals): exits %.0f, halt_exits %.0f, "
+					       "irq_injections %.0f, nmi_injections %.0f\n",
+					       num(db, "exits"), num(db, "halt_exits"),
+					       num(db, "irq_injections"),
+					       num(db, "nmi_injections"));
+				else if (db)
+					printf("    KVM debugfs: %s\n", str(db, "reason"));
+			}
 			printf("    accepts by path: msi %.0f, ipi %.0f, ioapic %.0f, timer %.0f; IPIs: "
 			       "fixed %.0f, nmi %.0f, init %.0f, sipi %.0f\n",
 			       num(pa, "msi"), num(pa, "ipi"), num(pa, "ioapic"), num(pa, "timer"),
@@ -263,8 +276,15 @@ static int show_crosscheck(const cJSON *r)
 			       num(io, "coalesced"));
 		}
 		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(s, "exited_vms"))
-			printf("  %s (observed, pid %.0f): exited %.0f s ago, judged no more\n",
-			       str(a, "vm"), num(a, "pid"), num(a, "exited_s_ago"));
+		{
+			const cJSON *lv = cJSON_GetObjectItemCaseSensitive(a, "last_verdicts");
+
+			printf("  %s (observed, pid %.0f): exited %.0f s ago, judged no more; its last "
+			       "%.0f checks: lost %.0f, spurious %.0f, misrouted %.0f\n",
+			       str(a, "vm"), num(a, "pid"), num(a, "exited_s_ago"),
+			       num(a, "last_checks"), num(lv, "lost"), num(lv, "spurious"),
+			       num(lv, "misrouted"));
+		}
 	}
 	if (virq_xcheck_report_from_json(r, rep)) {
 		fprintf(stderr, "virqctl: malformed cross-check report\n");

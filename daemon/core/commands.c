@@ -1034,6 +1034,8 @@ static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, 
 		if (ob) {
 			cJSON_AddStringToObject(o, "kvm_stats", virqd_obs_stats_how(ob));
 			cJSON_AddStringToObject(o, "kvm_stats_reason", ob->stats_why);
+			cJSON_AddStringToObject(o, "kvm_debugfs",
+						ob->dbg_ok ? "vm totals" : ob->dbg_why);
 		}
 		cJSON_AddStringToObject(o, "kind", virq_disc_kind_name(vm->kind));
 		cJSON_AddStringToObject(o, "name", vm->name);

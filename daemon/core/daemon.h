@@ -71,6 +71,8 @@ struct virqd_vm {
 #define VIRQD_MAX_OBS 64
 #define VIRQD_OBS_MAX_VCPUS 64
 #define VIRQD_OBS_SCAN_NS 2000000000ull /* /proc scanned at most every 2 s by the timer */
+#define VIRQD_OBS_DBG_STATS 6 /* virqd_obs_dbg_names */
+extern const char *const virqd_obs_dbg_names[VIRQD_OBS_DBG_STATS];
 enum virqd_obs_state {
 	VIRQD_OBS_SEEN = 0, /* by the tracer only, its process not (yet) in /proc */
 	VIRQD_OBS_RUNNING, /* its process holds a kvm-vm fd */
@@ -104,6 +106,16 @@ struct virqd_obs_vm {
 	 * vectors; the timer path is the LAPIC's own vectors), published by the sampler */
 	uint64_t path_accepts[8];
 	uint64_t path_received[8]; /* kvm_inj_virq per path, cell by cell (observe.c) */
+	/* verdict counts of its checks in the last cross-check while it ran (kept, frozen,
+	 * once it exited) */
+	uint64_t last_verdicts[8];
+	uint32_t last_checks;
+	/* KVM's stats of the whole VM from debugfs (kvm/PID-FD/<stat>: vCPU stats summed over
+	 * its vCPUs), where debugfs is mounted and readable; see observed.c */
+	int vm_fd;
+	bool dbg_ok;
+	char dbg_why[96];
+	uint64_t dbg[VIRQD_OBS_DBG_STATS];
 	uint64_t first_ns, exited_ns; /* CLOCK_MONOTONIC */
 };
 

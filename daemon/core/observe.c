@@ -394,6 +394,11 @@ static void obs_to_stats(struct virqd *d, struct obs_ctx *oc)
 		for (int p = 0; p < VIRQ_SPATH__COUNT && p < VIRQ_XC_PATH__COUNT; p++)
 			sv->path[p].received = o->path_received[p];
 		sv->exited = o->state == VIRQD_OBS_EXITED;
+		/* KVM's own counts of the whole VM (debugfs), beside the per-vCPU BPF ones */
+		for (int k = 0; o->dbg_ok && !sv->exited && k < VIRQD_OBS_DBG_STATS; k++)
+			if (virq_stats_vm_add_kvm_stat(sv, VIRQ_STATS_VCPU_VM,
+						       virqd_obs_dbg_names[k], o->dbg[k]))
+				oc->s->stats_dropped++;
 		oc->ids[oc->n] = o->vm_id;
 		oc->tgids[oc->n] = o->pid;
 		oc->only_vm[oc->n] = o->nr_vm_fds <= 1 && o->nr_cookies <= 1;
@@ -1348,6 +1353,12 @@ static cJSON *xc_observed_json(struct virqd *d, const struct virq_xcheck_vm *xv)
 			cJSON_AddNumberToObject(o, "vcpus", d->obs[i].nr_vcpus);
 			cJSON_AddStringToObject(o, "kvm_stats", virqd_obs_stats_how(&d->obs[i]));
 			cJSON_AddStringToObject(o, "kvm_stats_reason", d->obs[i].stats_why);
+			x = cJSON_AddObjectToObject(o, "kvm_debugfs");
+			cJSON_AddBoolToObject(x, "available", d->obs[i].dbg_ok);
+			cJSON_AddStringToObject(x, "reason", d->obs[i].dbg_why);
+			for (int k = 0; d->obs[i].dbg_ok && k < VIRQD_OBS_DBG_STATS; k++)
+				cJSON_AddNumberToObject(x, virqd_obs_dbg_names[k],
+							(double)d->obs[i].dbg[k]);
 		}
 	cJSON_AddNumberToObject(o, "gsi_assertions", (double)xv->k_gsi_asserts);
 	cJSON_AddNumberToObject(o, "gsi_deassertions", (double)xv->k_deasserts);
@@ -1534,6 +1545,21 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	}
 	if (!only)
 		xc_keep_rows(d, rep);
+	/* Each running observed VM's verdicts, frozen when it exits. */
+	for (unsigned int i = 0; i < d->nr_obs && !only; i++) {
+		struct virqd_obs_vm *o = &d->obs[i];
+
+		if (o->state == VIRQD_OBS_EXITED)
+			continue;
+		memset(o->last_verdicts, 0, sizeof(o->last_verdicts));
+		o->last_checks = 0;
+		for (size_t k = 0; k < rep->nr_checks; k++)
+			if (!strcmp(rep->checks[k].vm, o->name) &&
+			    rep->checks[k].verdict < VIRQ_XC_VERDICT__COUNT) {
+				o->last_verdicts[rep->checks[k].verdict]++;
+				o->last_checks++;
+			}
+	}
 	/* Say in the rows what the attribution could not do. */
 	for (unsigned int i = 0; i < nown; i++) {
 		const struct virqd_vecmap *m = NULL;
@@ -1584,7 +1610,7 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	arr = cJSON_AddArrayToObject(src, "exited_vms");
 	for (unsigned int i = 0; i < d->nr_obs; i++) {
 		const struct virqd_obs_vm *o = &d->obs[i];
-		cJSON *x;
+		cJSON *x, *lv;
 
 		if (o->state != VIRQD_OBS_EXITED)
 			continue;
@@ -1592,6 +1618,11 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 		cJSON_AddStringToObject(x, "vm", o->name);
 		cJSON_AddNumberToObject(x, "pid", o->pid);
 		cJSON_AddNumberToObject(x, "exited_s_ago", virqd_obs_exited_ago(o));
+		cJSON_AddNumberToObject(x, "last_checks", o->last_checks);
+		lv = cJSON_AddObjectToObject(x, "last_verdicts");
+		for (int v = 0; v < VIRQ_XC_VERDICT__COUNT; v++)
+			cJSON_AddNumberToObject(lv, virq_xcheck_verdict_name(v),
+						(double)o->last_verdicts[v]);
 		cJSON_AddItemToArray(arr, x);
 	}
 	arr = cJSON_AddArrayToObject(src, "attribution");

@@ -36,6 +36,49 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* KVM's debugfs stats read for observed VMs (kvm_main.c: one file per stat in the VM's
+ * directory "PID-FD", a vCPU stat being the sum over the VM's vCPUs). */
+const char *const virqd_obs_dbg_names[VIRQD_OBS_DBG_STATS] = {
+	"exits", "irq_exits", "halt_exits", "irq_injections", "nmi_injections", "io_exits",
+};
+
+/* KVM's own counts of the VM from debugfs. A VM fd of another process is refused its
+ * KVM_GET_STATS_FD, but KVM publishes the same stats, summed over vCPUs, in debugfs;
+ * virqd does not mount debugfs itself (an operator's choice; locked down on some hosts). */
+static void obs_read_debugfs(struct virqd_obs_vm *o)
+{
+	char path[128], buf[32];
+
+	o->dbg_ok = false;
+	if (o->vm_fd < 0) {
+		snprintf(o->dbg_why, sizeof(o->dbg_why), "VM fd unknown");
+		return;
+	}
+	for (int i = 0; i < VIRQD_OBS_DBG_STATS; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%d-%d/%s", (int)o->pid,
+			 o->vm_fd, virqd_obs_dbg_names[i]);
+		f = fopen(path, "re");
+		if (!f) {
+			snprintf(o->dbg_why, sizeof(o->dbg_why), "%s: %s",
+				 i ? virqd_obs_dbg_names[i] : "/sys/kernel/debug/kvm",
+				 strerror(errno));
+			return;
+		}
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			snprintf(o->dbg_why, sizeof(o->dbg_why), "%s: empty",
+				 virqd_obs_dbg_names[i]);
+			return;
+		}
+		fclose(f);
+		o->dbg[i] = strtoull(buf, NULL, 10);
+	}
+	o->dbg_ok = true;
+	o->dbg_why[0] = 0;
+}
+
 const char *virqd_obs_state_name(enum virqd_obs_state s)
 {
 	static const char *const n[] = { "seen", "running", "exited" };
@@ -65,6 +108,7 @@ static struct virqd_obs_vm *obs_add(struct virqd *d, pid_t pid, uint64_t now)
 	o->first_ns = now;
 	o->state = VIRQD_OBS_SEEN;
 	o->nr_stats = 0;
+	o->vm_fd = -1;
 	snprintf(o->name, sizeof(o->name), "kvm-%d", (int)pid);
 	return o;
 }
@@ -228,6 +272,8 @@ void virqd_observed_refresh(struct virqd *d, bool force)
 				o->named = true;
 			}
 			obs_stats_acquire(o, v);
+			o->vm_fd = v->vm_fd;
+			obs_read_debugfs(o);
 		}
 		virq_disc_list_free(&l);
 	}

@@ -57,6 +57,8 @@ snap() {
 	echo "  $l.hostvms rc=$?" >>$O/snaps.txt
 	ctl --json crosscheck >$O/$l.crosscheck.json 2>&1
 	echo "  $l.crosscheck rc=$?" >>$O/snaps.txt
+	# the next sampling tick (1 s) publishes this cross-check's figures on every surface
+	sleep 1.2
 	ctl --json metrics >$O/$l.metrics.json 2>&1
 	echo "  $l.metrics rc=$?" >>$O/snaps.txt
 	ctl --json trace points >$O/$l.tracepoints.json 2>&1
@@ -108,6 +110,9 @@ stop_virqd() {
 
 stamp l1-up
 ip link set lo up
+# KVM's per-VM stats in debugfs: what virqd reads for VMs of other processes (KVM refuses
+# their KVM_GET_STATS_FD). An operator mounts it; virqd does not.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 start_virqd
 ctl --json status >$O/status.json 2>&1
 emit status.json $O/status.json
