@@ -521,6 +521,34 @@ def check_exits(name, ncpu):
                 name, per, tot, stat, tol), [])
 
 
+def check_tracepoints_live():
+    """The KVM tracepoints every path above rests on fired while the VMs ran."""
+    lab = (labels("running") or [None])[-1]
+    j = load_json(lab + ".tracepoints.json") if lab else None
+    want = ("kvm_set_irq", "kvm_msi_set_irq", "kvm_apic_accept_irq", "kvm_eoi", "kvm_exit",
+            "kvm_inj_virq")
+    st = {p.get("name"): p.get("state") for p in (j or {}).get("points", [])}
+    bad = ["%s: %s" % (w, st.get(w)) for w in want if st.get(w) != "live"]
+    return not bad, "trace points (%s): %s live" % (lab, ", ".join(want)), bad
+
+
+def path_table():
+    """guest's count | virqd injected | virqd received | KVM stat, per VM and path, at final."""
+    out = ["%-9s %-7s %8s %9s %9s %s" % ("vm", "path", "guest", "injected", "received",
+                                          "KVM stat")]
+    lab = (labels("final") or [None])[0]
+    for name, con in ((A_NAME, "A.console"), (B_NAME, "B.console")):
+        g = guest_path_counts(con) or {}
+        vm = metrics_vm(lab, name) if lab else None
+        for path in ("timer", "ipi", "msi", "ioapic", "pic"):
+            row = path_row(vm, path) or {}
+            out.append("%-9s %-7s %8s %9s %9s %s" % (
+                name, path, g.get(path, "-"), row.get("injected", "-"),
+                row.get("received", "-"), "(none: kvm_stats %s)" % (
+                    "empty" if vm is not None and not vm.get("kvm_stats") else "see dump")))
+    return out
+
+
 def check_one_truth(name):
     """The same (VM, path) figure on virqctl metrics, /api/v1/stats and Prometheus, at the
     final snapshot (the VM has exited: its numbers no longer move)."""
@@ -603,8 +631,12 @@ def main():
         lambda: check_path("A.console", A_NAME, "ipi"),
         lambda: check_path("A.console", A_NAME, "msi"),
         lambda: check_path("A.console", A_NAME, "ioapic"),
+        lambda: check_path("B.console", B_NAME, "timer"),
+        lambda: check_path("B.console", B_NAME, "ipi"),
+        lambda: check_path("B.console", B_NAME, "msi"),
         lambda: check_stats_reason(A_NAME),
         lambda: check_exits(A_NAME, A_VCPUS),
+        check_tracepoints_live,
         lambda: check_one_truth(A_NAME),
     ]
     n = 0
@@ -618,6 +650,8 @@ def main():
         for d in det:
             for l in str(d).splitlines():
                 print("# " + l)
+    for l in path_table():
+        print("# table: " + l)
     for l in timing():
         print("# timing: " + l)
     for f in ("times.txt", "host_times.txt"):
