@@ -423,9 +423,16 @@ def check_storm_reported():
 #    sent to itself or a vector it counts under another row (e.g. IWI, platform IPIs) is on
 #    the IPI path but in none of RES/CAL/TLB.
 # Tolerance: 10 % of the guest's count plus an absolute slack (500 for LOC from the tick
-# rate above, 50 for MSI and IPIs). A miss by more is a counting error of one side.
+# rate above, 50 for MSI and IPIs, 250 for the IOAPIC's serial line). A miss by more is a
+# counting error of one side. virqd's figure is "received": what KVM injected into the
+# guest on the path (kvm_inj_virq, re-injections left out), which IRR merging keeps below
+# the accepts ("injected").
+#  - the table itself: the guest writes its last /proc/interrupts (about 3 KB) and the end
+#    marker to ttyS0 through the tty layer after reading it, and a 16550's 16-byte FIFO
+#    takes one THRE interrupt (IRQ 4, IOAPIC) per 16 bytes: about 200 IOAPIC interrupts
+#    that the table cannot contain (measured: 142 and 142 more than the table showed).
 TOL_REL = 0.10
-TOL_ABS = {"timer": 500, "msi": 50, "ipi": 50, "ioapic": 50}
+TOL_ABS = {"timer": 500, "msi": 50, "ipi": 50, "ioapic": 250}
 
 
 def guest_path_counts(console):
