@@ -63,13 +63,16 @@ snap() {
 	echo "  $l.metrics rc=$?" >>$O/snaps.txt
 	ctl --json trace points >$O/$l.tracepoints.json 2>&1
 	echo "  $l.tracepoints rc=$?" >>$O/snaps.txt
+	ctl host vms >$O/$l.hostvms.txt 2>&1
+	ctl crosscheck >$O/$l.crosscheck.txt 2>&1
 	ctl top --once --interval 1000 >$O/$l.top.txt 2>&1
 	echo "  $l.top rc=$?" >>$O/snaps.txt
 	wget -qO $O/$l.metrics.prom http://127.0.0.1:9105/metrics
 	echo "  $l.prom rc=$?" >>$O/snaps.txt
 	wget -qO $O/$l.stats.json http://127.0.0.1:9105/api/v1/stats
 	echo "  $l.stats rc=$?" >>$O/snaps.txt
-	for k in hostvms.json crosscheck.json metrics.json tracepoints.json top.txt metrics.prom stats.json; do
+	for k in hostvms.json crosscheck.json metrics.json tracepoints.json top.txt metrics.prom stats.json \
+		hostvms.txt crosscheck.txt; do
 		emit $l.$k $O/$l.$k
 	done
 	stamp "snap-$l"
