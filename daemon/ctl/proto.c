@@ -582,9 +582,14 @@ static cJSON *envelope(bool has_id, int64_t id)
 	if (!o)
 		return NULL;
 	cJSON_AddNumberToObject(o, "v", VIRQ_PROTO_VERSION);
-	if (has_id)
-		cJSON_AddNumberToObject(o, "id", (double)id);
-	else
+	if (has_id) {
+		/* Exact digits: cJSON prints doubles with 15 significant digits when they
+		 * "compare equal" within its epsilon (2^53 - 1 came back as ...990). */
+		char digits[24];
+
+		snprintf(digits, sizeof(digits), "%lld", (long long)id);
+		cJSON_AddRawToObject(o, "id", digits);
+	} else
 		cJSON_AddNullToObject(o, "id");
 	return o;
 }

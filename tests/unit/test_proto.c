@@ -334,6 +334,14 @@ static void test_strict_frames(void **state)
 			 VIRQ_E_OK);
 	assert_true(req.id == 9007199254740991ll);
 	virq_proto_request_fini(&req);
+	{
+		/* echoed with its exact digits (cJSON's own printing gave ...990) */
+		char *f = virq_proto_reply_ok(true, 9007199254740991ll, NULL, NULL);
+
+		assert_non_null(f);
+		assert_non_null(strstr(f, "\"id\":9007199254740991,"));
+		free(f);
+	}
 }
 
 static void test_replies_are_valid_utf8_whatever_the_strings(void **state)
