@@ -77,7 +77,7 @@ GEN_HDRS   := $(BPF_SKELS) $(VERSION_H)
 VIRQ_VERSION := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-.PHONY: FORCE all deps check test bench asan tsan fuzz format format-check demo clean install \
+.PHONY: FORCE all deps check test bench asan tsan fuzz soak format format-check demo clean install \
 	test-unit build-tests
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -184,6 +184,15 @@ tsan: deps
 
 fuzz: deps
 	$(Q)tests/fuzz/run-libfuzzer.sh
+
+# Longer adversarial runs: every tests/soak/*.sh for SOAK_MINUTES (default 5) each.
+SOAK_MINUTES ?= 5
+soak: deps
+	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)
+	$(Q)rc=0; for t in tests/soak/*.sh; do \
+		echo "== $$t ($(SOAK_MINUTES) min)"; \
+		BUILD=$(BUILD) VIRQ_BUILD=$(BUILD) SOAK_MINUTES=$(SOAK_MINUTES) bash $$t || rc=1; \
+	done; exit $$rc
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(PROGRAMS)

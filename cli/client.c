@@ -135,8 +135,16 @@ int virqctl_call(struct virqctl_conn *c, const char *cmd, cJSON *args, struct vi
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "sending to the daemon: %s", strerror(errno));
 			free(f);
+			/* The daemon may have answered and closed before reading us (the
+			 * client limit: too_many_clients): that answer, not EPIPE. */
+			if ((ret == -EPIPE || ret == -ECONNRESET) &&
+			    virqctl_read(c, r, 1000, err, errlen) == 0) {
+				if (!r->is_event && !r->has_id)
+					return 0;
+				virq_proto_reply_fini(r);
+			}
+			snprintf(err, errlen, "sending to the daemon: %s", strerror(-ret));
 			return ret;
 		}
 		off += (size_t)n;

@@ -209,6 +209,9 @@ static enum virq_proto_err cmd_status(struct virqd *d, struct virq_ctl_client *c
 	cJSON_AddNumberToObject(o, "subscribers", st.subscribers);
 	cJSON_AddNumberToObject(o, "accepted", (double)st.accepted);
 	cJSON_AddNumberToObject(o, "refused", (double)st.refused);
+	cJSON_AddNumberToObject(o, "timed_out_idle", (double)st.timed_out_idle);
+	cJSON_AddNumberToObject(o, "timed_out_line", (double)st.timed_out_line);
+	cJSON_AddNumberToObject(o, "accept_errors", (double)st.accept_errors);
 	cJSON_AddNumberToObject(o, "dropped_slow", (double)st.dropped_slow);
 	cJSON_AddNumberToObject(o, "requests", (double)st.requests);
 	cJSON_AddNumberToObject(o, "oversize", (double)st.oversize);
@@ -290,12 +293,17 @@ static enum virq_proto_err find_vm(struct virqd *d, const cJSON *args, struct vi
 
 	if (cJSON_IsString(j) && j->valuestring) {
 		key = j->valuestring;
-	} else if (cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble < 4e9) {
+	} else if (cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble < 4e9 &&
+		   floor(j->valuedouble) == j->valuedouble) {
+		/* An id is an integer: 1.7 is an error, not VM 1. */
 		snprintf(idbuf, sizeof(idbuf), "%u", (unsigned int)j->valuedouble);
 		key = idbuf;
 	} else {
 		FAIL(VIRQ_E_BAD_ARGS, "\"vm\" (a name or an id) is required");
 	}
+	/* Step 9 of the validation order: without the VMM there are no VMs to find. */
+	if (need_kvm(d, msg, msglen))
+		return VIRQ_E_KVM_UNAVAILABLE;
 	*out = virqd_vm_find(d, key);
 	if (!*out)
 		FAIL(VIRQ_E_NOT_FOUND, "no VM \"%.40s\"", key);
@@ -1007,7 +1015,49 @@ static int namer_vm(void *ctx, pid_t pid, char *name, size_t len)
 	return 0;
 }
 
-static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON *res, char *msg, size_t msglen)
+/*
+ * host.vms scans all of /proc: a client pipelining thousands of them must not cost a scan
+ * each (issue 17: 5,000 in one write stalled the loop ~10 s). Replies within
+ * HOST_VMS_SNAPSHOT_NS of a scan are served from a copy of it.
+ */
+#define HOST_VMS_SNAPSHOT_NS (500ull * 1000000ull)
+static struct {
+	cJSON *res;
+	uint64_t at_ns;
+} host_vms_snap;
+
+void virqd_host_vms_forget(void)
+{
+	cJSON_Delete(host_vms_snap.res);
+	host_vms_snap.res = NULL;
+}
+
+static enum virq_proto_err host_vms_scan(struct virqd *d, cJSON *res, char *msg, size_t msglen);
+
+static enum virq_proto_err cmd_host_vms(struct virqd *d, cJSON **res, char *msg, size_t msglen)
+{
+	uint64_t now = virqd_now_ns();
+	enum virq_proto_err e;
+	cJSON *copy;
+
+	if (!host_vms_snap.res || now - host_vms_snap.at_ns >= HOST_VMS_SNAPSHOT_NS) {
+		e = host_vms_scan(d, *res, msg, msglen);
+		if (e)
+			return e;
+		virqd_host_vms_forget();
+		host_vms_snap.res = cJSON_Duplicate(*res, true);
+		host_vms_snap.at_ns = now;
+		return VIRQ_E_OK;
+	}
+	copy = cJSON_Duplicate(host_vms_snap.res, true);
+	if (!copy)
+		FAIL(VIRQ_E_INTERNAL, "out of memory");
+	cJSON_Delete(*res);
+	*res = copy;
+	return VIRQ_E_OK;
+}
+
+static enum virq_proto_err host_vms_scan(struct virqd *d, cJSON *res, char *msg, size_t msglen)
 {
 	struct virq_disc_namer namer = { .name_vm = namer_vm, .ctx = d };
 	struct virq_disc_list l = { 0 };
@@ -1194,7 +1244,7 @@ enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
 		return e;
 	case VIRQ_CMD_HOST_VMS:
 		NO_ARGS();
-		return cmd_host_vms(d, res, msg, msglen);
+		return cmd_host_vms(d, result, msg, msglen);
 	case VIRQ_CMD_TRACE_POINTS:
 		NO_ARGS();
 		return cmd_trace_points(d, res, msg, msglen);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "virq/trace_abi.h"
@@ -26,6 +27,8 @@ void virq_config_defaults(struct virq_config *c)
 	c->kvm = true;
 	c->max_clients = 32;
 	c->client_queue_bytes = 4u << 20;
+	c->client_idle_timeout_s = 300;
+	c->client_line_timeout_s = 10;
 	c->sample_ms = 1000;
 	c->obs_keep_exited_s = 300;
 	c->bpf_latency_sample = VIRQ_TRACE_LATENCY_SAMPLE_DEFAULT;
@@ -240,6 +243,27 @@ static int apply_line(struct virq_config *c, char **w, int nw, char *why_out, si
 			goto bad;
 		}
 		c->max_clients = (unsigned int)v;
+	} else if (!strcmp(d, "max_clients_per_uid")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 0, 4096, &v)) {
+			snprintf(why, sizeof(why), "max_clients_per_uid must be 0..4096");
+			goto bad;
+		}
+		c->max_clients_per_uid = (unsigned int)v;
+	} else if (!strcmp(d, "client_idle_timeout_s")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 0, 86400, &v)) {
+			snprintf(why, sizeof(why), "client_idle_timeout_s must be 0..86400");
+			goto bad;
+		}
+		c->client_idle_timeout_s = (unsigned int)v;
+	} else if (!strcmp(d, "client_line_timeout_s")) {
+		WANT_ARGS(1);
+		if (parse_uint(w[1], 0, 86400, &v)) {
+			snprintf(why, sizeof(why), "client_line_timeout_s must be 0..86400");
+			goto bad;
+		}
+		c->client_line_timeout_s = (unsigned int)v;
 	} else if (!strcmp(d, "client_queue_kib")) {
 		WANT_ARGS(1);
 		if (parse_uint(w[1], 64, 1u << 20, &v)) {
@@ -426,17 +450,26 @@ int virq_config_parse(struct virq_config *c, const char *name, const char *text,
 int virq_config_load(struct virq_config *c, const char *path, bool optional, char *err,
 		     size_t errlen)
 {
+	struct stat st;
 	char *buf;
 	size_t len = 0;
 	ssize_t n;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not block the daemon's loop (SIGHUP reload) until
+	 * a writer comes; anything but a regular file is refused before reading. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ENOENT && optional)
 			return 0;
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		close(fd);
+		snprintf(err, errlen, "%s: not a regular file (refused)", path);
 		return r;
 	}
 	buf = malloc(VIRQ_CONF_FILE_MAX + 1);

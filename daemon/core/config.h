@@ -51,6 +51,9 @@ struct virq_config {
 	bool kvm; /* try to use /dev/kvm */
 	unsigned int max_clients;
 	size_t client_queue_bytes;
+	unsigned int max_clients_per_uid; /* 0 = max_clients / 4 */
+	unsigned int client_idle_timeout_s; /* 0 = never */
+	unsigned int client_line_timeout_s; /* 0 = never */
 	unsigned int sample_ms; /* sampling timer period */
 	unsigned int max_vms;
 	unsigned int max_scenarios; /* vm.scenario runs at once (worker threads) */

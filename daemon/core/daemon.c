@@ -308,6 +308,9 @@ int virqd_initialise(struct virqd *d, const struct virqd_overrides *ov)
 	co.gid = d->gid;
 	co.max_clients = d->cfg.max_clients;
 	co.out_max = d->cfg.client_queue_bytes;
+	co.max_per_uid = d->cfg.max_clients_per_uid;
+	co.idle_timeout_ms = d->cfg.client_idle_timeout_s * 1000u;
+	co.line_timeout_ms = d->cfg.client_line_timeout_s * 1000u;
 	co.handler = virqd_handle;
 	co.handler_ctx = d;
 	d->ctl = virq_ctl_create(&co, d->epfd, err, sizeof(err));
@@ -387,7 +390,9 @@ int virqd_reload(struct virqd *d, char *err, size_t errlen)
 		return r;
 	}
 	d->gid = gid;
-	virq_ctl_set_limits(d->ctl, nc.max_clients, nc.client_queue_bytes);
+	virq_ctl_set_limits(d->ctl, nc.max_clients, nc.max_clients_per_uid, nc.client_queue_bytes);
+	virq_ctl_set_timeouts(d->ctl, nc.client_idle_timeout_s * 1000u,
+			      nc.client_line_timeout_s * 1000u);
 	virqd_jobs_set_max(&d->jobs, nc.max_scenarios);
 	d->cfg = nc;
 	virq_log_set_level(nc.log_level);
@@ -425,6 +430,7 @@ void virqd_finalise(struct virqd *d)
 	virqd_trace_finalise(d);
 	free(d->snap_json);
 	d->snap_json = NULL;
+	virqd_host_vms_forget();
 	if (!d->jobs.running)
 		virqd_jobs_fini(&d->jobs);
 	if (d->timerfd >= 0)

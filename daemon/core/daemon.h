@@ -264,5 +264,7 @@ void virqd_vms_finalise(struct virqd *d);
 void virqd_vms_poll(struct virqd *d);
 
 uint64_t virqd_now_ns(void);
+/* Frees host.vms' short-lived snapshot (commands.c; at shutdown). */
+void virqd_host_vms_forget(void);
 
 #endif /* VIRQ_DAEMON_CORE_H */

@@ -30,7 +30,7 @@ struct cJSON;
 struct virq_ctl;
 struct virq_ctl_client;
 
-/* Who is on the other end (SO_PEERCRED at accept). */
+/* Who is on the other end (SO_PEERCRED and SO_PEERGROUPS at accept). */
 struct virq_ctl_peer {
 	pid_t pid;
 	uid_t uid;
@@ -54,7 +54,11 @@ struct virq_ctl_opts {
 	const char *path; /* socket path; its parent directory is created (0755) if missing */
 	mode_t mode; /* e.g. 0660 */
 	gid_t gid; /* group owning the socket and allowed to mutate; (gid_t)-1 = root only */
-	unsigned int max_clients; /* connections beyond are refused with too_many_clients */
+	unsigned int max_clients; /* connections beyond are refused with too_many_clients;
+				   * the last slot is root's only */
+	unsigned int max_per_uid; /* slots one non-root uid may hold; 0 = max_clients / 4 */
+	unsigned int idle_timeout_ms; /* close a client without a frame this long; 0 = never */
+	unsigned int line_timeout_ms; /* close a client inside one line this long; 0 = never */
 	size_t out_max; /* per-client output queue bound in bytes; beyond, the client is dropped */
 	virq_ctl_handler handler;
 	void *handler_ctx;
@@ -63,7 +67,10 @@ struct virq_ctl_opts {
 /* Counters, for status and metrics. */
 struct virq_ctl_stats {
 	uint64_t accepted;
-	uint64_t refused; /* over the client limit */
+	uint64_t refused; /* over the client limit (total, root's slot, per uid) */
+	uint64_t timed_out_idle; /* closed: no frame within the idle timeout */
+	uint64_t timed_out_line; /* closed: a partial line held past the line timeout */
+	uint64_t accept_errors; /* accept4() out of fds/memory: listening paused */
 	uint64_t dropped_slow; /* output queue overflowed */
 	uint64_t requests;
 	uint64_t errors[VIRQ_E__COUNT]; /* error replies by code */
@@ -91,10 +98,16 @@ void virq_ctl_destroy(struct virq_ctl *ctl);
 void virq_ctl_reap(struct virq_ctl *ctl);
 
 /* Changes the group and mode of the socket and the privileged group (SIGHUP reload). New
- * connections use the new group; existing ones keep their decision. 0 or -errno. */
+ * connections use the new group; existing ones keep their decision. Acts on the inode we
+ * bound, never through the path: -ESTALE when the path is no longer that socket (e.g. a
+ * symlink swapped in), nothing changed then. 0 or -errno. */
 int virq_ctl_set_access(struct virq_ctl *ctl, mode_t mode, gid_t gid);
-/* Changes the client limit and output bound for new connections. */
-void virq_ctl_set_limits(struct virq_ctl *ctl, unsigned int max_clients, size_t out_max);
+/* Changes the client limits and output bound for new connections (0 = keep; max_per_uid
+ * 0 = max_clients / 4). */
+void virq_ctl_set_limits(struct virq_ctl *ctl, unsigned int max_clients, unsigned int max_per_uid,
+			 size_t out_max);
+/* Idle and partial-line timeouts in ms (0 = none), checked every 250 ms. */
+void virq_ctl_set_timeouts(struct virq_ctl *ctl, unsigned int idle_ms, unsigned int line_ms);
 
 void virq_ctl_get_stats(const struct virq_ctl *ctl, struct virq_ctl_stats *out);
 
@@ -131,8 +144,13 @@ void virq_ctl_defer_cancel(struct virq_ctl_pending *p);
 /* Is the connection of this token still open (else the reply goes nowhere)? */
 bool virq_ctl_pending_alive(const struct virq_ctl_pending *p);
 
-/* Is `uid`/`gid`/`pid` allowed to mutate under group `group`? Reads the supplementary
- * groups from <proc_root>/<pid>/status ("Groups:"). proc_root NULL = "/proc". */
-bool virq_ctl_peer_privileged(const char *proc_root, pid_t pid, uid_t uid, gid_t gid, gid_t group);
+/* Is `uid` with primary `gid` and supplementary `groups` allowed to mutate under group
+ * `group` ((gid_t)-1 = root only)? */
+bool virq_ctl_peer_privileged(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+			      gid_t group);
+/* Fills *peer from the kernel's record of the connected socket fd (SO_PEERCRED for
+ * pid/uid/gid, SO_PEERGROUPS, Linux 4.13+, for every supplementary group; no /proc).
+ * 0, or -errno with *peer unprivileged (uid and gid -1). */
+int virq_ctl_peer_from_fd(int fd, gid_t group, struct virq_ctl_peer *peer);
 
 #endif /* VIRQ_DAEMON_CTL_H */

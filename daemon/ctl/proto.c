@@ -4,6 +4,7 @@
  * line reader (include/virq/proto.h). Shared by virqd and virqctl.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,319 @@ int virq_proto_cmd_lookup(const char *name, enum virq_proto_cmd *out)
 	return -ENOENT;
 }
 
+/* ---- strict input checks ---------------------------------------------------------------- */
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (1..4), or 0: RFC 3629 section 4 (no
+ * overlong forms, no surrogates U+D800..U+DFFF, nothing above U+10FFFF).
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+size_t virq_proto_utf8_check(const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t k = utf8_seq(s + i, len - i);
+
+		if (!k)
+			return i;
+		i += k;
+	}
+	return len;
+}
+
+/* Replaces every byte that is not part of a well-formed UTF-8 sequence with '?'. */
+static void utf8_scrub(char *buf, size_t len)
+{
+	unsigned char *s = (unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t k = utf8_seq(s + i, len - i);
+
+		if (!k) {
+			s[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+}
+
+#define JSON_MAX_DEPTH 512
+
+struct strict {
+	const unsigned char *s;
+	size_t n, i;
+	const char *why;
+	size_t id_off, id_len; /* raw value of the first top-level "id" member */
+	bool have_id;
+};
+
+static bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static void skip_ws(struct strict *x)
+{
+	while (x->i < x->n && is_ws(x->s[x->i]))
+		x->i++;
+}
+
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A string at x->i (its opening quote); RFC 8259 section 7. */
+static bool scan_string(struct strict *x)
+{
+	for (x->i++; x->i < x->n;) {
+		unsigned char c = x->s[x->i];
+		size_t k;
+
+		if (c == '"') {
+			x->i++;
+			return true;
+		}
+		if (c < 0x20) {
+			x->why = "control character inside a string";
+			return false;
+		}
+		if (c == '\\') {
+			if (x->i + 1 >= x->n)
+				break;
+			c = x->s[x->i + 1];
+			if (c == 'u') {
+				if (x->i + 6 > x->n || !is_hex(x->s[x->i + 2]) ||
+				    !is_hex(x->s[x->i + 3]) || !is_hex(x->s[x->i + 4]) ||
+				    !is_hex(x->s[x->i + 5])) {
+					x->why = "bad \\u escape";
+					return false;
+				}
+				x->i += 6;
+				continue;
+			}
+			if (!strchr("\"\\/bfnrt", c) || !c) {
+				x->why = "bad escape";
+				return false;
+			}
+			x->i += 2;
+			continue;
+		}
+		k = utf8_seq(x->s + x->i, x->n - x->i);
+		if (!k) {
+			x->why = "invalid UTF-8";
+			return false;
+		}
+		x->i += k;
+	}
+	x->why = "unterminated string";
+	return false;
+}
+
+static bool scan_digits(struct strict *x)
+{
+	size_t start = x->i;
+
+	while (x->i < x->n && x->s[x->i] >= '0' && x->s[x->i] <= '9')
+		x->i++;
+	return x->i > start;
+}
+
+/* A number at x->i; RFC 8259 section 6 (no leading zeros, no "1.", no "+1"). */
+static bool scan_number(struct strict *x)
+{
+	if (x->s[x->i] == '-')
+		x->i++;
+	if (x->i < x->n && x->s[x->i] == '0')
+		x->i++;
+	else if (!scan_digits(x))
+		goto bad;
+	if (x->i < x->n && x->s[x->i] == '.') {
+		x->i++;
+		if (!scan_digits(x))
+			goto bad;
+	}
+	if (x->i < x->n && (x->s[x->i] == 'e' || x->s[x->i] == 'E')) {
+		x->i++;
+		if (x->i < x->n && (x->s[x->i] == '+' || x->s[x->i] == '-'))
+			x->i++;
+		if (!scan_digits(x))
+			goto bad;
+	}
+	if (x->i < x->n && (x->s[x->i] == '.' || (x->s[x->i] >= '0' && x->s[x->i] <= '9')))
+		goto bad;
+	return true;
+bad:
+	x->why = "malformed number";
+	return false;
+}
+
+static bool scan_literal(struct strict *x, const char *lit)
+{
+	size_t l = strlen(lit);
+
+	if (x->n - x->i < l || memcmp(x->s + x->i, lit, l)) {
+		x->why = "unexpected character";
+		return false;
+	}
+	x->i += l;
+	return true;
+}
+
+/*
+ * Checks that buf is exactly one JSON text (RFC 8259) with nothing after it but
+ * whitespace, iteratively (no recursion: the depth is bounded by JSON_MAX_DEPTH). Records
+ * the raw bytes of the first top-level member named "id" (key written without escapes).
+ * 0, or -EINVAL with x->why and x->i at the fault.
+ */
+static int json_strict(struct strict *x)
+{
+	enum { VAL, VAL_OR_END, KEY, KEY_OR_END, AFTER } st = VAL;
+	unsigned char stack[JSON_MAX_DEPTH];
+	unsigned int depth = 0;
+	bool capture = false;
+
+	for (;;) {
+		unsigned char c;
+
+		skip_ws(x);
+		if (st == AFTER && depth == 0) {
+			if (x->i != x->n) {
+				x->why = "text after the JSON value";
+				return -EINVAL;
+			}
+			return 0;
+		}
+		if (x->i >= x->n) {
+			x->why = "truncated";
+			return -EINVAL;
+		}
+		c = x->s[x->i];
+		switch (st) {
+		case VAL_OR_END:
+			if (c == ']') {
+				depth--;
+				x->i++;
+				st = AFTER;
+				continue;
+			}
+			/* fall through */
+		case VAL: {
+			size_t start = x->i;
+			bool cap = capture;
+
+			capture = false;
+			if (c == '{' || c == '[') {
+				if (depth == JSON_MAX_DEPTH) {
+					x->why = "nested too deeply";
+					return -EINVAL;
+				}
+				stack[depth++] = c;
+				x->i++;
+				st = c == '{' ? KEY_OR_END : VAL_OR_END;
+				if (cap) {
+					x->have_id = true;
+					x->id_off = start;
+					x->id_len = 0;
+				}
+				continue;
+			}
+			if (c == '"'			       ? !scan_string(x) :
+			    c == '-' || (c >= '0' && c <= '9') ? !scan_number(x) :
+			    c == 't'			       ? !scan_literal(x, "true") :
+			    c == 'f'			       ? !scan_literal(x, "false") :
+			    c == 'n'			       ? !scan_literal(x, "null") :
+				       (x->why = "unexpected character", true))
+				return -EINVAL;
+			if (cap) {
+				x->have_id = true;
+				x->id_off = start;
+				x->id_len = x->i - start;
+			}
+			st = AFTER;
+			continue;
+		}
+		case KEY_OR_END:
+			if (c == '}') {
+				depth--;
+				x->i++;
+				st = AFTER;
+				continue;
+			}
+			/* fall through */
+		case KEY: {
+			size_t start = x->i;
+
+			if (c != '"') {
+				x->why = "expected a member name";
+				return -EINVAL;
+			}
+			if (!scan_string(x))
+				return -EINVAL;
+			capture = depth == 1 && !x->have_id && x->i - start == 4 &&
+				  !memcmp(x->s + start, "\"id\"", 4);
+			skip_ws(x);
+			if (x->i >= x->n || x->s[x->i] != ':') {
+				x->why = "expected ':'";
+				return -EINVAL;
+			}
+			x->i++;
+			st = VAL;
+			continue;
+		}
+		case AFTER:
+			if (c == ',') {
+				x->i++;
+				st = stack[depth - 1] == '{' ? KEY : VAL;
+				continue;
+			}
+			if ((c == '}' && stack[depth - 1] == '{') ||
+			    (c == ']' && stack[depth - 1] == '[')) {
+				depth--;
+				x->i++;
+				continue;
+			}
+			x->why = "expected ',' or a closing bracket";
+			return -EINVAL;
+		}
+	}
+}
+
 /* An integral JSON number in [0, max). cJSON keeps numbers as doubles. */
 static bool json_uint(const cJSON *j, double max, int64_t *out)
 {
@@ -116,35 +430,78 @@ static bool json_uint(const cJSON *j, double max, int64_t *out)
 	return true;
 }
 
+/* The id as its raw digits say: plain decimal, below 2^53, and the same value cJSON read
+ * (a duplicate key written with escapes could differ). */
+static bool id_of_lexeme(const struct strict *x, const cJSON *id, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!cJSON_IsNumber(id) || !x->have_id || !x->id_len || x->id_len > 16)
+		return false;
+	for (size_t i = 0; i < x->id_len; i++) {
+		unsigned char c = x->s[x->id_off + i];
+
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	if (v >= VIRQ_PROTO_ID_MAX || (double)v != id->valuedouble)
+		return false;
+	*out = v;
+	return true;
+}
+
 enum virq_proto_err virq_proto_request_parse(const char *buf, size_t len,
 					     struct virq_proto_request *req, char *msg,
 					     size_t msglen)
 {
 	const cJSON *v, *id, *cmd, *args;
+	struct strict x = { 0 };
+	const char *end = NULL;
 	int64_t ver;
+	size_t off;
 
 	memset(req, 0, sizeof(*req));
 	if (len > VIRQ_PROTO_MAX_FRAME) {
 		snprintf(msg, msglen, "frame of %zu bytes exceeds %u", len, VIRQ_PROTO_MAX_FRAME);
 		return VIRQ_E_TOO_LARGE;
 	}
-	req->root = cJSON_ParseWithLength(buf, len);
+	/* libcjson accepts more than RFC 8259 (text after the value, leading zeros, raw
+	 * control characters, any byte in strings): the frame is checked strictly first. */
+	if (memchr(buf, '\0', len)) {
+		snprintf(msg, msglen, "NUL byte at byte %zu",
+			 (size_t)((const char *)memchr(buf, '\0', len) - buf));
+		return VIRQ_E_BAD_JSON;
+	}
+	off = virq_proto_utf8_check(buf, len);
+	if (off < len) {
+		snprintf(msg, msglen, "invalid UTF-8 at byte %zu", off);
+		return VIRQ_E_BAD_JSON;
+	}
+	x.s = (const unsigned char *)buf;
+	x.n = len;
+	if (json_strict(&x)) {
+		snprintf(msg, msglen, "invalid JSON at byte %zu: %s", x.i, x.why);
+		return VIRQ_E_BAD_JSON;
+	}
+	req->root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
 	if (!req->root) {
-		const char *at = cJSON_GetErrorPtr();
-		long off = at && at >= buf && at <= buf + len ? (long)(at - buf) : -1;
-
-		snprintf(msg, msglen, "invalid JSON near byte %ld", off);
+		snprintf(msg, msglen, "invalid JSON (unpaired \\u surrogate?)");
 		return VIRQ_E_BAD_JSON;
 	}
 	if (!cJSON_IsObject(req->root)) {
 		snprintf(msg, msglen, "a request must be a JSON object");
 		return VIRQ_E_BAD_REQUEST;
 	}
-	/* Read the id first so that every later error can echo it. */
+	/* Read the id first so that every later error can echo it. The id is taken from
+	 * its digits, not from cJSON's double: 2^53 + 1 or 9007199254740990.7 must not
+	 * become a different id. */
 	id = cJSON_GetObjectItemCaseSensitive(req->root, "id");
 	if (id && !cJSON_IsNull(id)) {
-		if (!json_uint(id, (double)VIRQ_PROTO_ID_MAX, &req->id)) {
-			snprintf(msg, msglen, "\"id\" must be an integer in 0..2^53-1");
+		if (!id_of_lexeme(&x, id, &req->id)) {
+			snprintf(
+				msg, msglen,
+				"\"id\" must be an integer in 0..2^53-1 written in decimal digits");
 			return VIRQ_E_BAD_REQUEST;
 		}
 		req->has_id = true;
@@ -203,6 +560,9 @@ static char *frame_of(cJSON *obj, size_t *len)
 	if (!s)
 		return NULL;
 	n = strlen(s);
+	/* Strings in a reply may carry bytes from /proc or a message cut mid-character:
+	 * a reply is always valid UTF-8. */
+	utf8_scrub(s, n);
 	line = realloc(s, n + 2);
 	if (!line) {
 		free(s);
@@ -222,9 +582,14 @@ static cJSON *envelope(bool has_id, int64_t id)
 	if (!o)
 		return NULL;
 	cJSON_AddNumberToObject(o, "v", VIRQ_PROTO_VERSION);
-	if (has_id)
-		cJSON_AddNumberToObject(o, "id", (double)id);
-	else
+	if (has_id) {
+		/* Exact digits: cJSON prints doubles with 15 significant digits when they
+		 * "compare equal" within its epsilon (2^53 - 1 came back as ...990). */
+		char digits[24];
+
+		snprintf(digits, sizeof(digits), "%lld", (long long)id);
+		cJSON_AddRawToObject(o, "id", digits);
+	} else
 		cJSON_AddNullToObject(o, "id");
 	return o;
 }
@@ -353,7 +718,7 @@ int virq_frame_reader_init(struct virq_frame_reader *r, size_t max)
 {
 	memset(r, 0, sizeof(*r));
 	r->max = max;
-	r->cap = max + 1 < FRAME_INITIAL_CAP ? max + 1 : FRAME_INITIAL_CAP;
+	r->cap = max + 2 < FRAME_INITIAL_CAP ? max + 2 : FRAME_INITIAL_CAP;
 	r->buf = malloc(r->cap);
 	return r->buf ? 0 : -ENOMEM;
 }
@@ -375,10 +740,10 @@ char *virq_frame_reader_space(struct virq_frame_reader *r, size_t *avail)
 		r->start = 0;
 	}
 	if (r->len == r->cap) {
-		/* Full: grow, but never past max + 1 (one byte more than a frame may hold,
-		 * so that an oversize line is detectable without its newline). A full
-		 * buffer at max + 1 cannot happen: next() discards it first. */
-		size_t ncap = r->cap * 2 > r->max + 1 ? r->max + 1 : r->cap * 2;
+		/* Full: grow, but never past max + 2 (a frame, the CR of a CRLF, and one
+		 * byte more, so that an oversize line is detectable without its newline).
+		 * A full buffer at max + 2 cannot happen: next() discards it first. */
+		size_t ncap = r->cap * 2 > r->max + 2 ? r->max + 2 : r->cap * 2;
 		char *nb;
 
 		if (ncap <= r->cap)
@@ -416,7 +781,8 @@ enum virq_frame_status virq_frame_reader_next(struct virq_frame_reader *r, const
 			continue;
 		}
 		if (!nl) {
-			if (held > r->max) {
+			/* max bytes and a CR may still be a frame: its LF is next. */
+			if (held > r->max + 1 || (held == r->max + 1 && p[held - 1] != '\r')) {
 				r->discarding = true;
 				r->oversize++;
 				r->start = r->len = 0;
@@ -426,12 +792,12 @@ enum virq_frame_status virq_frame_reader_next(struct virq_frame_reader *r, const
 		}
 		r->start += (size_t)(nl - p) + 1;
 		held = (size_t)(nl - p);
+		if (held && p[held - 1] == '\r')
+			held--; /* the bound is on the frame, not on its CRLF */
 		if (held > r->max) {
 			r->oversize++;
 			return VIRQ_FRAME_OVERSIZE;
 		}
-		if (held && p[held - 1] == '\r')
-			held--;
 		*line = p;
 		*len = held;
 		return VIRQ_FRAME_LINE;

@@ -11,14 +11,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
+
+/* Frames served per client per turn of the loop: one client's pipelined backlog is
+ * interleaved with everyone else's, round robin, this many frames at a time. */
+#define CTL_FRAMES_PER_TURN 8
+/* Period of the server's own timer (timeouts, accept back-off). */
+#define CTL_TICK_MS 250
+/* accept4() out of fds or memory: the listening socket rests this long (a level-triggered
+ * listen fd that cannot be accepted from would otherwise spin the loop). */
+#define CTL_ACCEPT_BACKOFF_MS 250
+
+/* An epoll source of the server itself. */
+struct ctl_src {
+	struct virq_evsrc src;
+	struct virq_ctl *ctl;
+};
 
 struct out_chunk {
 	struct out_chunk *next;
@@ -38,8 +56,11 @@ struct virq_ctl_client {
 	bool streaming;
 	bool closing; /* write what is queued, then close (too_many_clients) */
 	struct virq_ctl_pending *pending; /* a deferred reply is outstanding: input parked */
+	bool backlog; /* complete frames may be buffered beyond this turn's share */
 	bool dead;
 	uint32_t ev_mask;
+	uint64_t active_ns; /* accept, or the last frame served */
+	uint64_t partial_ns; /* since when a partial line is buffered; 0 = none */
 };
 
 struct virq_ctl {
@@ -49,8 +70,13 @@ struct virq_ctl {
 	dev_t dev;
 	ino_t ino;
 	gid_t gid;
-	unsigned int max_clients;
+	unsigned int max_clients, max_per_uid;
 	size_t out_max;
+	uint64_t idle_ns, line_ns; /* 0 = no timeout */
+	struct ctl_src kick; /* eventfd: readable while some client has a backlog */
+	struct ctl_src tick; /* timerfd, CTL_TICK_MS */
+	bool kicked;
+	uint64_t accept_resume_ns; /* listen fd disabled until then; 0 = enabled */
 	virq_ctl_handler handler;
 	void *handler_ctx;
 	struct virq_ctl_client *clients, *dead;
@@ -65,52 +91,87 @@ struct virq_ctl_pending {
 };
 
 static void client_ready(struct virq_evsrc *src, uint32_t events);
-static void client_process(struct virq_ctl_client *c);
+static void client_process(struct virq_ctl_client *c, unsigned int budget);
 
-bool virq_ctl_peer_privileged(const char *proc_root, pid_t pid, uid_t uid, gid_t gid, gid_t group)
+static uint64_t now_ns(void)
 {
-	char path[64], line[1024];
-	bool ok = false;
-	FILE *f;
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool virq_ctl_peer_privileged(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+			      gid_t group)
+{
 	if (uid == 0)
 		return true;
 	if (group == (gid_t)-1)
 		return false;
 	if (gid == group)
 		return true;
-	/* SO_PEERCRED carries only the primary group; the supplementary ones are in
-	 * /proc/PID/status. The pid is the connecting process at connect() time. */
-	snprintf(path, sizeof(path), "%s/%d/status", proc_root ? proc_root : "/proc", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *end;
+	for (size_t i = 0; i < ngroups; i++)
+		if (groups[i] == group)
+			return true;
+	return false;
+}
 
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
+int virq_ctl_peer_from_fd(int fd, gid_t group, struct virq_ctl_peer *peer)
+{
+	gid_t small[64], *groups = small;
+	socklen_t gl = sizeof(small);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	int r = 0;
 
-			if (end == p)
-				break;
-			if ((gid_t)g == group) {
-				ok = true;
-				break;
-			}
+	memset(peer, 0, sizeof(*peer));
+	peer->uid = (uid_t)-1;
+	peer->gid = (gid_t)-1;
+	/* Both are the credentials the kernel recorded at connect() (socket(7)): nothing
+	 * read later from /proc, where a pid may be reused and a line cut. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl)) {
+		if (errno != ERANGE)
+			return -errno;
+		/* gl is now the size needed (at most NGROUPS_MAX gids: bounded). */
+		groups = malloc(gl ? gl : 1);
+		if (!groups)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl)) {
+			r = -errno;
+			goto out;
 		}
-		break;
 	}
-	fclose(f);
-	return ok;
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	peer->privileged =
+		virq_ctl_peer_privileged(cred.uid, cred.gid, groups, gl / sizeof(gid_t), group);
+out:
+	if (groups != small)
+		free(groups);
+	return r;
+}
+
+static void ctl_kick(struct virq_ctl *ctl)
+{
+	uint64_t one = 1;
+
+	if (ctl->kicked)
+		return;
+	if (write(ctl->kick.src.fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+		ctl->kicked = true;
 }
 
 static void client_set_events(struct virq_ctl_client *c)
 {
 	/* While a deferred reply is outstanding, input is not read (EPOLLHUP/EPOLLERR are
 	 * always reported, so a peer that goes away is still seen). */
-	uint32_t want = (c->pending ? 0 : EPOLLIN | EPOLLRDHUP) | (c->out_head ? EPOLLOUT : 0);
+	/* Nor while frames already read wait for their turn (the backlog): the reader's
+	 * buffer is bounded and the socket holds the rest. */
+	uint32_t want = (c->pending || c->backlog ? 0 : EPOLLIN | EPOLLRDHUP) |
+			(c->out_head ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = &c->src };
 
 	if (c->dead || want == c->ev_mask)
@@ -282,14 +343,23 @@ fail:
 	virq_proto_request_fini(&req);
 }
 
-/* Handles the complete frames already read, until a reply is deferred. */
-static void client_process(struct virq_ctl_client *c)
+/*
+ * Handles at most `budget` of the complete frames already read, until a reply is
+ * deferred. Frames left over mark the client as having a backlog: it is served again at
+ * the next turn (ctl_kick), its socket unread meanwhile.
+ */
+static void client_process(struct virq_ctl_client *c, unsigned int budget)
 {
 	const char *line;
 	size_t len;
-	enum virq_frame_status s;
+	enum virq_frame_status s = VIRQ_FRAME_NONE;
+	unsigned int served = 0;
 
-	while (!c->dead && !c->pending && (s = virq_frame_reader_next(&c->rd, &line, &len))) {
+	c->backlog = false;
+	while (!c->dead && !c->pending && served < budget &&
+	       (s = virq_frame_reader_next(&c->rd, &line, &len))) {
+		served++;
+		c->active_ns = now_ns();
 		if (c->streaming || c->closing)
 			continue; /* a subscriber's input is read only to see EOF */
 		if (s == VIRQ_FRAME_OVERSIZE) {
@@ -305,34 +375,102 @@ static void client_process(struct virq_ctl_client *c)
 			continue; /* blank lines are keep-alives */
 		handle_frame(c, line, len);
 	}
+	if (c->dead)
+		return;
+	if (served == budget && !c->pending) {
+		c->backlog = true;
+		ctl_kick(c->ctl);
+	}
+	/* Bytes of an unfinished line (or an oversize one being discarded) start the
+	 * partial-line clock; a complete frame served resets it. */
+	if (c->rd.len > c->rd.start || c->rd.discarding) {
+		if (!c->partial_ns || served)
+			c->partial_ns = now_ns();
+	} else {
+		c->partial_ns = 0;
+	}
+	client_set_events(c);
 }
 
 static void client_read(struct virq_ctl_client *c)
 {
-	/* Bounded work per wakeup so one busy client cannot starve the loop; epoll is
-	 * level-triggered, so leftover input wakes us again. A deferred reply parks the
-	 * connection: nothing more is read until it is sent. */
-	for (int rounds = 0; rounds < 16 && !c->dead && !c->pending; rounds++) {
-		size_t avail;
-		char *space = virq_frame_reader_space(&c->rd, &avail);
-		ssize_t n;
+	/* One recv() per wakeup, then this turn's share of its frames; epoll is
+	 * level-triggered, so leftover input wakes us again. A deferred reply or a
+	 * backlog parks the connection: nothing more is read until it is served. */
+	size_t avail;
+	char *space;
+	ssize_t n;
 
-		if (!space) {
-			client_close(c);
-			return;
-		}
+	if (c->dead || c->pending || c->backlog)
+		return;
+	space = virq_frame_reader_space(&c->rd, &avail);
+	if (!space) {
+		client_close(c);
+		return;
+	}
+	do
 		n = recv(c->src.fd, space, avail, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	c->ctl->st.bytes_in += (uint64_t)n;
+	virq_frame_reader_commit(&c->rd, (size_t)n);
+	client_process(c, CTL_FRAMES_PER_TURN);
+}
+
+/* One turn for every client with a backlog (round robin over the live list). */
+static void kick_ready(struct virq_evsrc *src, uint32_t events)
+{
+	struct virq_ctl *ctl = ((struct ctl_src *)src)->ctl;
+	struct virq_ctl_client *c, *n;
+	uint64_t v;
+
+	if (read(src->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	ctl->kicked = false;
+	for (c = ctl->clients; c; c = n) {
+		n = c->next;
+		if (c->backlog && !c->dead)
+			client_process(c, CTL_FRAMES_PER_TURN);
+	}
+}
+
+static void listen_set(struct virq_ctl *ctl, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = &ctl->src };
+
+	epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, ctl->src.fd, &ev);
+}
+
+/* Timeouts (slow-loris clients holding slots) and the accept back-off. */
+static void tick_ready(struct virq_evsrc *src, uint32_t events)
+{
+	struct virq_ctl *ctl = ((struct ctl_src *)src)->ctl;
+	struct virq_ctl_client *c, *n;
+	uint64_t exp, now = now_ns();
+
+	if (read(src->fd, &exp, sizeof(exp)) < 0)
+		return;
+	if (ctl->accept_resume_ns && now >= ctl->accept_resume_ns) {
+		ctl->accept_resume_ns = 0;
+		listen_set(ctl, true);
+	}
+	for (c = ctl->clients; c; c = n) {
+		n = c->next;
+		/* Subscribers and connections waiting for a worker are not idle. */
+		if (c->dead || c->streaming || c->pending)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
+		if (ctl->line_ns && c->partial_ns && now - c->partial_ns >= ctl->line_ns) {
+			ctl->st.timed_out_line++;
 			client_close(c);
-			return;
+		} else if (ctl->idle_ns && now - c->active_ns >= ctl->idle_ns) {
+			ctl->st.timed_out_idle++;
+			client_close(c);
 		}
-		c->ctl->st.bytes_in += (uint64_t)n;
-		virq_frame_reader_commit(&c->rd, (size_t)n);
-		client_process(c);
 	}
 }
 
@@ -348,8 +486,8 @@ static void client_ready(struct virq_evsrc *src, uint32_t events)
 			return;
 		}
 	}
-	if (c->pending) {
-		/* Parked: only a vanished peer matters now. */
+	if (c->pending || c->backlog) {
+		/* Parked: only a vanished peer matters now (its replies would go nowhere). */
 		if (events & (EPOLLHUP | EPOLLERR))
 			client_close(c);
 		return;
@@ -358,19 +496,55 @@ static void client_ready(struct virq_evsrc *src, uint32_t events)
 		client_read(c);
 }
 
+/*
+ * Why a new connection from peer gets no slot (NULL = it does): the total limit, one slot
+ * of which only root may take, and each other uid's share.
+ */
+static const char *slot_refusal(struct virq_ctl *ctl, const struct virq_ctl_peer *peer)
+{
+	unsigned int total = 0, same = 0;
+	bool root = peer->uid == 0;
+
+	for (struct virq_ctl_client *c = ctl->clients; c; c = c->next) {
+		if (c->closing)
+			continue;
+		total++;
+		same += c->peer.uid == peer->uid;
+	}
+	if (total >= ctl->max_clients)
+		return "client limit";
+	if (!root && ctl->max_clients > 1 && total >= ctl->max_clients - 1)
+		return "client limit (the last slot is kept for root)";
+	if (!root && same >= ctl->max_per_uid)
+		return "per-uid client limit";
+	return NULL;
+}
+
 static void listen_ready(struct virq_evsrc *src, uint32_t events)
 {
 	struct virq_ctl *ctl = (struct virq_ctl *)src;
 
 	for (int i = 0; i < 64; i++) {
 		struct virq_ctl_client *c;
-		struct ucred cred;
-		socklen_t cl = sizeof(cred);
 		struct epoll_event ev;
+		const char *why;
 		int fd = accept4(ctl->src.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error (EMFILE...): epoll retries */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The connection stays in the backlog and the listen fd stays
+				 * readable: rest it, or the loop spins (tick_ready re-arms). */
+				ctl->st.accept_errors++;
+				ctl->accept_resume_ns =
+					now_ns() + CTL_ACCEPT_BACKOFF_MS * 1000000ull;
+				listen_set(ctl, false);
+				return;
+			}
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			return; /* EAGAIN */
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c || virq_frame_reader_init(&c->rd, VIRQ_PROTO_MAX_FRAME)) {
 			free(c);
@@ -381,16 +555,9 @@ static void listen_ready(struct virq_evsrc *src, uint32_t events)
 		c->src.ready = client_ready;
 		c->ctl = ctl;
 		c->out_max = ctl->out_max;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
-			c->peer.pid = cred.pid;
-			c->peer.uid = cred.uid;
-			c->peer.gid = cred.gid;
-			c->peer.privileged = virq_ctl_peer_privileged(NULL, cred.pid, cred.uid,
-								      cred.gid, ctl->gid);
-		} else {
-			c->peer.uid = (uid_t)-1;
-			c->peer.gid = (gid_t)-1;
-		}
+		c->active_ns = now_ns();
+		virq_ctl_peer_from_fd(fd, ctl->gid, &c->peer); /* failed: uid -1, unprivileged */
+		why = slot_refusal(ctl, &c->peer);
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = &c->src;
 		if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -404,11 +571,12 @@ static void listen_ready(struct virq_evsrc *src, uint32_t events)
 			ctl->clients->prev = c;
 		ctl->clients = c;
 		ctl->st.clients++;
-		if (ctl->st.clients > ctl->max_clients) {
-			char msg[96];
+		if (why) {
+			char msg[128];
 
 			ctl->st.refused++;
-			snprintf(msg, sizeof(msg), "client limit (%u) reached", ctl->max_clients);
+			snprintf(msg, sizeof(msg), "%s reached (%u clients, %u per uid)", why,
+				 ctl->max_clients, ctl->max_per_uid);
 			c->closing = true;
 			send_error(c, false, 0, VIRQ_E_TOO_MANY_CLIENTS, msg);
 			continue;
@@ -448,6 +616,48 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
+static void aux_fds_close(struct virq_ctl *ctl)
+{
+	struct ctl_src *srcs[] = { &ctl->kick, &ctl->tick };
+
+	for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+		if (srcs[i]->src.fd < 0)
+			continue;
+		epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, srcs[i]->src.fd, NULL);
+		close(srcs[i]->src.fd);
+		srcs[i]->src.fd = -1;
+	}
+}
+
+/* The backlog eventfd and the timeout timer, in the loop's epoll set. 0 or -errno. */
+static int aux_fds_create(struct virq_ctl *ctl)
+{
+	struct itimerspec its = { .it_interval.tv_nsec = CTL_TICK_MS * 1000000L,
+				  .it_value.tv_nsec = CTL_TICK_MS * 1000000L };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	ctl->kick.ctl = ctl->tick.ctl = ctl;
+	ctl->kick.src.ready = kick_ready;
+	ctl->tick.src.ready = tick_ready;
+	ctl->kick.src.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ctl->tick.src.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl->kick.src.fd < 0 || ctl->tick.src.fd < 0 ||
+	    timerfd_settime(ctl->tick.src.fd, 0, &its, NULL))
+		goto err;
+	ev.data.ptr = &ctl->kick.src;
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->kick.src.fd, &ev))
+		goto err;
+	ev.data.ptr = &ctl->tick.src;
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->tick.src.fd, &ev))
+		goto err;
+	return 0;
+err:
+	r = -errno;
+	aux_fds_close(ctl);
+	return r;
+}
+
 struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, char *err,
 				 size_t errlen)
 {
@@ -475,8 +685,10 @@ struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, cha
 	ctl->gid = opts->gid;
 	ctl->handler = opts->handler;
 	ctl->handler_ctx = opts->handler_ctx;
-	ctl->max_clients = opts->max_clients ? opts->max_clients : 1;
-	ctl->out_max = opts->out_max ? opts->out_max : 4u << 20;
+	ctl->kick.src.fd = ctl->tick.src.fd = -1;
+	virq_ctl_set_limits(ctl, opts->max_clients ? opts->max_clients : 1, opts->max_per_uid,
+			    opts->out_max ? opts->out_max : 4u << 20);
+	virq_ctl_set_timeouts(ctl, opts->idle_timeout_ms, opts->line_timeout_ms);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", opts->path);
 
 	r = mkdir_parent(ctl->path);
@@ -526,7 +738,8 @@ struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, cha
 		snprintf(err, errlen, "bind %s: %s", ctl->path, strerror(errno));
 		goto err_close;
 	}
-	if (stat(ctl->path, &st) == 0) {
+	/* What we bound, so that later access changes and the unlink touch only it. */
+	if (lstat(ctl->path, &st) == 0) {
 		ctl->dev = st.st_dev;
 		ctl->ino = st.st_ino;
 	}
@@ -547,8 +760,16 @@ struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, cha
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		goto err_unlink;
 	}
+	r = aux_fds_create(ctl);
+	if (r) {
+		snprintf(err, errlen, "eventfd/timerfd: %s", strerror(-r));
+		goto err_epoll;
+	}
 	return ctl;
 
+err_epoll:
+	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	aux_fds_close(ctl);
 err_unlink:
 	unlink(ctl->path);
 err_close:
@@ -561,20 +782,61 @@ err_free:
 
 int virq_ctl_set_access(struct virq_ctl *ctl, mode_t mode, gid_t gid)
 {
-	if (chown(ctl->path, (uid_t)-1, gid == (gid_t)-1 ? getegid() : gid))
+	char proc[40];
+	struct stat st;
+	int fd, r = 0;
+
+	/*
+	 * Never by path: whatever is at the path now (a symlink swapped in, another file)
+	 * must not be chowned or chmodded. O_PATH|O_NOFOLLOW pins the inode at the path
+	 * (a symlink itself, not its target); only our socket passes the check. fchmod()
+	 * on the listening fd would change the sockfs inode, not the file, hence the
+	 * O_PATH fd (fchownat AT_EMPTY_PATH; chmod through its /proc/self/fd link, which
+	 * names that inode, not a path).
+	 */
+	fd = open(ctl->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	if (chmod(ctl->path, mode & 0777))
-		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != ctl->dev || st.st_ino != ctl->ino) {
+		r = -ESTALE; /* not the socket we bound any more: touch nothing */
+		goto out;
+	}
+	if (fchownat(fd, "", (uid_t)-1, gid == (gid_t)-1 ? getegid() : gid, AT_EMPTY_PATH)) {
+		r = -errno;
+		goto out;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (chmod(proc, mode & 0777)) {
+		r = -errno;
+		goto out;
+	}
 	ctl->gid = gid;
-	return 0;
+out:
+	close(fd);
+	return r;
 }
 
-void virq_ctl_set_limits(struct virq_ctl *ctl, unsigned int max_clients, size_t out_max)
+void virq_ctl_set_limits(struct virq_ctl *ctl, unsigned int max_clients, unsigned int max_per_uid,
+			 size_t out_max)
 {
 	if (max_clients)
 		ctl->max_clients = max_clients;
 	if (out_max)
 		ctl->out_max = out_max;
+	/* 0: a quarter of the slots, so that three other users still get in. */
+	ctl->max_per_uid = max_per_uid ? max_per_uid : ctl->max_clients / 4;
+	if (!ctl->max_per_uid)
+		ctl->max_per_uid = 1;
+}
+
+void virq_ctl_set_timeouts(struct virq_ctl *ctl, unsigned int idle_ms, unsigned int line_ms)
+{
+	ctl->idle_ns = (uint64_t)idle_ms * 1000000ull;
+	ctl->line_ns = (uint64_t)line_ms * 1000000ull;
 }
 
 void virq_ctl_reap(struct virq_ctl *ctl)
@@ -603,8 +865,9 @@ void virq_ctl_destroy(struct virq_ctl *ctl)
 		epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, ctl->src.fd, NULL);
 		close(ctl->src.fd);
 	}
+	aux_fds_close(ctl);
 	/* Remove the file only if it is still ours (not replaced by another daemon). */
-	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
 		unlink(ctl->path);
 	free(ctl);
 }
@@ -716,6 +979,6 @@ void virq_ctl_complete(struct virq_ctl_pending *p, enum virq_proto_err e, cJSON 
 	if (c->dead)
 		return;
 	/* Frames that arrived behind the deferred one, then input again. */
-	client_process(c);
+	client_process(c, CTL_FRAMES_PER_TURN);
 	client_set_events(c);
 }

@@ -26,7 +26,8 @@
  *
  * The server validates each request in this fixed order and answers the first failure:
  *   1. frame length            -> too_large
- *   2. JSON syntax             -> bad_json
+ *   2. JSON syntax             -> bad_json (strict RFC 8259: no NUL byte, valid UTF-8,
+ *                                 exactly one value and only whitespace after it)
  *   3. top level is an object, "v" is an integer, "id" an integer in range,
  *      "cmd" a string          -> bad_request
  *   4. v == VIRQ_PROTO_VERSION -> unsupported_version
@@ -44,6 +45,19 @@
  *                  status gains "scenarios" and control.deferred*; vm.crosscheck's
  *                  "sources" gains "bpf_unattributed" and "attribution" (per owned VM:
  *                  how its BPF events were attributed, vector conflicts).
+ *                  Stricter validation (issue 17; the wire format is unchanged): a frame
+ *                  must be exactly one RFC 8259 JSON text in valid UTF-8 (no NUL byte,
+ *                  no text after the object but whitespace; the CR of a CRLF does not
+ *                  count towards VIRQ_PROTO_MAX_FRAME), else bad_json; "id" must be
+ *                  written as plain decimal digits below 2^53 (no fraction, exponent or
+ *                  sign), else bad_request with id null; ids are echoed exactly.
+ *                  Replies are always valid UTF-8 (bytes that are not, e.g. from
+ *                  /proc, are replaced by '?'). The daemon closes connections idle
+ *                  (client_idle_timeout_s) or inside a partial line
+ *                  (client_line_timeout_s) too long, limits each uid to a share of
+ *                  max_clients (root keeps one slot) and answers too_many_clients
+ *                  before closing. VM commands on an observe-only daemon answer
+ *                  kvm_unavailable; a fractional "vm" id is bad_args.
  *
  * Compatibility rules: command codes and error codes are append only (never renumbered or
  * reused); new result fields may be added to any reply in the same version, so clients must
@@ -179,7 +193,7 @@ void virq_proto_reply_fini(struct virq_proto_reply *r);
 /* ---- framing: a bounded line reader (used by both sides) --------------------------------- */
 
 /*
- * Holds at most max + 1 bytes (grown on demand from 4 KiB), so a peer can never make us
+ * Holds at most max + 2 bytes (grown on demand from 4 KiB), so a peer can never make us
  * allocate more than that however long its line is. Not thread-safe; one per connection.
  */
 struct virq_frame_reader {
@@ -197,6 +211,10 @@ enum virq_frame_status {
 	VIRQ_FRAME_LINE, /* a complete frame in *line and *len (valid until the next call) */
 	VIRQ_FRAME_OVERSIZE, /* one oversize frame detected (reported once per frame) */
 };
+
+/* Offset of the first byte of buf that is not part of well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF); len when all of it is. */
+size_t virq_proto_utf8_check(const char *buf, size_t len);
 
 /* 0 or -ENOMEM. */
 int virq_frame_reader_init(struct virq_frame_reader *r, size_t max);

@@ -46,7 +46,7 @@ check "json_status_parses_with_jq" bash -c "'$VIRQCTL' --socket '$sock' --json s
 check "virq_socket_env_selects_the_daemon" bash -c "VIRQ_SOCKET='$sock' '$VIRQCTL' version | grep -q 'protocol v1'"
 
 ctl vm pause nope 2>"$dir/err"; rc=$?
-check "daemon_error_reply_exits_1_with_code" test "$rc" -eq 1 -a -n "$(grep 'not_found' "$dir/err")"
+check "daemon_error_reply_exits_1_with_code" test "$rc" -eq 1 -a -n "$(grep -E "$([ -e /dev/kvm ] && echo not_found || echo kvm_unavailable)" "$dir/err")"
 ctl vm frobnicate 2>/dev/null; rc=$?
 check "usage_error_exits_2" test "$rc" -eq 2
 ctl vm inject a msi --vector notanumber 2>/dev/null; rc=$?

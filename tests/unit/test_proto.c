@@ -184,7 +184,7 @@ static void feed(struct virq_frame_reader *r, const char *s, size_t n)
 		virq_frame_reader_commit(r, k);
 		s += k;
 		n -= k;
-		assert_true(r->cap <= r->max + 1); /* never more than the bound */
+		assert_true(r->cap <= r->max + 2); /* never more than the bound */
 		if (n) {
 			/* Drain like the server does before reading more. */
 			const char *line;
@@ -239,7 +239,7 @@ static void test_frame_reader_discards_oversize_line_and_recovers(void **state)
 		virq_frame_reader_commit(&r, k);
 		while ((s = virq_frame_reader_next(&r, &line, &len)) != VIRQ_FRAME_NONE)
 			over += s == VIRQ_FRAME_OVERSIZE;
-		assert_true(r.cap <= 101);
+		assert_true(r.cap <= 102); /* max, the CR of a CRLF, one more */
 	}
 	assert_int_equal(over, 1);
 	feed(&r, "tail\nok\n", 8);
@@ -268,29 +268,121 @@ static void test_frame_reader_discards_oversize_line_and_recovers(void **state)
 	virq_frame_reader_fini(&r);
 }
 
-static void test_mutating_needs_root_or_group_from_proc_status(void **state)
+static void test_mutating_needs_root_or_group_from_the_kernels_groups(void **state)
 {
-	char dir[] = "/tmp/virq-proc-XXXXXX", path[128];
-	FILE *f;
+	gid_t many[300];
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/4242", dir);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(path, sizeof(path), "%s/4242/status", dir);
-	f = fopen(path, "w");
-	fputs("Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGroups:\t4 24 1001 \nNgid:\t0\n", f);
-	fclose(f);
-	assert_true(virq_ctl_peer_privileged(dir, 4242, 0, 0, (gid_t)-1)); /* root */
-	assert_false(virq_ctl_peer_privileged(dir, 4242, 1000, 1000, (gid_t)-1));
-	assert_true(virq_ctl_peer_privileged(dir, 4242, 1000, 1000, 1000)); /* primary */
-	assert_true(virq_ctl_peer_privileged(dir, 4242, 1000, 1000, 1001)); /* supplementary */
-	assert_true(virq_ctl_peer_privileged(dir, 4242, 1000, 1000, 4));
-	assert_false(virq_ctl_peer_privileged(dir, 4242, 1000, 1000, 100)); /* not "1001" */
-	assert_false(virq_ctl_peer_privileged(dir, 4243, 1000, 1000, 1001)); /* gone */
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/4242", dir);
-	rmdir(path);
-	rmdir(dir);
+	for (int i = 0; i < 300; i++)
+		many[i] = 50000 + (gid_t)i;
+	many[299] = 4242;
+	assert_true(virq_ctl_peer_privileged(0, 0, NULL, 0, (gid_t)-1)); /* root */
+	assert_false(virq_ctl_peer_privileged(1000, 1000, NULL, 0, (gid_t)-1));
+	assert_true(virq_ctl_peer_privileged(1000, 1000, NULL, 0, 1000)); /* primary */
+	assert_true(virq_ctl_peer_privileged(1000, 1000, many, 300, 4242)); /* the 300th */
+	many[299] = 42421; /* a prefix of "42421" is not 4242 */
+	assert_false(virq_ctl_peer_privileged(1000, 1000, many, 300, 4242));
+	assert_false(virq_ctl_peer_privileged(1000, 1000, many, 300, 424));
+}
+
+static void test_strict_frames(void **state)
+{
+	static const struct {
+		const char *f;
+		enum virq_proto_err e;
+	} cases[] = {
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"status\"}", VIRQ_E_OK },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"status\"} \t\r", VIRQ_E_OK },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"status\"}x", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"status\"}{}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":01,\"id\":1,\"cmd\":\"status\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1.,\"id\":1,\"cmd\":\"status\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"sta\ttus\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"\xc3\x28\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"\xed\xa0\x80\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":1,\"cmd\":\"\xc0\xaf\"}", VIRQ_E_BAD_JSON },
+		{ "{\"v\":1,\"id\":9007199254740991,\"cmd\":\"status\"}", VIRQ_E_OK },
+		{ "{\"v\":1,\"id\":9007199254740992,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":9007199254740993,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":9007199254740990.7,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":1.5,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":1e2,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":-1,\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+		{ "{\"v\":1,\"id\":\"1\",\"cmd\":\"status\"}", VIRQ_E_BAD_REQUEST },
+	};
+	struct virq_proto_request req;
+	char msg[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum virq_proto_err e = virq_proto_request_parse(cases[i].f, strlen(cases[i].f),
+								 &req, msg, sizeof(msg));
+
+		if (e != cases[i].e)
+			fail_msg("case %zu (%s): got %d want %d: %s", i, cases[i].f, e, cases[i].e,
+				 msg);
+		if (e == VIRQ_E_BAD_REQUEST)
+			assert_false(req.has_id);
+		virq_proto_request_fini(&req);
+	}
+	assert_int_equal(
+		virq_proto_request_parse("{\"v\":1,\0\"id\":1}", 15, &req, msg, sizeof(msg)),
+		VIRQ_E_BAD_JSON);
+	virq_proto_request_fini(&req);
+	assert_int_equal(virq_proto_request_parse(
+				 "{\"v\":1,\"id\":9007199254740991,\"cmd\":\"status\"}",
+				 strlen("{\"v\":1,\"id\":9007199254740991,\"cmd\":\"status\"}"),
+				 &req, msg, sizeof(msg)),
+			 VIRQ_E_OK);
+	assert_true(req.id == 9007199254740991ll);
+	virq_proto_request_fini(&req);
+	{
+		/* echoed with its exact digits (cJSON's own printing gave ...990) */
+		char *f = virq_proto_reply_ok(true, 9007199254740991ll, NULL, NULL);
+
+		assert_non_null(f);
+		assert_non_null(strstr(f, "\"id\":9007199254740991,"));
+		free(f);
+	}
+}
+
+static void test_replies_are_valid_utf8_whatever_the_strings(void **state)
+{
+	size_t len;
+	char *f =
+		virq_proto_reply_err(true, 1, VIRQ_E_BAD_ARGS, "bad \xff\xc3 byte \xe2\x82", &len);
+
+	assert_non_null(f);
+	assert_int_equal(virq_proto_utf8_check(f, len), len);
+	free(f);
+}
+
+static void test_frame_bound_excludes_the_cr_of_crlf(void **state)
+{
+	struct virq_frame_reader r;
+	const char *line;
+	size_t len;
+	char *buf = malloc(VIRQ_PROTO_MAX_FRAME + 2);
+
+	assert_non_null(buf);
+	memset(buf, ' ', VIRQ_PROTO_MAX_FRAME);
+	buf[VIRQ_PROTO_MAX_FRAME] = '\r';
+	buf[VIRQ_PROTO_MAX_FRAME + 1] = '\n';
+	assert_int_equal(virq_frame_reader_init(&r, VIRQ_PROTO_MAX_FRAME), 0);
+	for (size_t off = 0; off < VIRQ_PROTO_MAX_FRAME + 2;) {
+		size_t avail, n;
+		char *sp = virq_frame_reader_space(&r, &avail);
+
+		assert_non_null(sp);
+		n = avail < VIRQ_PROTO_MAX_FRAME + 2 - off ? avail : VIRQ_PROTO_MAX_FRAME + 2 - off;
+		memcpy(sp, buf + off, n);
+		virq_frame_reader_commit(&r, n);
+		off += n;
+		if (off < VIRQ_PROTO_MAX_FRAME + 2)
+			assert_int_equal(virq_frame_reader_next(&r, &line, &len), VIRQ_FRAME_NONE);
+	}
+	assert_int_equal(virq_frame_reader_next(&r, &line, &len), VIRQ_FRAME_LINE);
+	assert_int_equal(len, VIRQ_PROTO_MAX_FRAME);
+	virq_frame_reader_fini(&r);
+	free(buf);
 }
 
 int main(void)
@@ -303,7 +395,10 @@ int main(void)
 		cmocka_unit_test(test_replies_echo_version_and_id_and_parse_back),
 		cmocka_unit_test(test_frame_reader_splits_lines_across_reads_and_strips_crlf),
 		cmocka_unit_test(test_frame_reader_discards_oversize_line_and_recovers),
-		cmocka_unit_test(test_mutating_needs_root_or_group_from_proc_status),
+		cmocka_unit_test(test_mutating_needs_root_or_group_from_the_kernels_groups),
+		cmocka_unit_test(test_strict_frames),
+		cmocka_unit_test(test_replies_are_valid_utf8_whatever_the_strings),
+		cmocka_unit_test(test_frame_bound_excludes_the_cr_of_crlf),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
