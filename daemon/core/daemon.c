@@ -210,6 +210,10 @@ static int metrics_initialise(struct virqd *d)
 		return -EINVAL;
 	hc.addr = host;
 	hc.port = port;
+	/* Room for a few scrapers and dashboards; a local user holding every slot with idle
+	 * connections delays a scrape by at most the idle timeout (then they are closed). */
+	hc.max_connections = 64;
+	hc.timeout_s = 5;
 	d->http = virq_metrics_http_new(&hc);
 	if (!d->http) {
 		snprintf(d->metrics_why, sizeof(d->metrics_why), "cannot listen on %s: %s",

@@ -81,7 +81,7 @@ struct virq_metrics_http_config {
 	const char *addr; /* IPv4 or IPv6 literal; NULL = VIRQ_METRICS_DEFAULT_ADDR */
 	uint16_t port; /* 0 = an ephemeral port (see virq_metrics_http_port) */
 	struct virq_metrics_opts opts;
-	unsigned int max_connections; /* 0 = 16 */
+	unsigned int max_connections; /* 0 = 16; beyond, a connection is accepted and closed */
 	unsigned int timeout_s; /* idle connection timeout; 0 = 10 */
 };
 
@@ -121,6 +121,8 @@ struct virq_metrics_http_counters {
 	uint64_t bad_method; /* 405 */
 	uint64_t unavailable; /* 503 (nothing published yet) */
 	uint64_t render_errors; /* 500 (out of memory while rendering) */
+	uint64_t refused; /* connections closed at once: over max_connections */
+	uint64_t accept_paused; /* accepting paused: out of file descriptors */
 };
 /* Request counters since start. */
 void virq_metrics_http_counters(const struct virq_metrics_http *h,
