@@ -46,7 +46,7 @@ ALL_CFLAGS = $(WARNINGS) $(CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(DEPFLAGS)
 # a module may use the ones after it. A test links every module unless its folder's
 # module.mk narrows it with LIBS_<test name> := <modules> (so a half-written module does
 # not stop the irqchip tests from linking).
-MODULES    := core ctl metrics xcheck trace vmm irqchip
+MODULES    := core ctl metrics xcheck trace vmm boot hw irqchip
 mod_srcs    = $(sort $(shell find daemon/$(1) -name '*.c' ! -path '*/guest/*' 2>/dev/null))
 MOD_LIB     = $(BUILD)/lib/libvirq_$(1).a
 ALL_LIBS   := $(foreach m,$(MODULES),$(if $(call mod_srcs,$(m)),$(call MOD_LIB,$(m))))
