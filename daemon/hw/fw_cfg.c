@@ -15,8 +15,7 @@ static struct virq_fw_cfg_item *lookup(struct virq_fw_cfg *fw, uint16_t key)
 	return NULL;
 }
 
-static int put(struct virq_fw_cfg *fw, uint16_t key, const char *name, const void *data,
-	       size_t len)
+static int put(struct virq_fw_cfg *fw, uint16_t key, const char *name, const void *data, size_t len)
 {
 	struct virq_fw_cfg_item *it = lookup(fw, key);
 	uint8_t *copy;
@@ -85,8 +84,8 @@ static int rebuild_dir(struct virq_fw_cfg *fw)
 
 int virq_fw_cfg_init(struct virq_fw_cfg *fw, unsigned int ncpus, uint64_t ram_size)
 {
-	uint8_t id[4] = { VIRQ_FW_CFG_ID_TRADITIONAL }, cpus[2] = { (uint8_t)ncpus,
-								   (uint8_t)(ncpus >> 8) };
+	uint8_t id[4] = { VIRQ_FW_CFG_ID_TRADITIONAL },
+		cpus[2] = { (uint8_t)ncpus, (uint8_t)(ncpus >> 8) };
 	uint8_t ram[8];
 	int ret;
 

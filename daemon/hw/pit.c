@@ -407,8 +407,8 @@ static void load(struct virq_pit_counter *c, uint64_t t)
 
 			c->n_next = n;
 			if (!c->pending)
-				c->pending_ns = add_sat(
-					c->start_ns, ns_ceil((d / c->n + 1) * c->n - c->offset));
+				c->pending_ns = add_sat(c->start_ns,
+							ns_ceil((d / c->n + 1) * c->n - c->offset));
 			c->pending = true;
 			break;
 		}
@@ -464,7 +464,8 @@ static uint8_t read_count(struct virq_pit_counter *c, uint64_t t)
 		}
 		c->count_latched = false;
 		c->latch_msb = false;
-		return (uint8_t)(c->rw == VIRQ_PIT_RW_MSB || c->rw == VIRQ_PIT_RW_WORD ? v >> 8 : v);
+		return (uint8_t)(c->rw == VIRQ_PIT_RW_MSB || c->rw == VIRQ_PIT_RW_WORD ? v >> 8 :
+											 v);
 	}
 	v = encode(c, count_of(c, t));
 	switch (c->rw) {
@@ -518,11 +519,12 @@ static uint64_t bus_read(void *opaque, uint64_t off, unsigned int size, uint64_t
 	return v;
 }
 
-static void bus_write(void *opaque, uint64_t off, unsigned int size, uint64_t val,
-		      uint64_t now_ns, uint16_t base)
+static void bus_write(void *opaque, uint64_t off, unsigned int size, uint64_t val, uint64_t now_ns,
+		      uint16_t base)
 {
 	for (unsigned int i = 0; i < size; i++)
-		virq_pit_write(opaque, (uint16_t)(base + off + i), (uint8_t)(val >> (8 * i)), now_ns);
+		virq_pit_write(opaque, (uint16_t)(base + off + i), (uint8_t)(val >> (8 * i)),
+			       now_ns);
 }
 
 static uint64_t pit_bus_read(void *o, uint64_t off, unsigned int size, uint64_t now_ns)

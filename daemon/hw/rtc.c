@@ -71,7 +71,8 @@ static uint8_t hour_reg(const struct virq_rtc *rtc)
 	if (rtc->reg_b & VIRQ_RTC_B_24H)
 		return to_reg(rtc, h);
 	/* 12-hour mode: 1-12, bit 7 PM (datasheet "Time, Calendar and Alarm Data Modes") */
-	return (uint8_t)(to_reg(rtc, h % 12 ? h % 12 : 12) | (h >= 12 && h < 24 ? VIRQ_RTC_HOUR_PM : 0));
+	return (uint8_t)(to_reg(rtc, h % 12 ? h % 12 : 12) |
+			 (h >= 12 && h < 24 ? VIRQ_RTC_HOUR_PM : 0));
 }
 
 static uint8_t hour_from_reg(const struct virq_rtc *rtc, uint8_t v)
@@ -146,8 +147,8 @@ static void update(struct virq_rtc *rtc)
 
 static bool irqf(const struct virq_rtc *rtc)
 {
-	return (rtc->reg_c & rtc->reg_b &
-		(VIRQ_RTC_C_PF | VIRQ_RTC_C_AF | VIRQ_RTC_C_UF)) != 0; /* C and B bits line up */
+	return (rtc->reg_c & rtc->reg_b & (VIRQ_RTC_C_PF | VIRQ_RTC_C_AF | VIRQ_RTC_C_UF)) !=
+	       0; /* C and B bits line up */
 }
 
 static void update_irq(struct virq_rtc *rtc)
@@ -207,8 +208,8 @@ uint64_t virq_rtc_next_event(const struct virq_rtc *rtc, uint64_t now_ns)
 		return UINT64_MAX;
 	if ((rtc->reg_b & VIRQ_RTC_B_PIE) && cyc) {
 		uint64_t k = ptick_count(rtc, now_ns, cyc) + 1;
-		unsigned __int128 t = rtc->div_ns +
-				      ((unsigned __int128)k * cyc * NS_PER_S + 32767) / 32768;
+		unsigned __int128 t =
+			rtc->div_ns + ((unsigned __int128)k * cyc * NS_PER_S + 32767) / 32768;
 
 		if (t < best)
 			best = (uint64_t)t;
@@ -409,14 +410,16 @@ static uint64_t rtc_bus_read(void *o, uint64_t off, unsigned int size, uint64_t 
 	uint64_t v = 0;
 
 	for (unsigned int i = 0; i < size; i++)
-		v |= (uint64_t)virq_rtc_read(o, (uint16_t)(VIRQ_RTC_PORT + off + i), now_ns) << (8 * i);
+		v |= (uint64_t)virq_rtc_read(o, (uint16_t)(VIRQ_RTC_PORT + off + i), now_ns)
+		     << (8 * i);
 	return v;
 }
 
 static void rtc_bus_write(void *o, uint64_t off, unsigned int size, uint64_t val, uint64_t now_ns)
 {
 	for (unsigned int i = 0; i < size; i++)
-		virq_rtc_write(o, (uint16_t)(VIRQ_RTC_PORT + off + i), (uint8_t)(val >> (8 * i)), now_ns);
+		virq_rtc_write(o, (uint16_t)(VIRQ_RTC_PORT + off + i), (uint8_t)(val >> (8 * i)),
+			       now_ns);
 }
 
 static const struct virq_hw_ops rtc_ops = { .read = rtc_bus_read, .write = rtc_bus_write };

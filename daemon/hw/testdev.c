@@ -22,8 +22,7 @@ void virq_testdev_init(struct virq_testdev *td, const struct virq_testdev_ops *o
 	td->opaque = opaque;
 	if (line)
 		td->line = *line;
-	td->debug_exit_size =
-		debug_exit_size == 2 || debug_exit_size == 4 ? debug_exit_size : 1;
+	td->debug_exit_size = debug_exit_size == 2 || debug_exit_size == 4 ? debug_exit_size : 1;
 }
 
 static void exit_write(void *o, uint64_t off, unsigned int size, uint64_t val, uint64_t now_ns)
@@ -130,7 +129,8 @@ int virq_testdev_register(struct virq_testdev *td, struct virq_hw_bus *bus)
 	int ret;
 
 	for (i = 0; i < sizeof(pio) / sizeof(pio[0]); i++) {
-		ret = virq_hw_register_pio(bus, pio[i].base, pio[i].len ? pio[i].len : td->debug_exit_size,
+		ret = virq_hw_register_pio(bus, pio[i].base,
+					   pio[i].len ? pio[i].len : td->debug_exit_size,
 					   pio[i].ops, td, pio[i].name);
 		if (ret)
 			goto err_pio;

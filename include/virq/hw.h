@@ -34,8 +34,7 @@
  */
 struct virq_hw_ops {
 	uint64_t (*read)(void *opaque, uint64_t off, unsigned int size, uint64_t now_ns);
-	void (*write)(void *opaque, uint64_t off, unsigned int size, uint64_t val,
-		      uint64_t now_ns);
+	void (*write)(void *opaque, uint64_t off, unsigned int size, uint64_t val, uint64_t now_ns);
 };
 
 struct virq_hw_range {

@@ -28,7 +28,8 @@ static const struct virq_hw_line_ops fz_ops = { .set_line = fz_set };
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct virq_rtc rtc;
-	struct virq_rtc_config cfg = { .epoch_s = 1700000000, .ram_below_4g = 256u << 20,
+	struct virq_rtc_config cfg = { .epoch_s = 1700000000,
+				       .ram_below_4g = 256u << 20,
 				       .ncpus = 2 };
 	struct virq_hw_line line = { &fz_ops, NULL };
 	uint64_t now = 0;

@@ -125,8 +125,8 @@ static void test_many_ranges_found_by_search(void **state)
 	for (unsigned int i = 0; i < VIRQ_HW_MAX_RANGES; i++) {
 		unsigned int k = (i * 37) % VIRQ_HW_MAX_RANGES;
 
-		assert_int_equal(virq_hw_register_pio(&bus, (uint16_t)(k * 16), 8, &ops, &d[k], "d"),
-				 0);
+		assert_int_equal(
+			virq_hw_register_pio(&bus, (uint16_t)(k * 16), 8, &ops, &d[k], "d"), 0);
 	}
 	assert_int_equal(virq_hw_register_pio(&bus, 0x8000, 1, &ops, &d[0], "full"), -ENOSPC);
 	for (unsigned int port = 0; port < VIRQ_HW_MAX_RANGES * 16; port++) {

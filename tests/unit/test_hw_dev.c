@@ -197,8 +197,9 @@ static void test_hypercalls(void **state)
 	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 0);
 	assert_int_equal(kicked, 3);
 	assert_int_equal(virq_hypercall(&r, true, 3, &hc_ops, NULL), (uint64_t)-1); /* EPERM */
-	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_SEND_IPI, .rbx = 0x5, .rcx = 0x1,
-				   .rdx = 64, .rsi = 0xfd };
+	r = (struct virq_hc_regs){
+		.rax = VIRQ_KVM_HC_SEND_IPI, .rbx = 0x5, .rcx = 0x1, .rdx = 64, .rsi = 0xfd
+	};
 	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 4);
 	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_VAPIC_POLL_IRQ };
 	assert_int_equal(virq_hypercall(&r, true, 0, NULL, NULL), 0);

@@ -28,8 +28,9 @@ static struct rec rec;
 /* 2023-11-14 22:13:20 UTC, a Tuesday */
 static void setup_rtc(uint64_t below, uint64_t above)
 {
-	struct virq_rtc_config cfg = { .epoch_s = 1700000000, .ram_below_4g = below,
-				       .ram_above_4g = above, .ncpus = 4 };
+	struct virq_rtc_config cfg = {
+		.epoch_s = 1700000000, .ram_below_4g = below, .ram_above_4g = above, .ncpus = 4
+	};
 	struct virq_hw_line l = { &rec_ops, &rec };
 
 	memset(&rec, 0, sizeof(rec));
