@@ -16,6 +16,19 @@
  *
  * Threading: a plain caller-allocated struct; the caller serialises every call on one bus
  * (and so on its devices). Registration is a control-path operation, O(ranges).
+ *
+ * Integration (split and user irqchip modes; in kernel mode KVM_CREATE_PIT2 and KVM's
+ * in-kernel RTC-less PC stand in for the PIT, and the rest registers the same way):
+ *  - KVM_EXIT_IO: for each of io.count items, virq_hw_pio_read/write(bus, io.port,
+ *    io.size, now, data + i * io.size); KVM_EXIT_MMIO: virq_hw_mmio_read/write with
+ *    mmio.len. now is the VM's guest clock in ns (one clock for all devices).
+ *  - Timers: after any exit that touched a timer device, and when a timer fires, call
+ *    virq_pit_advance / virq_rtc_advance(now) and re-arm one timerfd (per VM) at the
+ *    minimum of virq_pit_next_event / virq_rtc_next_event; UINT64_MAX disarms.
+ *  - IRQs: the line sink is virq_hw_line_router() on the VM's GSI router, so PIT IRQ 0 and
+ *    RTC IRQ 8 drive the PIC and IOAPIC models (user mode) or, in split mode, a router whose
+ *    delivery is KVM_IRQ_LINE / an irqfd per GSI. Push QEMU's table (GSI 0 on IOAPIC pin 2,
+ *    matching the MADT's IRQ 0 -> GSI 2 override) rather than KVM's identity default.
  */
 #ifndef VIRQ_HW_H
 #define VIRQ_HW_H

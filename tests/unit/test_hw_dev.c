@@ -5,6 +5,8 @@
 #include "virq/fw_cfg.h"
 #include "virq/hw.h"
 #include "virq/hypercall.h"
+#include "virq/pit.h"
+#include "virq/rtc.h"
 #include "virq/testdev.h"
 #include <errno.h>
 #include <string.h>
@@ -216,14 +218,55 @@ static void test_hypercalls(void **state)
 	assert_int_equal(virq_hypercall(&r, false, 0, &hc_ops, NULL), 0xfffffc18u);
 }
 
+/* The whole PC platform of daemon/hw on one bus: no range clashes, each device answers. */
+static void test_pc_platform_on_one_bus(void **state)
+{
+	static struct virq_pit pit;
+	static struct virq_rtc rtc;
+	static struct virq_fw_cfg fw;
+	static struct virq_testdev td;
+	struct virq_rtc_config cfg = { .epoch_s = 0, .ram_below_4g = 64 << 20, .ncpus = 1 };
+	uint32_t v;
+
+	virq_hw_bus_init(&bus);
+	virq_pit_init(&pit, NULL, 0);
+	virq_rtc_init(&rtc, &cfg, NULL, 0);
+	assert_int_equal(virq_fw_cfg_init(&fw, 1, 64 << 20), 0);
+	virq_testdev_init(&td, NULL, NULL, NULL, 1);
+	assert_int_equal(virq_pit_register(&pit, &bus), 0);
+	assert_int_equal(virq_rtc_register(&rtc, &bus), 0);
+	assert_int_equal(virq_fw_cfg_register(&fw, &bus), 0);
+	assert_int_equal(virq_testdev_register(&td, &bus), 0);
+	assert_int_equal(virq_pit_register(&pit, &bus), -EBUSY);
+	assert_int_equal(bus.pio.nr, 2 + 1 + 1 + 6);
+	/* PIT through the bus: counter 2 programmed, read as a 16-bit access (two bytes) */
+	virq_hw_pio_write(&bus, 0x43, 1, 0xb4, 0);
+	virq_hw_pio_write(&bus, 0x42, 1, 0x34, 0);
+	virq_hw_pio_write(&bus, 0x42, 1, 0x12, 0);
+	virq_hw_pio_read(&bus, 0x42, 1, 0, &v);
+	assert_int_equal(v, 0x34);
+	virq_hw_pio_read(&bus, 0x42, 1, 0, &v);
+	assert_int_equal(v, 0x12);
+	virq_hw_pio_write(&bus, 0x61, 1, 0x03, 0);
+	virq_hw_pio_read(&bus, 0x61, 1, 0, &v);
+	assert_int_equal(v & 0x0f, 0x03);
+	/* RTC: 1970-01-01 in BCD */
+	virq_hw_pio_write(&bus, 0x70, 1, 0x09, 0);
+	virq_hw_pio_read(&bus, 0x71, 1, 0, &v);
+	assert_int_equal(v, 0x70);
+	virq_hw_pio_write(&bus, 0x70, 1, 0x32, 0);
+	virq_hw_pio_read(&bus, 0x71, 1, 0, &v);
+	assert_int_equal(v, 0x19);
+	virq_fw_cfg_destroy(&fw);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
-		T(test_fw_cfg_signature_id_cpus_ram),
-		T(test_fw_cfg_file_dir_and_e820),
-		T(test_debug_exit_testdev_shutdown),
-		T(test_hypercalls),
+		T(test_fw_cfg_signature_id_cpus_ram), T(test_fw_cfg_file_dir_and_e820),
+		T(test_debug_exit_testdev_shutdown),  T(test_hypercalls),
+		T(test_pc_platform_on_one_bus),
 	};
 #undef T
 	return cmocka_run_group_tests_name("hw_dev", tests, NULL, NULL);
