@@ -17,8 +17,9 @@
  * Threading: a plain caller-allocated struct; the caller serialises every call on one bus
  * (and so on its devices). Registration is a control-path operation, O(ranges).
  *
- * Integration (split and user irqchip modes; in kernel mode KVM_CREATE_PIT2 and KVM's
- * in-kernel RTC-less PC stand in for the PIT, and the rest registers the same way):
+ * Integration (in `kernel` mode KVM_CREATE_PIT2 replaces virq_pit, KVM's PIT answering
+ * 0x40-0x43 and 0x61 itself; the RTC, fw_cfg and test devices register the same way in
+ * every mode, KVM having no RTC):
  *  - KVM_EXIT_IO: for each of io.count items, virq_hw_pio_read/write(bus, io.port,
  *    io.size, now, data + i * io.size); KVM_EXIT_MMIO: virq_hw_mmio_read/write with
  *    mmio.len. now is the VM's guest clock in ns (one clock for all devices).
