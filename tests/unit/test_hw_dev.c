@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+/* fw_cfg (QEMU docs/specs/fw_cfg.rst), isa-debug-exit, pc-testdev, the shutdown port and
+ * the KVM hypercall answers (Documentation/virt/kvm/x86/hypercalls.rst). */
+#include "virq_test.h"
+#include "virq/fw_cfg.h"
+#include "virq/hw.h"
+#include "virq/hypercall.h"
+#include "virq/pit.h"
+#include "virq/rtc.h"
+#include "virq/testdev.h"
+#include <errno.h>
+#include <string.h>
+
+static struct virq_hw_bus bus;
+
+static uint8_t inb(uint16_t p)
+{
+	uint32_t v;
+
+	virq_hw_pio_read(&bus, p, 1, 0, &v);
+	return (uint8_t)v;
+}
+
+static void fw_read(uint16_t key, uint8_t *buf, size_t n)
+{
+	assert_int_equal(virq_hw_pio_write(&bus, 0x510, 2, key, 0), 0);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = inb(0x511);
+}
+
+static void test_fw_cfg_signature_id_cpus_ram(void **state)
+{
+	static struct virq_fw_cfg fw;
+	uint8_t b[16];
+
+	virq_hw_bus_init(&bus);
+	assert_int_equal(virq_fw_cfg_init(&fw, 4, 3ull << 30), 0);
+	assert_int_equal(virq_fw_cfg_register(&fw, &bus), 0);
+	fw_read(0x0000, b, 6);
+	assert_memory_equal(b, "QEMU\0\0", 6); /* reads past the end give 0 */
+	fw_read(0x0001, b, 4);
+	assert_int_equal(b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24, 1); /* traditional, no DMA */
+	fw_read(0x0005, b, 2);
+	assert_int_equal(b[0] | b[1] << 8, 4);
+	fw_read(0x0003, b, 8);
+	assert_int_equal(b[3], 0xc0); /* 3 GiB little-endian */
+	assert_int_equal(b[4], 0);
+	fw_read(0x0123, b, 2);
+	assert_int_equal(b[0] | b[1], 0);
+	/* reselecting rewinds */
+	fw_read(0x0000, b, 1);
+	fw_read(0x0000, b + 1, 1);
+	assert_int_equal(b[1], 'Q');
+	assert_int_equal(virq_fw_cfg_add(&fw, VIRQ_FW_CFG_FILE_DIR, "x", 1), -EINVAL);
+	virq_fw_cfg_destroy(&fw);
+	virq_fw_cfg_destroy(NULL);
+}
+
+static void test_fw_cfg_file_dir_and_e820(void **state)
+{
+	static struct virq_fw_cfg fw;
+	const struct virq_e820 e[2] = { { 0, 0x9fc00, VIRQ_E820_RAM },
+					{ 0x100000, 0x7f00000, VIRQ_E820_RAM } };
+	uint8_t dir[4 + 2 * 64], f[40];
+
+	virq_hw_bus_init(&bus);
+	assert_int_equal(virq_fw_cfg_init(&fw, 1, 128 << 20), 0);
+	assert_int_equal(virq_fw_cfg_register(&fw, &bus), 0);
+	assert_int_equal(virq_fw_cfg_add_file(&fw, "opt/virq/hello", "hi", 2), 0);
+	assert_int_equal(virq_fw_cfg_add_e820(&fw, e, 2), 0);
+	assert_int_equal(virq_fw_cfg_add_file(&fw, "etc/e820", "x", 1), -EEXIST);
+	assert_int_equal(virq_fw_cfg_add_file(&fw, "", "x", 1), -EINVAL);
+	fw_read(0x0019, dir, sizeof(dir));
+	assert_int_equal(dir[0] << 24 | dir[1] << 16 | dir[2] << 8 | dir[3], 2);
+	/* entry 1: be32 size 40, be16 select 0x21, name */
+	const uint8_t *d1 = dir + 4 + 64;
+	assert_int_equal(d1[0] << 24 | d1[1] << 16 | d1[2] << 8 | d1[3], 40);
+	assert_int_equal(d1[4] << 8 | d1[5], 0x21);
+	assert_string_equal((const char *)d1 + 8, "etc/e820");
+	assert_string_equal((const char *)dir + 4 + 8, "opt/virq/hello");
+	fw_read(0x21, f, sizeof(f));
+	/* second entry: addr 0x100000 at +20, len 0x7f00000 at +28, type 1 at +36 */
+	assert_int_equal(f[20 + 2], 0x10);
+	assert_int_equal(f[28 + 3], 0x07);
+	assert_int_equal(f[28 + 2], 0xf0);
+	assert_int_equal(f[36], 1);
+	assert_int_equal(f[16], 1);
+	virq_fw_cfg_destroy(&fw);
+}
+
+struct stop_rec {
+	int stops, status;
+	uint64_t flushed;
+};
+
+static void rec_stop(void *o, int status, const char *why)
+{
+	struct stop_rec *r = o;
+
+	r->stops++;
+	r->status = status;
+}
+
+static void rec_flush(void *o, uint64_t gpa)
+{
+	((struct stop_rec *)o)->flushed = gpa;
+}
+
+static const struct virq_testdev_ops td_ops = { .stop = rec_stop, .flush_page = rec_flush };
+
+static uint32_t lines_level[24];
+static int line_sets;
+
+static void rec_line(void *o, uint32_t line, int level)
+{
+	assert_true(line < 24);
+	lines_level[line] = (uint32_t)level;
+	line_sets++;
+}
+
+static const struct virq_hw_line_ops line_ops = { .set_line = rec_line };
+
+static void test_debug_exit_testdev_shutdown(void **state)
+{
+	static struct virq_testdev td;
+	struct stop_rec r = { 0 };
+	struct virq_hw_line l = { &line_ops, NULL };
+	uint32_t v;
+	uint64_t v64;
+
+	virq_hw_bus_init(&bus);
+	virq_testdev_init(&td, &td_ops, &r, &l, 1);
+	assert_int_equal(virq_testdev_register(&td, &bus), 0);
+	assert_int_equal(virq_testdev_register(&td, &bus), -EBUSY);
+	assert_int_equal(bus.pio.nr, 6);
+	/* isa-debug-exit: (v << 1) | 1 */
+	assert_int_equal(virq_hw_pio_write(&bus, 0xf4, 1, 0, 0), 0);
+	assert_int_equal(r.status, 1);
+	assert_int_equal(virq_hw_pio_write(&bus, 0xf4, 1, 0x20, 0), 0);
+	assert_int_equal(r.status, 0x41);
+	assert_int_equal(virq_hw_pio_write(&bus, 0xf4, 4, 1, 0), -ENOENT); /* iosize 1 */
+	assert_int_equal(r.stops, 2);
+	/* scratch at 0xe0 (and 0xe8) with byte lanes */
+	virq_hw_pio_write(&bus, 0xe0, 4, 0x12345678, 0);
+	assert_int_equal(inb(0xe1), 0x56);
+	virq_hw_pio_write(&bus, 0xea, 1, 0xaa, 0);
+	virq_hw_pio_read(&bus, 0xe0, 4, 0, &v);
+	assert_int_equal(v, 0x12aa5678);
+	virq_hw_pio_read(&bus, 0xe2, 2, 0, &v);
+	assert_int_equal(v, 0x12aa);
+	/* page flush: 32-bit writes only */
+	virq_hw_pio_write(&bus, 0xe4, 4, 0x12345, 0);
+	assert_int_equal(r.flushed, 0x12000);
+	virq_hw_pio_write(&bus, 0xe4, 1, 0x99999, 0);
+	assert_int_equal(r.flushed, 0x12000);
+	/* lines */
+	virq_hw_pio_write(&bus, 0x2000 + 4, 1, 1, 0);
+	assert_int_equal(lines_level[4], 1);
+	virq_hw_pio_write(&bus, 0x2000 + 23, 1, 7, 0);
+	assert_int_equal(lines_level[23], 1);
+	virq_hw_pio_write(&bus, 0x2000 + 4, 1, 0, 0);
+	assert_int_equal(lines_level[4], 0);
+	assert_int_equal(virq_hw_pio_write(&bus, 0x2000 + 24, 1, 1, 0), -ENOENT);
+	assert_int_equal(line_sets, 3);
+	/* iomem */
+	virq_hw_mmio_write(&bus, 0xff000008, 8, 0x1122334455667788ull, 0);
+	virq_hw_mmio_read(&bus, 0xff00000c, 4, 0, &v64);
+	assert_int_equal(v64, 0x11223344);
+	/* "Shutdown" at 0x8900, with a false start */
+	r.stops = 0;
+	for (const char *p = "ShuSShutdow"; *p; p++)
+		virq_hw_pio_write(&bus, 0x8900, 1, (uint8_t)*p, 0);
+	assert_int_equal(r.stops, 0);
+	virq_hw_pio_write(&bus, 0x8900, 1, 'n', 0);
+	assert_int_equal(r.stops, 1);
+	assert_int_equal(r.status, 0);
+}
+
+static int64_t kicked = -1;
+
+static int64_t hc_kick(void *o, uint32_t apic)
+{
+	kicked = apic;
+	return 0;
+}
+
+static int64_t hc_ipi(void *o, uint64_t lo, uint64_t hi, uint32_t min, uint32_t icr)
+{
+	return __builtin_popcountll(lo) + __builtin_popcountll(hi) + (min == 64 && icr == 0xfd);
+}
+
+static const struct virq_hc_ops hc_ops = { .kick_cpu = hc_kick, .send_ipi = hc_ipi };
+
+static void test_hypercalls(void **state)
+{
+	struct virq_hc_regs r = { .rax = VIRQ_KVM_HC_KICK_CPU, .rbx = 0, .rcx = 3 };
+
+	assert_int_equal(virq_hypercall(&r, true, 0, NULL, NULL), (uint64_t)-1000);
+	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 0);
+	assert_int_equal(kicked, 3);
+	assert_int_equal(virq_hypercall(&r, true, 3, &hc_ops, NULL), (uint64_t)-1); /* EPERM */
+	r = (struct virq_hc_regs){
+		.rax = VIRQ_KVM_HC_SEND_IPI, .rbx = 0x5, .rcx = 0x1, .rdx = 64, .rsi = 0xfd
+	};
+	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 4);
+	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_VAPIC_POLL_IRQ };
+	assert_int_equal(virq_hypercall(&r, true, 0, NULL, NULL), 0);
+	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_SCHED_YIELD, .rbx = 1 };
+	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
+	r = (struct virq_hc_regs){ .rax = 0xdead };
+	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
+	/* 32-bit guests: truncated number and arguments, 32-bit result */
+	r = (struct virq_hc_regs){ .rax = 0x100000005ull, .rcx = 0x700000009ull };
+	assert_int_equal(virq_hypercall(&r, false, 0, &hc_ops, NULL), 0);
+	assert_int_equal(kicked, 9);
+	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
+	r.rax = 0xdead;
+	assert_int_equal(virq_hypercall(&r, false, 0, &hc_ops, NULL), 0xfffffc18u);
+}
+
+/* The whole PC platform of daemon/hw on one bus: no range clashes, each device answers. */
+static void test_pc_platform_on_one_bus(void **state)
+{
+	static struct virq_pit pit;
+	static struct virq_rtc rtc;
+	static struct virq_fw_cfg fw;
+	static struct virq_testdev td;
+	struct virq_rtc_config cfg = { .epoch_s = 0, .ram_below_4g = 64 << 20, .ncpus = 1 };
+	uint32_t v;
+
+	virq_hw_bus_init(&bus);
+	virq_pit_init(&pit, NULL, 0);
+	virq_rtc_init(&rtc, &cfg, NULL, 0);
+	assert_int_equal(virq_fw_cfg_init(&fw, 1, 64 << 20), 0);
+	virq_testdev_init(&td, NULL, NULL, NULL, 1);
+	assert_int_equal(virq_pit_register(&pit, &bus), 0);
+	assert_int_equal(virq_rtc_register(&rtc, &bus), 0);
+	assert_int_equal(virq_fw_cfg_register(&fw, &bus), 0);
+	assert_int_equal(virq_testdev_register(&td, &bus), 0);
+	assert_int_equal(virq_pit_register(&pit, &bus), -EBUSY);
+	assert_int_equal(bus.pio.nr, 2 + 1 + 1 + 6);
+	/* PIT through the bus: counter 2 programmed, read as a 16-bit access (two bytes) */
+	virq_hw_pio_write(&bus, 0x43, 1, 0xb4, 0);
+	virq_hw_pio_write(&bus, 0x42, 1, 0x34, 0);
+	virq_hw_pio_write(&bus, 0x42, 1, 0x12, 0);
+	virq_hw_pio_read(&bus, 0x42, 1, 0, &v);
+	assert_int_equal(v, 0x34);
+	virq_hw_pio_read(&bus, 0x42, 1, 0, &v);
+	assert_int_equal(v, 0x12);
+	virq_hw_pio_write(&bus, 0x61, 1, 0x03, 0);
+	virq_hw_pio_read(&bus, 0x61, 1, 0, &v);
+	assert_int_equal(v & 0x0f, 0x03);
+	/* RTC: 1970-01-01 in BCD */
+	virq_hw_pio_write(&bus, 0x70, 1, 0x09, 0);
+	virq_hw_pio_read(&bus, 0x71, 1, 0, &v);
+	assert_int_equal(v, 0x70);
+	virq_hw_pio_write(&bus, 0x70, 1, 0x32, 0);
+	virq_hw_pio_read(&bus, 0x71, 1, 0, &v);
+	assert_int_equal(v, 0x19);
+	virq_fw_cfg_destroy(&fw);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test(f)
+	const struct CMUnitTest tests[] = {
+		T(test_fw_cfg_signature_id_cpus_ram), T(test_fw_cfg_file_dir_and_e820),
+		T(test_debug_exit_testdev_shutdown),  T(test_hypercalls),
+		T(test_pc_platform_on_one_bus),
+	};
+#undef T
+	return cmocka_run_group_tests_name("hw_dev", tests, NULL, NULL);
+}
