@@ -986,6 +986,9 @@ static int emit_derived(struct counter *c, size_t n,
 	size_t i, j;
 	int ret;
 
+	/* no counter yet (a fresh tracer): c may be NULL, which qsort must not be given */
+	if (!n)
+		return 0;
 	qsort(c, n, sizeof(*c), cmp_delivery);
 	for (i = 0; i < n; i++) {
 		struct virq_trace_key k = c[i].k;
