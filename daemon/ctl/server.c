@@ -20,6 +20,7 @@
 #include <sys/un.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 
 #include "ctl.h"
 
@@ -69,6 +70,9 @@ struct virq_ctl {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;
 	ino_t ino;
+	/* The listening socket came from systemd (socket activation): the unit's
+	 * SocketUser/SocketGroup/SocketMode own its access and RemoveOnStop its file. */
+	bool inherited;
 	gid_t gid;
 	unsigned int max_clients, max_per_uid;
 	size_t out_max;
@@ -658,6 +662,36 @@ err:
 	return r;
 }
 
+/*
+ * The listening socket systemd passed (sd_listen_fds, LISTEN_FDS/LISTEN_PID): exactly one
+ * AF_UNIX stream socket in listening state. Its path becomes ours (the unit's ListenStream;
+ * it is not unlinked or bound again). -ENOENT when not socket-activated; -EBADF (with err)
+ * when fds were passed but are not such a socket.
+ */
+static int activated_socket(struct virq_ctl *ctl, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { 0 };
+	socklen_t sl = sizeof(sa);
+	int n = sd_listen_fds(1), fd = SD_LISTEN_FDS_START, fl;
+
+	if (n <= 0)
+		return -ENOENT;
+	if (n != 1 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		snprintf(err, errlen,
+			 "socket activation: %d fds passed, want one listening AF_UNIX stream "
+			 "socket",
+			 n);
+		return -EBADF;
+	}
+	if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sa.sun_path[0])
+		snprintf(ctl->path, sizeof(ctl->path), "%.*s", (int)sizeof(sa.sun_path),
+			 sa.sun_path);
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
 struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, char *err,
 				 size_t errlen)
 {
@@ -691,6 +725,19 @@ struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, cha
 	virq_ctl_set_timeouts(ctl, opts->idle_timeout_ms, opts->line_timeout_ms);
 	snprintf(ctl->path, sizeof(ctl->path), "%s", opts->path);
 
+	/* Socket activation (virqd.socket): systemd passes the listening socket. */
+	fd = activated_socket(ctl, err, errlen);
+	if (fd == -EBADF)
+		goto err_free_nofd;
+	if (fd >= 0) {
+		ctl->src.fd = fd;
+		ctl->inherited = true;
+		if (stat(ctl->path, &st) == 0) {
+			ctl->dev = st.st_dev;
+			ctl->ino = st.st_ino;
+		}
+		goto listening;
+	}
 	r = mkdir_parent(ctl->path);
 	if (r) {
 		snprintf(err, errlen, "cannot create the directory of %s: %s", ctl->path,
@@ -753,6 +800,7 @@ struct virq_ctl *virq_ctl_create(const struct virq_ctl_opts *opts, int epfd, cha
 		snprintf(err, errlen, "listen: %s", strerror(errno));
 		goto err_unlink;
 	}
+listening:
 	ev.events = EPOLLIN;
 	ev.data.ptr = &ctl->src;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -771,12 +819,17 @@ err_epoll:
 	epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 	aux_fds_close(ctl);
 err_unlink:
-	unlink(ctl->path);
+	if (!ctl->inherited)
+		unlink(ctl->path);
 err_close:
 	close(fd);
 err_free:
 	free(ctl);
 	errno = -r;
+	return NULL;
+err_free_nofd:
+	free(ctl);
+	errno = EBADF;
 	return NULL;
 }
 
@@ -785,6 +838,10 @@ int virq_ctl_set_access(struct virq_ctl *ctl, mode_t mode, gid_t gid)
 	char proc[40];
 	struct stat st;
 	int fd, r = 0;
+
+	/* systemd's socket unit owns an activated socket's owner and mode */
+	if (ctl->inherited)
+		return 0;
 
 	/*
 	 * Never by path: whatever is at the path now (a symlink swapped in, another file)
@@ -866,8 +923,10 @@ void virq_ctl_destroy(struct virq_ctl *ctl)
 		close(ctl->src.fd);
 	}
 	aux_fds_close(ctl);
-	/* Remove the file only if it is still ours (not replaced by another daemon). */
-	if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+	/* Remove the file only if it is still ours (not replaced by another daemon); an
+	 * activated socket's file is systemd's (RemoveOnStop). */
+	if (!ctl->inherited && lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev &&
+	    st.st_ino == ctl->ino)
 		unlink(ctl->path);
 	free(ctl);
 }

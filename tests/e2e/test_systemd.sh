@@ -51,8 +51,8 @@ for d in 'Type=notify' 'RuntimeDirectory=virqd' 'DeviceAllow=/dev/kvm rw' 'NoNew
 	check "virqd.service has $d" grep -qxF "$d" "$svc"
 done
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$svc" | tr ' ' '\n' | sort | tr '\n' ' ')
-check "capability set is exactly BPF PERFMON DAC_READ_SEARCH SYSLOG SYS_PTRACE ($caps)" \
-	test "$caps" = "CAP_BPF CAP_DAC_READ_SEARCH CAP_PERFMON CAP_SYSLOG CAP_SYS_PTRACE "
+check "capability set is exactly BPF PERFMON DAC_READ_SEARCH SYSLOG SYS_PTRACE CHOWN ($caps)" \
+	test "$caps" = "CAP_BPF CAP_CHOWN CAP_DAC_READ_SEARCH CAP_PERFMON CAP_SYSLOG CAP_SYS_PTRACE "
 for c in $caps; do
 	check "capability $c is documented in the unit" grep -qE "^# $c " "$svc"
 done
