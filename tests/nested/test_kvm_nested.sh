@@ -100,7 +100,10 @@ if [ -n "${VIRQ_NESTED_QEMU:-}" ]; then
 		cp -L "$lib" "$root$lib"
 	done
 	# The firmware QEMU opens for these guests, where its firmware path looks (Debian:
-	# /usr/share/qemu, then /usr/share/seabios); symlinks resolved.
+	# /usr/share/qemu, then /usr/share/seabios); symlinks resolved. Each one is needed
+	# (tried in the nested guest with one removed at a time): without kvmvapic.bin or
+	# linuxboot_dma.bin a Linux -kernel guest prints nothing, without multiboot_dma.bin a
+	# multiboot one does not start.
 	mkdir -p "$root/usr/share/qemu" "$root/usr/share/seabios"
 	cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
 	for f in linuxboot_dma.bin multiboot_dma.bin kvmvapic.bin; do
