@@ -44,6 +44,8 @@ int virqctl_call(struct virqctl_conn *c, const char *cmd, struct cJSON *args,
 int virqctl_read(struct virqctl_conn *c, struct virq_proto_reply *r, int timeout_ms, char *err,
 		 size_t errlen);
 
+/* `virqctl vm console` (cli/console.c): returns an exit code. */
+int virqctl_console(struct virqctl_conn *c, int argc, char **argv);
 /* `virqctl top`: returns an exit code. */
 int virqctl_top(struct virqctl_conn *c, int argc, char **argv);
 

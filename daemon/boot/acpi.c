@@ -5,6 +5,7 @@
  * straight into guest memory and their checksums fixed up.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "boot_internal.h"
 #include "virq/boot_acpi.h"
@@ -30,6 +31,11 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
 		s = (uint8_t)(s + b[i]);
 	return s;
 }
+
+/* AML (ACPI 6.3 20.2): Name (_S5, Package (4) { Zero, Zero, Zero, Zero }): NameOp, the
+ * NameSeg, PackageOp, PkgLength 6 (itself, NumElements and four ZeroOps), NumElements 4. */
+static const uint8_t dsdt_s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
+				   0x00, 0x00, 0x00, 0x00 };
 
 static void fix_sum(uint8_t *table, size_t len, size_t at)
 {
@@ -129,7 +135,7 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 	l.fadt = cur;
 	cur = align_up(cur + VIRQ_ACPI_FADT_LEN, 16);
 	l.dsdt = cur;
-	cur = align_up(cur + VIRQ_ACPI_HDR_LEN, 16);
+	cur = align_up(cur + VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5), 16);
 	l.madt = cur;
 	l.madt_len = madt_len;
 	cur = align_up(cur + madt_len, 16);
@@ -176,10 +182,12 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 	boot_put32(t + 4, VIRQ_ACPI_FACS_LEN);
 	t[32] = 2;
 
-	/* DSDT (5.2.11.1): a header and an empty AML body is a valid definition block */
+	/* DSDT (5.2.11.1): a definition block holding only \_S5 (7.4.2), so that the OS can
+	 * power off through PM1a_CNT (SLP_TYP 0 with SLP_EN, as on QEMU's PIIX4). */
 	t = g + l.dsdt;
-	acpi_header(t, "DSDT", VIRQ_ACPI_HDR_LEN, 2);
-	fix_sum(t, VIRQ_ACPI_HDR_LEN, 9);
+	acpi_header(t, "DSDT", (uint32_t)(VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5)), 2);
+	memcpy(t + VIRQ_ACPI_HDR_LEN, dsdt_s5, sizeof(dsdt_s5));
+	fix_sum(t, (uint32_t)(VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5)), 9);
 
 	/* FADT (5.2.9, Table 5-33). The 64-bit X_ register blocks stay 0: the OS derives
 	 * them from the 32-bit ones; X_DSDT/X_FIRMWARE_CTRL match DSDT/FIRMWARE_CTRL. */

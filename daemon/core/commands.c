@@ -263,6 +263,16 @@ static cJSON *vm_json(const struct virqd_vm *v)
 	cJSON_AddBoolToObject(o, "posted", cfg->posted);
 	cJSON_AddBoolToObject(o, "x2apic", cfg->x2apic);
 	cJSON_AddBoolToObject(o, "pv_eoi", cfg->pv_eoi);
+	cJSON_AddStringToObject(o, "boot", virq_vm_boot_kind(v->vm));
+	if (cfg->kernel[0]) {
+		cJSON_AddStringToObject(o, "kernel", cfg->kernel);
+		cJSON_AddStringToObject(o, "initrd", cfg->initrd);
+		cJSON_AddStringToObject(o, "append", cfg->append);
+		if (virq_vm_exit_status(v->vm) >= 0)
+			cJSON_AddNumberToObject(o, "exit_status", virq_vm_exit_status(v->vm));
+		else
+			cJSON_AddNullToObject(o, "exit_status");
+	}
 	return o;
 }
 
@@ -338,7 +348,8 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 	struct virqd_vm *v;
 	int r;
 
-	ONLY("name", "vcpus", "mem_mb", "irqchip", "idle", "posted", "x2apic", "pv_eoi", "start");
+	ONLY("name", "vcpus", "mem_mb", "irqchip", "idle", "posted", "x2apic", "pv_eoi", "start",
+	     "kernel", "initrd", "append");
 	virq_vm_config_init(&cfg);
 	cfg.nr_vcpus = d->cfg.vm_vcpus;
 	cfg.mem_mb = d->cfg.vm_mem_mb;
@@ -367,6 +378,26 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 		return VIRQ_E_BAD_ARGS;
 	if (r == 0)
 		cfg.mem_mb = (uint32_t)u;
+	/* A guest kernel (its RAM defaults to VIRQ_VM_KERNEL_MEM_MB_DEFAULT). Files are
+	 * read by virqd itself: absolute paths only, never relative to its cwd. */
+	for (unsigned int i = 0; i < 3; i++) {
+		static const char *const keys[] = { "kernel", "initrd", "append" };
+		char *dst = i == 0 ? cfg.kernel : i == 1 ? cfg.initrd : cfg.append;
+		size_t cap = i == 2 ? sizeof(cfg.append) : sizeof(cfg.kernel);
+
+		r = arg_str(req->args, keys[i], false, &s, msg, msglen);
+		if (r < 0)
+			return VIRQ_E_BAD_ARGS;
+		if (r)
+			continue;
+		if (strlen(s) >= cap)
+			FAIL(VIRQ_E_BAD_ARGS, "\"%s\" is longer than %zu bytes", keys[i], cap - 1);
+		if (i < 2 && s[0] != '/')
+			FAIL(VIRQ_E_BAD_ARGS, "\"%s\" must be an absolute path", keys[i]);
+		snprintf(dst, cap, "%s", s);
+	}
+	if (cfg.kernel[0] && !cJSON_GetObjectItemCaseSensitive(req->args, "mem_mb"))
+		cfg.mem_mb = VIRQ_VM_KERNEL_MEM_MB_DEFAULT;
 	r = arg_str(req->args, "irqchip", false, &s, msg, msglen);
 	if (r < 0)
 		return VIRQ_E_BAD_ARGS;
@@ -1254,6 +1285,19 @@ enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
 	case VIRQ_CMD_METRICS_SNAPSHOT:
 		NO_ARGS();
 		return cmd_metrics_snapshot(d, result, msg, msglen);
+	case VIRQ_CMD_VM_CONSOLE: {
+		struct virqd_vm *v;
+		uint64_t from = 0, max = virqd_console_max();
+
+		ONLY("vm", "from", "max");
+		if (arg_uint(req->args, "from", false, 0, (1ull << 53) - 1, &from, msg, msglen) < 0 ||
+		    arg_uint(req->args, "max", false, 1, virqd_console_max(), &max, msg, msglen) < 0)
+			return VIRQ_E_BAD_ARGS;
+		e = find_vm(d, req->args, &v, msg, msglen);
+		if (e)
+			return e;
+		return virqd_vm_console(v, from, max, res, msg, msglen);
+	}
 	case VIRQ_CMD__COUNT:
 		break;
 	}

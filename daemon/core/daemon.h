@@ -234,6 +234,11 @@ void virqd_sample(struct virqd *d);
 /* vm.crosscheck: fills the cross-check input from our VMs (VMM, guest, KVM stats, BPF when
  * attributable) and from BPF-observed VMs of other processes; replaces *res with the
  * report's JSON plus a "sources" object. */
+/* console.c: vm.console's result for VM v: up to max bytes from position `from`. */
+enum virq_proto_err virqd_vm_console(struct virqd_vm *v, uint64_t from, uint64_t max,
+				     struct cJSON *res, char *msg, size_t msglen);
+uint64_t virqd_console_max(void);
+
 enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
 					struct cJSON **res, char *msg, size_t msglen);
 

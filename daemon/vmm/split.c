@@ -187,11 +187,12 @@ void virq_split_ioapic_eoi(struct virq_vm *vm, uint8_t vector)
 
 int virq_split_set_gsi(struct virq_vm *vm, uint32_t gsi, int level, enum virq_path *path)
 {
+	uint32_t pin = virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi; /* PC board: IRQ 0 -> pin 2 */
 	int io, pic = -EBUSY;
 
 	pthread_mutex_lock(&vm->irq_lock);
 	/* A GSI < 16 is wired to both chips, as in KVM's default routing. */
-	io = virq_ioapic_set_irq(&vm->ioapic, gsi, level);
+	io = pin == UINT32_MAX ? -EBUSY : virq_ioapic_set_irq(&vm->ioapic, pin, level);
 	if (gsi < 16)
 		pic = virq_pic_set_irq(&vm->pic, gsi, level);
 	pthread_mutex_unlock(&vm->irq_lock);

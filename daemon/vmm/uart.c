@@ -31,11 +31,12 @@ int virq_uart_io(struct virq_uart *u, unsigned int off, bool write, uint8_t *val
 				u->dll = *val;
 				break;
 			}
+			u->log[u->tx_bytes % VIRQ_UART_LOG] = (char)*val;
 			u->tx_bytes++;
-			if (u->log_len < sizeof(u->log))
-				u->log[u->log_len++] = (char)*val;
+			if (u->log_len < VIRQ_UART_LOG)
+				u->log_len++;
 			else
-				u->tx_dropped++;
+				u->tx_dropped++; /* the oldest byte was overwritten */
 			/* Transmission is instantaneous: THR is empty again at once. */
 			u->thre_pending = true;
 			break;
@@ -92,7 +93,14 @@ int virq_uart_io(struct virq_uart *u, unsigned int off, bool write, uint8_t *val
 			*val = VIRQ_UART_LSR_THRE | VIRQ_UART_LSR_TEMT;
 			break;
 		case 6:
-			*val = 0xb0; /* DCD, DSR, CTS: a connected terminal */
+			/* Loopback (MCR bit 4): the modem outputs come back as inputs, DTR->DSR,
+			 * RTS->CTS, OUT1->RI, OUT2->DCD (16550A datasheet, MCR); Linux's 8250
+			 * probe checks exactly this. Otherwise a connected terminal: DCD, DSR, CTS. */
+			if (u->mcr & 0x10)
+				*val = (uint8_t)(((u->mcr & 0x01) << 5) | ((u->mcr & 0x02) << 3) |
+						 ((u->mcr & 0x04) << 4) | ((u->mcr & 0x08) << 4));
+			else
+				*val = 0xb0;
 			break;
 		case 7:
 			*val = u->scr;
@@ -103,4 +111,19 @@ int virq_uart_io(struct virq_uart *u, unsigned int off, bool write, uint8_t *val
 	if (after && !before)
 		u->irq_raised++;
 	return after;
+}
+
+size_t virq_uart_console(const struct virq_uart *u, uint64_t from, char *buf, size_t len,
+			 uint64_t *next, uint64_t *lost)
+{
+	uint64_t oldest = u->tx_bytes - u->log_len, n = 0;
+
+	if (lost)
+		*lost = from < oldest ? oldest - from : 0;
+	if (from < oldest)
+		from = oldest;
+	while (from < u->tx_bytes && n < len)
+		buf[n++] = u->log[from++ % VIRQ_UART_LOG];
+	*next = from;
+	return (size_t)n;
 }

@@ -380,17 +380,20 @@ int virq_user_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_pa
 
 int virq_user_set_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op, enum virq_path *path)
 {
+	/* The PC board of a guest kernel wires IRQ 0 to IOAPIC pin 2 (platform.c). */
+	uint32_t pin = virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi;
 	int io, pic = -EBUSY;
 
 	pthread_mutex_lock(&vm->irq_lock);
 	/* A GSI < 16 is wired to both chips, as in KVM's default routing. A pulse is one
 	 * edge: both halves under one lock hold, so a vCPU's EOI of a level vector cannot
 	 * slip in between and see the line still high (it would re-fire, SDM 11.8.5). */
-	io = virq_ioapic_set_irq(&vm->ioapic, gsi, op != VIRQ_GSI_DEASSERT);
+	io = pin == UINT32_MAX ? -EBUSY : virq_ioapic_set_irq(&vm->ioapic, pin, op != VIRQ_GSI_DEASSERT);
 	if (gsi < 16)
 		pic = virq_pic_set_irq(&vm->pic, gsi, op != VIRQ_GSI_DEASSERT);
 	if (op == VIRQ_GSI_PULSE) {
-		(void)virq_ioapic_set_irq(&vm->ioapic, gsi, 0);
+		if (pin != UINT32_MAX)
+			(void)virq_ioapic_set_irq(&vm->ioapic, pin, 0);
 		if (gsi < 16)
 			(void)virq_pic_set_irq(&vm->pic, gsi, 0);
 	}
@@ -747,6 +750,11 @@ bool virq_user_mmio(struct virq_vcpu *c)
 			v = virq_ioapic_mmio_read(&vm->ioapic, off);
 			memcpy(run->mmio.data, &v, 4);
 		}
+	} else if (vm->plat) {
+		/* Not an APIC: the PC platform's bus (outside irq_lock: its lock comes first). */
+		pthread_mutex_unlock(&vm->irq_lock);
+		virq_platform_mmio(c);
+		return true;
 	} else if (!write) {
 		memset(run->mmio.data, 0xff, len); /* unbacked: reads float */
 	}

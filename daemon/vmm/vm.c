@@ -215,6 +215,16 @@ const char *virq_vm_name(const struct virq_vm *vm)
 	return vm->cfg.name;
 }
 
+const char *virq_vm_boot_kind(const struct virq_vm *vm)
+{
+	return vm->boot_kind ? vm->boot_kind : "firmware";
+}
+
+int virq_vm_exit_status(const struct virq_vm *vm)
+{
+	return atomic_load(&((struct virq_vm *)vm)->exit_status);
+}
+
 const struct virq_vm_config *virq_vm_get_config(const struct virq_vm *vm)
 {
 	return &vm->cfg;
@@ -595,6 +605,10 @@ static void handle_io(struct virq_vcpu *c)
 	uint16_t port = run->io.port;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
 
+	if (vm->plat) {
+		virq_platform_pio(c); /* a guest kernel: the PC platform's bus */
+		return;
+	}
 	/* Bound the data window KVM described before touching it (api.rst). */
 	if (run->io.size == 0 || run->io.size > 4 || run->io.count == 0 ||
 	    run->io.data_offset + (uint64_t)run->io.size * run->io.count > c->run_size)
@@ -641,6 +655,10 @@ static void handle_mmio(struct virq_vcpu *c)
 	    virq_split_mmio(c->vm, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
 			    run->mmio.len))
 		return;
+	if (c->vm->plat) {
+		virq_platform_mmio(c);
+		return;
+	}
 	/* Otherwise only unbacked addresses reach us: reads float. */
 	if (!run->mmio.is_write && run->mmio.len <= sizeof(run->mmio.data))
 		memset(run->mmio.data, 0xff, run->mmio.len);
@@ -819,6 +837,8 @@ static int setup_cpuid(struct virq_vm *vm, struct virq_vcpu *c, char *err, size_
 			e->ebx = (e->ebx & 0x00ffffffu) | (c->id << 24);
 		if (e->function == 0xb || e->function == 0x1f)
 			e->edx = c->id;
+		if (virq_vm_is_pc(vm))
+			virq_kernel_cpuid(vm, e);
 	}
 	if (ioctl(c->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		ret = -errno;
@@ -907,10 +927,13 @@ static int setup_routing(struct virq_vm *vm, char *err, size_t errlen)
 			r->entries[n].u.irqchip.pin = gsi % 8;
 			n++;
 		}
+		/* A guest kernel's PC board (QEMU's table): GSI 0 on IOAPIC pin 2, none on 2. */
+		if (virq_vm_is_pc(vm) && virq_pc_ioapic_pin(gsi) == UINT32_MAX)
+			continue;
 		r->entries[n].gsi = gsi;
 		r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
 		r->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r->entries[n].u.irqchip.pin = gsi;
+		r->entries[n].u.irqchip.pin = virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi;
 		n++;
 	}
 	/* The doorbell's completion: an MSI route to vCPU 0 (fixed, edge). */
@@ -977,7 +1000,7 @@ static int create_vcpu(struct virq_vm *vm, uint32_t id, int mmap_size, char *err
 		return ret;
 	/* APs stay in wait-for-SIPI (in-kernel LAPIC) until the BSP firmware's INIT/SIPI. */
 	if (id == 0) {
-		ret = setup_bsp(c, err, errlen);
+		ret = virq_vm_is_pc(vm) ? virq_kernel_bsp(c, err, errlen) : setup_bsp(c, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -1022,7 +1045,8 @@ static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, siz
 	}
 	vm->cfg = *cfg;
 	if (!vm->cfg.mem_mb)
-		vm->cfg.mem_mb = VIRQ_VM_MEM_MB_DEFAULT;
+		vm->cfg.mem_mb = cfg->kernel[0] ? VIRQ_VM_KERNEL_MEM_MB_DEFAULT : VIRQ_VM_MEM_MB_DEFAULT;
+	atomic_store(&vm->exit_status, -1);
 	if (!vm->cfg.name[0])
 		snprintf(vm->cfg.name, sizeof(vm->cfg.name), "vm%u", atomic_fetch_add(&vm_seq, 1));
 	vm->nr_vcpus = cfg->nr_vcpus;
@@ -1070,6 +1094,8 @@ static int vm_memory(struct virq_vm *vm, char *err, size_t errlen)
 		set_err(err, errlen, "guest memory: %s", strerror(errno));
 		return ret;
 	}
+	if (vm->cfg.kernel[0])
+		return virq_kernel_load(vm, err, errlen);
 	ret = virq_guest_build_tables(vm->mem, vm->mem_size, vm->nr_vcpus, vm->cfg.idle,
 				      vm->cfg.x2apic);
 	if (!ret)
@@ -1189,7 +1215,9 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 		if (ret)
 			goto err_free;
 	}
-	ret = virq_doorbell_init(vm, err, errlen);
+	/* The built-in firmware's doorbell, or a guest kernel's PC devices. */
+	ret = virq_vm_is_pc(vm) ? virq_platform_init(vm, err, errlen) :
+				    virq_doorbell_init(vm, err, errlen);
 	if (ret)
 		goto err_free;
 
@@ -1233,6 +1261,11 @@ int virq_vm_start(struct virq_vm *vm)
 	}
 	vm->state = VIRQ_VM_RUNNING;
 	pthread_mutex_unlock(&vm->lock);
+	ret = virq_platform_start(vm); /* a guest kernel's device timers */
+	if (ret) {
+		vm_fail(vm, "device timer thread: %s", strerror(-ret));
+		return ret;
+	}
 	/* vCPU threads inherit the kick signal blocked and unblock it once tls_run is
 	 * set, so a kick never lands on a thread without its kvm_run. */
 	sigemptyset(&block);
@@ -1373,6 +1406,7 @@ void virq_vm_destroy(struct virq_vm *vm)
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	virq_doorbell_fini(vm);
+	virq_platform_fini(vm);
 	pthread_mutex_destroy(&vm->db_lock);
 	virq_split_fini(vm);
 	virq_user_fini(vm);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "virq/apicbus.h"
+#include "virq/boot.h"
 #include "virq/ioapic.h"
 #include "virq/pi_desc.h"
 #include "virq/pic.h"
@@ -161,6 +162,15 @@ struct virq_vm {
 	uint64_t db_events; /* eventfd wake-ups seen by the device thread */
 
 	struct virq_vmm_ledger ledger; /* relaxed atomic counters */
+
+	/* Guest kernel (cfg.kernel, kernel.c) on the PC platform (platform.c). */
+	struct virq_platform *plat; /* NULL for the built-in firmware */
+	struct virq_boot_entry boot;
+	const char *boot_kind; /* "linux", "multiboot"; NULL = firmware */
+	struct virq_e820_entry e820[VIRQ_E820_MAX];
+	size_t n_e820;
+	_Atomic int exit_status; /* -1 until the guest exits through a device */
+
 	uint32_t nr_vcpus;
 	struct virq_vcpu *vcpus;
 };
@@ -205,6 +215,28 @@ bool virq_user_mmio(struct virq_vcpu *c);
 bool virq_user_msr(struct virq_vcpu *c, bool write);
 /* Wake a halted user-mode vCPU (any thread). */
 void virq_user_wake(struct virq_vcpu *c);
+
+/* kernel.c: read and place cfg.kernel/initrd, e820, ACPI/MP tables, entry GDT and map. */
+int virq_kernel_load(struct virq_vm *vm, char *err, size_t errlen);
+/* The BSP's entry state for vm->boot. */
+int virq_kernel_bsp(struct virq_vcpu *c, char *err, size_t errlen);
+struct kvm_cpuid_entry2;
+void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e);
+
+/* platform.c: the PC devices of a guest-kernel VM (after the irqchip, before vCPUs). */
+int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen);
+int virq_platform_start(struct virq_vm *vm);
+void virq_platform_fini(struct virq_vm *vm);
+/* KVM_EXIT_IO / unclaimed KVM_EXIT_MMIO of a guest-kernel VM. vCPU thread. */
+void virq_platform_pio(struct virq_vcpu *c);
+void virq_platform_mmio(struct virq_vcpu *c);
+/* IOAPIC pin of a GSI on the PC board (GSI 0 -> pin 2; UINT32_MAX: none). */
+uint32_t virq_pc_ioapic_pin(uint32_t gsi);
+/* A guest kernel's VM: the PC board's wiring and devices (known from creation on). */
+static inline bool virq_vm_is_pc(const struct virq_vm *vm)
+{
+	return vm->cfg.kernel[0] != '\0';
+}
 
 /* vm.c helpers used by split.c and user.c. */
 int virq_vmm_signal_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path);

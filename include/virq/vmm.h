@@ -38,6 +38,10 @@
 #define VIRQ_VM_MEM_MB_MIN 8 /* the fixed guest layout (vmm_guest.h) needs 8 MiB */
 #define VIRQ_VM_MEM_MB_MAX 1024
 #define VIRQ_VM_REASON_MAX 160
+#define VIRQ_VM_PATH_MAX 512 /* kernel and initrd paths, NUL included */
+#define VIRQ_VM_APPEND_MAX 1024 /* the kernel command line, NUL included */
+#define VIRQ_VM_KERNEL_MEM_MB_MIN 32 /* a guest kernel gets at least this much RAM */
+#define VIRQ_VM_KERNEL_MEM_MB_DEFAULT 256 /* mem_mb 0 with a kernel */
 #define VIRQ_NR_VECTORS 256
 
 enum virq_irqchip_mode {
@@ -62,6 +66,15 @@ struct virq_vm_config {
 	bool posted; /* user mode: post into the PI descriptor (else lock + direct to IRR) */
 	bool x2apic; /* guest switches its LAPICs to x2APIC mode at boot */
 	bool pv_eoi; /* user mode: paravirtual EOI for edge vectors (off: every EOI exits) */
+	/*
+	 * A guest kernel instead of the built-in firmware (daemon/vmm/kernel.c): a Linux
+	 * bzImage or a Multiboot v1 kernel, as QEMU's -kernel/-initrd/-append load them, on
+	 * the PC platform of daemon/hw (PIT, RTC, fw_cfg, debug-exit, pc-testdev, COM1, ACPI
+	 * and MP tables). Empty: the built-in firmware. initrd and append need a kernel.
+	 */
+	char kernel[VIRQ_VM_PATH_MAX];
+	char initrd[VIRQ_VM_PATH_MAX];
+	char append[VIRQ_VM_APPEND_MAX];
 };
 
 /* Fills the defaults: 1 vCPU, 16 MiB, kernel irqchip, HLT idle, posted, PV-EOI on. */
@@ -122,6 +135,31 @@ const struct virq_vm_config *virq_vm_get_config(const struct virq_vm *vm);
  * tids were written (<= max); tids of vCPUs not started are 0. */
 pid_t virq_vm_pid(const struct virq_vm *vm);
 int virq_vm_threads(const struct virq_vm *vm, pid_t *tids, unsigned int max);
+
+/* --- guest kernels (cfg.kernel) ------------------------------------------------- */
+
+/* "firmware" (built-in), "linux" or "multiboot". */
+const char *virq_vm_boot_kind(const struct virq_vm *vm);
+/* The status the guest left with through isa-debug-exit ((code << 1) | 1, as QEMU's
+ * process exit code) or 0 for an ACPI/0x8900 power-off; -1 while it has not. */
+int virq_vm_exit_status(const struct virq_vm *vm);
+/*
+ * The guest's COM1 output from byte position `from` (0 = the first byte ever written):
+ * up to len bytes into buf, the count returned, *next the position to ask for next,
+ * *lost (may be NULL) bytes since `from` already overwritten in the 64 KiB ring.
+ */
+size_t virq_vm_console(struct virq_vm *vm, uint64_t from, char *buf, size_t len, uint64_t *next,
+		       uint64_t *lost);
+
+/* The PC platform's counters (guest-kernel VMs only: -ENODEV otherwise). */
+struct virq_vm_platform_stats {
+	bool kvm_pit; /* KVM's PIT (kernel mode) rather than ours: pit_* stay 0 */
+	uint64_t pit_irqs, pit_coalesced; /* IRQ 0 rising edges; edges merged by lateness */
+	uint64_t rtc_irqs, rtc_coalesced; /* IRQ 8 assertions; periodic flags merged */
+	uint64_t timer_wakeups; /* device-timer expiries */
+	uint64_t unclaimed_pio, unclaimed_mmio; /* accesses no device claimed (floating) */
+};
+int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *out);
 
 /* --- injection ----------------------------------------------------------------- */
 

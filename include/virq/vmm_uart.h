@@ -19,7 +19,7 @@
 
 #define VIRQ_UART_BASE 0x3f8
 #define VIRQ_UART_IRQ 4
-#define VIRQ_UART_LOG 4096
+#define VIRQ_UART_LOG 65536 /* console ring: the last 64 KiB of output */
 
 #define VIRQ_UART_IER_ETBEI 0x02 /* transmitter holding register empty interrupt */
 #define VIRQ_UART_IIR_NO_INT 0x01
@@ -33,10 +33,10 @@
 struct virq_uart {
 	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
 	bool thre_pending; /* THR-empty interrupt pending (cleared by IIR read or THR write) */
-	uint64_t tx_bytes;
-	uint64_t tx_dropped; /* bytes that did not fit in the log ring */
+	uint64_t tx_bytes; /* bytes ever written: byte i is log[i % VIRQ_UART_LOG] */
+	uint64_t tx_dropped; /* bytes overwritten in the ring before anyone could read them */
 	uint64_t irq_raised;
-	size_t log_len;
+	size_t log_len; /* bytes held, <= VIRQ_UART_LOG */
 	char log[VIRQ_UART_LOG];
 };
 
@@ -44,5 +44,14 @@ void virq_uart_init(struct virq_uart *u);
 /* One port access at offset 0..7. On read, *val is filled. Returns the IRQ line level
  * (0 or 1) after the access, or -EINVAL for a bad offset. */
 int virq_uart_io(struct virq_uart *u, unsigned int off, bool write, uint8_t *val);
+
+/*
+ * The console from byte position `from` (0 = the first byte the guest ever wrote): copies
+ * up to len bytes into buf and returns how many. *next is where the following read starts;
+ * *lost (may be NULL) is how many bytes since `from` were already overwritten in the ring
+ * (the read then starts at the oldest byte still held). A `from` past the end reads 0.
+ */
+size_t virq_uart_console(const struct virq_uart *u, uint64_t from, char *buf, size_t len,
+			 uint64_t *next, uint64_t *lost);
 
 #endif /* VIRQ_VMM_UART_H */

@@ -1,6 +1,6 @@
 # Fuzz targets (tests/fuzz/fuzz_<name>.c). LIBS_fuzz_<name> names the modules a target
 # needs, for the gcc replay program (Makefile) and the libFuzzer build alike.
-LIBS_fuzz_scenario := vmm irqchip
+LIBS_fuzz_scenario := vmm boot hw irqchip
 
 # The modules of a fuzz target: LIBS_<target> if set, else all (as for replay programs).
 fuzz_mods = $(if $(LIBS_$(1)),$(filter $(LIBS_$(1)),$(MODULES)),$(MODULES))

@@ -141,7 +141,9 @@ static void test_fadt_facs_dsdt(void **state)
 	assert_int_equal(get32(f + 112) & VIRQ_FADT_HW_REDUCED, 0);
 	assert_true(get32(f + 112) & VIRQ_FADT_WBINVD);
 	assert_true(get16(f + 109) & VIRQ_FADT_BOOT_LEGACY_DEVICES);
-	assert_int_equal(assert_table(l.dsdt, "DSDT"), 36); /* empty AML body */
+	/* The AML body is \_S5 alone: Name (_S5, Package (4) { Zero, Zero, Zero, Zero }). */
+	assert_int_equal(assert_table(l.dsdt, "DSDT"), 36 + 12);
+	assert_memory_equal(ram + l.dsdt + 36, "\x08_S5_\x12\x06\x04\0\0\0\0", 12);
 	assert_memory_equal(ram + l.facs, "FACS", 4);
 	assert_int_equal(get32(ram + l.facs + 4), 64);
 	assert_int_equal(l.facs % 64, 0);

@@ -2,6 +2,7 @@
 /* fw_cfg (QEMU docs/specs/fw_cfg.rst), isa-debug-exit, pc-testdev, the shutdown port and
  * the KVM hypercall answers (Documentation/virt/kvm/x86/hypercalls.rst). */
 #include "virq_test.h"
+#include "virq/acpi_pm.h"
 #include "virq/fw_cfg.h"
 #include "virq/hw.h"
 #include "virq/hypercall.h"
@@ -260,13 +261,67 @@ static void test_pc_platform_on_one_bus(void **state)
 	virq_fw_cfg_destroy(&fw);
 }
 
+static unsigned int pm_off_calls, pm_off_typ;
+
+static void pm_power_off(void *opaque, unsigned int slp_typ)
+{
+	(void)opaque;
+	pm_off_calls++;
+	pm_off_typ = slp_typ;
+}
+
+/* ACPI 6.3 4.8: PM1a_CNT with SCI_EN, write-1-to-clear PM1_STS, SLP_EN powering off, and
+ * the 24-bit PM timer at 3.579545 MHz that Linux calibrates and keeps time with. */
+static void test_acpi_pm(void **state)
+{
+	static const struct virq_acpi_pm_ops ops = { .power_off = pm_power_off };
+	struct virq_acpi_pm pm;
+	uint32_t v, t0, t1;
+
+	virq_hw_bus_init(&bus);
+	virq_acpi_pm_init(&pm, 0, &ops, NULL);
+	assert_int_equal(virq_acpi_pm_register(&pm, &bus), 0);
+	virq_hw_pio_read(&bus, 0x604, 2, 0, &v);
+	assert_int_equal(v, VIRQ_PM1_SCI_EN);
+	/* The timer: one second is 3579545 ticks, kept to 24 bits. */
+	virq_hw_pio_read(&bus, 0x608, 4, 0, &t0);
+	virq_hw_pio_read(&bus, 0x608, 4, 1000000000ull, &t1);
+	assert_int_equal((t1 - t0) & VIRQ_ACPI_PM_TMR_MASK, 3579545u & VIRQ_ACPI_PM_TMR_MASK);
+	virq_hw_pio_read(&bus, 0x608, 4, 10ull * 1000000000ull, &v);
+	assert_true(v <= VIRQ_ACPI_PM_TMR_MASK);
+	assert_int_equal(v, (35795450u) & VIRQ_ACPI_PM_TMR_MASK);
+	assert_int_equal(virq_acpi_pm_timer(279), 0); /* 279 ns is less than one tick */
+	assert_int_equal(virq_acpi_pm_timer(280), 1);
+	/* The timer is read-only; PM1_EN holds what is written. */
+	virq_hw_pio_write(&bus, 0x608, 4, 0, 5);
+	virq_hw_pio_write(&bus, 0x602, 2, 0x0121, 0);
+	virq_hw_pio_read(&bus, 0x602, 2, 0, &v);
+	assert_int_equal(v, 0x0121);
+	/* SLP_TYP 0 | SLP_EN: S5, the callback; SLP_EN reads back 0, SCI_EN stays; WAK_STS
+	 * set, and cleared by writing 1. */
+	assert_int_equal(pm_off_calls, 0);
+	virq_hw_pio_write(&bus, 0x604, 2, VIRQ_PM1_SLP_EN, 0);
+	assert_int_equal(pm_off_calls, 1);
+	assert_int_equal(pm_off_typ, 0);
+	virq_hw_pio_read(&bus, 0x604, 2, 0, &v);
+	assert_int_equal(v, VIRQ_PM1_SCI_EN);
+	virq_hw_pio_read(&bus, 0x600, 2, 0, &v);
+	assert_int_equal(v, VIRQ_PM1_STS_WAK);
+	virq_hw_pio_write(&bus, 0x600, 2, VIRQ_PM1_STS_WAK, 0);
+	virq_hw_pio_read(&bus, 0x600, 2, 0, &v);
+	assert_int_equal(v, 0);
+	virq_hw_pio_write(&bus, 0x604, 2, (5u << VIRQ_PM1_SLP_TYP_SHIFT) | VIRQ_PM1_SLP_EN, 0);
+	assert_int_equal(pm_off_typ, 5);
+	assert_int_equal(pm.sleeps, 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
 		T(test_fw_cfg_signature_id_cpus_ram), T(test_fw_cfg_file_dir_and_e820),
 		T(test_debug_exit_testdev_shutdown),  T(test_hypercalls),
-		T(test_pc_platform_on_one_bus),
+		T(test_pc_platform_on_one_bus),	      T(test_acpi_pm),
 	};
 #undef T
 	return cmocka_run_group_tests_name("hw_dev", tests, NULL, NULL);

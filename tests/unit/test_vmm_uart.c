@@ -79,15 +79,48 @@ static void test_dlab_switches_to_the_divisor_latch(void **state)
 
 static void test_output_log_is_bounded_and_counts_drops(void **state)
 {
-	struct virq_uart u;
+	static struct virq_uart u;
+	static char buf[VIRQ_UART_LOG + 100];
+	uint64_t next, lost;
+	size_t n;
 
 	virq_uart_init(&u);
-	for (int i = 0; i < VIRQ_UART_LOG + 10; i++)
+	for (int i = 0; i < 30; i++)
+		wr(&u, 0, (uint8_t)('a' + i % 26));
+	/* Read in two parts, as `virqctl vm console` follows the output. */
+	assert_int_equal(virq_uart_console(&u, 0, buf, 6, &next, &lost), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	assert_int_equal(next, 6);
+	assert_int_equal(lost, 0);
+	assert_int_equal(virq_uart_console(&u, next, buf, sizeof(buf), &next, &lost), 24);
+	assert_int_equal(next, 30);
+	assert_int_equal(virq_uart_console(&u, next, buf, sizeof(buf), &next, &lost), 0);
+	/* The ring keeps the newest bytes; the overwritten ones are counted and reported. */
+	for (int i = 30; i < VIRQ_UART_LOG + 10; i++)
 		wr(&u, 0, (uint8_t)('a' + i % 26));
 	assert_int_equal(u.log_len, VIRQ_UART_LOG);
 	assert_int_equal(u.tx_bytes, VIRQ_UART_LOG + 10);
 	assert_int_equal(u.tx_dropped, 10);
-	assert_memory_equal(u.log, "abcdef", 6);
+	n = virq_uart_console(&u, 0, buf, sizeof(buf), &next, &lost);
+	assert_int_equal(n, VIRQ_UART_LOG);
+	assert_int_equal(lost, 10);
+	assert_int_equal(buf[0], 'a' + 10 % 26);
+	assert_int_equal(buf[n - 1], 'a' + (VIRQ_UART_LOG + 9) % 26);
+	assert_int_equal(next, VIRQ_UART_LOG + 10);
+}
+
+static void test_loopback_mirrors_the_modem_lines(void **state)
+{
+	struct virq_uart u;
+
+	virq_uart_init(&u);
+	/* Linux's 8250 autoconfig: MCR = LOOP | OUT2 | RTS must read back DCD | CTS. */
+	wr(&u, 4, 0x10 | 0x08 | 0x02);
+	assert_int_equal(rd(&u, 6, NULL) & 0xf0, 0x90);
+	wr(&u, 4, 0x10 | 0x04 | 0x01);
+	assert_int_equal(rd(&u, 6, NULL) & 0xf0, 0x60); /* OUT1 -> RI, DTR -> DSR */
+	wr(&u, 4, 0x0b);
+	assert_int_equal(rd(&u, 6, NULL), 0xb0);
 }
 
 int main(void)
@@ -97,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_lsr_reports_transmitter_empty),
 		cmocka_unit_test(test_dlab_switches_to_the_divisor_latch),
 		cmocka_unit_test(test_output_log_is_bounded_and_counts_drops),
+		cmocka_unit_test(test_loopback_mirrors_the_modem_lines),
 	};
 	return cmocka_run_group_tests_name("vmm_uart", tests, NULL, NULL);
 }
