@@ -494,21 +494,23 @@ static uint64_t timer_period_ns(const struct virq_lapic *l)
 	return ns ? ns : 1;
 }
 
+/* Current count (SDM 11.5.4). The count is kept as the time of the next expiry
+ * (timer_next): what is left of the count-down, in bus counts, rounded up. The mode bits
+ * only say what happens when the count reaches zero (periodic: reload from TMICT;
+ * one-shot: stop), so a mode change between the two keeps the count as it is, as KVM's
+ * apic_update_lvtt: periodic at 2.5 periods switched to one-shot reads half a count-down
+ * and expires at 3 periods; an expired one-shot (timer_next 0) switched to periodic reads
+ * 0 until TMICT is written again. */
 static uint32_t timer_ccr(const struct virq_lapic *l)
 {
-	uint64_t elapsed, period;
-	unsigned __int128 ticks;
+	unsigned __int128 ticks, den;
 
-	if (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE || !l->tmict || !l->timer_next)
+	if (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE || !l->tmict || !l->timer_next ||
+	    l->timer_next <= l->now)
 		return 0;
-	period = timer_period_ns(l);
-	elapsed = l->now - l->timer_start;
-	if (timer_mode(l) == VIRQ_LVT_TIMER_PERIODIC)
-		elapsed %= period;
-	else if (elapsed >= period)
-		return 0;
-	ticks = (unsigned __int128)elapsed * bus_hz(l) / NSEC_PER_SEC / timer_divisor(l->tdcr);
-	return ticks >= l->tmict ? 0 : l->tmict - (uint32_t)ticks;
+	den = (unsigned __int128)NSEC_PER_SEC * timer_divisor(l->tdcr);
+	ticks = ((unsigned __int128)(l->timer_next - l->now) * bus_hz(l) + den - 1) / den;
+	return ticks >= l->tmict ? l->tmict : (uint32_t)ticks;
 }
 
 static void timer_disarm(struct virq_lapic *l)
@@ -542,6 +544,7 @@ void virq_lapic_tick(struct virq_lapic *l, uint64_t now)
 		uint64_t missed = (l->now - l->timer_next) / period;
 
 		l->timer_next += (missed + 1) * period;
+		l->timer_start = l->timer_next - period;
 		l->stats.timer_missed += missed;
 	} else {
 		/* One-shot, or TSC deadline: the MSR reads 0 after expiry (SDM 11.5.4.1). */
@@ -874,19 +877,19 @@ static void write_tdcr(struct virq_lapic *l, uint32_t val)
 {
 	uint32_t ccr = timer_ccr(l);
 	bool running = l->timer_next && l->tmict && timer_mode(l) != VIRQ_LVT_TIMER_TSC_DEADLINE;
-	unsigned __int128 done;
+	unsigned __int128 left;
+	uint64_t period;
 
 	l->tdcr = val & 0xB;
 	if (!running)
 		return;
 	/* Keep the current count; the rest of the count-down runs at the new rate (as
 	 * KVM's update_target_expiration). */
-	done = (unsigned __int128)(l->tmict - ccr) * timer_divisor(l->tdcr) * NSEC_PER_SEC /
+	left = ((unsigned __int128)ccr * timer_divisor(l->tdcr) * NSEC_PER_SEC + bus_hz(l) - 1) /
 	       bus_hz(l);
-	l->timer_start = done > l->now ? 0 : l->now - (uint64_t)done;
-	l->timer_next = l->timer_start + timer_period_ns(l);
-	if (l->timer_next <= l->now)
-		l->timer_next = l->now + 1;
+	l->timer_next = l->now + (left ? (uint64_t)left : 1);
+	period = timer_period_ns(l);
+	l->timer_start = l->timer_next > period ? l->timer_next - period : 0;
 }
 
 /* Common write; the caller has checked access class and mode-specific reserved bits. */

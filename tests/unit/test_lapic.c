@@ -743,6 +743,108 @@ static void test_per_vector_counters_add_up(void **state)
 	virq_apicbus_free(bus);
 }
 
+/* --- issue 16: corrections from an independent audit -------------------------------- */
+
+#define PERIODIC (VIRQ_LVT_TIMER_PERIODIC << VIRQ_LVT_TIMER_MODE_SHIFT)
+
+/* SDM 11.5.4: the timer mode says what happens when the count reaches zero (reload or
+ * stop); changing it between one-shot and periodic restarts nothing and keeps the count
+ * (KVM's apic_update_lvtt touches the timer only on a switch to or from TSC-deadline).
+ * 100 MHz bus, divide by 1: TMICT 1000 is a 10000 ns period. */
+static void test_timer_mode_change_keeps_the_count_sdm_11_5_4(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000 };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 0 */
+	virq_lapic_tick(l, 10000);
+	virq_lapic_tick(l, 20000);
+	virq_lapic_tick(l, 25000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 500);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40); /* one-shot at 2.5 periods */
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 500);
+	assert_int_equal(virq_lapic_timer_deadline(l), 30000);
+	virq_lapic_tick(l, 29999);
+	assert_int_equal(s->timer_fired, 2);
+	virq_lapic_tick(l, 30000); /* expires at 3 periods */
+	assert_int_equal(s->timer_fired, 3);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 45000);
+	assert_int_equal(s->timer_fired, 3); /* one-shot: no reload */
+
+	/* Periodic -> one-shot at 1.2 periods, read at 1.3: 700 counts left. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 45000 */
+	virq_lapic_tick(l, 57000);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40);
+	virq_lapic_tick(l, 58000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 700);
+
+	/* One-shot -> periodic while counting: the count goes on, then reloads. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 700);
+	virq_lapic_tick(l, 65000);
+	assert_int_equal(s->timer_fired, 5);
+	assert_int_equal(virq_lapic_timer_deadline(l), 75000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 1000);
+
+	/* One-shot expired (TMCCT 0), then periodic: stays 0 until TMICT is written. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 65000 */
+	virq_lapic_tick(l, 80000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 200000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(s->timer_fired, 6);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 200000 */
+	virq_lapic_tick(l, 202500);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 750);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.4.1 and KVM's apic_update_lvtt: a switch to or from TSC-deadline mode stops the
+ * timer, zeroes TMICT and clears the deadline; nothing runs until the new mode's register
+ * (IA32_TSC_DEADLINE, or TMICT) is written. The model already did this: kept as a test. */
+static void test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000, .tsc_hz = 1000000000ull };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	uint64_t v;
+
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000);
+	virq_lapic_tick(l, 2500);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(rd(l, VIRQ_APIC_TMICT), 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 9000), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 9000);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC); /* back: disarmed, deadline 0 */
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(virq_lapic_msr_read(l, VIRQ_MSR_TSC_DEADLINE, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMICT), 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 50000);
+	assert_int_equal(virq_lapic_stats(l)->timer_fired, 0);
+	/* Deadline <-> deadline (a rewrite of the same mode) keeps the armed deadline. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 90000), 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x41 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(virq_lapic_timer_deadline(l), 90000);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +866,8 @@ int main(void)
 		cmocka_unit_test(test_save_restore_round_trip_and_validation),
 		cmocka_unit_test(test_per_vector_counters_add_up),
 		cmocka_unit_test(test_priority_state_follows_restore_init_and_disable),
+		cmocka_unit_test(test_timer_mode_change_keeps_the_count_sdm_11_5_4),
+		cmocka_unit_test(test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
