@@ -286,6 +286,15 @@ int virq_lapic_accept(struct virq_lapic *l, const struct virq_irq *irq)
 			l->stats.init_deassert++;
 			return VIRQ_RES_COALESCED;
 		}
+		/* SDM 9.4.4: a SIPI counts only in wait-for-SIPI, which this INIT starts. A
+		 * SIPI still latched from before (received while running, not yet taken by
+		 * the vCPU) is not part of the new INIT-SIPI sequence: drop it, or taking
+		 * both events would restart the AP (KVM likewise replaces its pending events
+		 * by the INIT). */
+		if (l->events & VIRQ_LAPIC_EV_SIPI) {
+			l->events &= ~VIRQ_LAPIC_EV_SIPI;
+			l->stats.sipi_ignored++;
+		}
 		return lapic_latch(l, VIRQ_LAPIC_EV_INIT, &l->stats.init, NULL);
 	case VIRQ_DM_STARTUP:
 		l->sipi_vector = irq->vector;

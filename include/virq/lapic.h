@@ -293,7 +293,7 @@ uint64_t virq_lapic_timer_deadline(const struct virq_lapic *l);
 /* vCPU thread: takes pending NMI, SMI, INIT and SIPI. INIT resets the LAPIC (except
  * APIC ID and IA32_APIC_BASE, SDM 11.4.7.3) and moves an AP to wait-for-SIPI and the BSP
  * to running (it restarts at the reset vector); a SIPI is taken only in wait-for-SIPI
- * (otherwise dropped, counted). NMI/SMI stay pending while in wait-for-SIPI. Fixed
+ * (otherwise dropped, counted; an INIT also drops a SIPI received before it). NMI/SMI stay pending while in wait-for-SIPI. Fixed
  * interrupts are not events to take: use virq_lapic_pending()/ack(). Returns 0. */
 int virq_lapic_take_events(struct virq_lapic *l, struct virq_lapic_events *ev);
 /* Pending VIRQ_LAPIC_EV_* bits (INTR means a deliverable vector; EXTINT likewise). */

@@ -845,6 +845,55 @@ static void test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm(void **st
 	virq_apicbus_free(bus);
 }
 
+/* SDM 9.4.4 / 11.6.1: INIT to a running AP (after its SIPI) puts it back in wait-for-SIPI
+ * and only a SIPI after that INIT starts it again. A SIPI that reached the AP while it was
+ * running is ignored by the SDM's state machine (a SIPI counts only in wait-for-SIPI); the
+ * model used to latch it and consume it after a later INIT, so INIT then SIPI-less left the
+ * AP running: the MP start-up protocol's second SIPI, not yet taken by the vCPU when the OS
+ * sends INIT to park the AP, restarted it. KVM: an accepted INIT replaces the pending
+ * events (apic->pending_events = INIT), dropping an earlier SIPI. */
+static void test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *bsp = virq_apicbus_lapic(bus, 0), *ap = virq_apicbus_lapic(bus, 1);
+	struct virq_lapic_events ev;
+
+	ipi(bsp, 1, 0x4600 | 0x10); /* SIPI */
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	/* The simple case: INIT, taken, waits for SIPI. */
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	ipi(bsp, 1, 0x4600 | 0x11);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	/* Running; a second SIPI arrives, then INIT, before the vCPU takes either. */
+	ipi(bsp, 1, 0x4600 | 0x12);
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	assert_int_equal(virq_lapic_vcpu_state(ap), VIRQ_VCPU_WAIT_SIPI);
+	assert_int_equal(virq_lapic_stats(ap)->sipi_ignored, 1);
+	/* Halted AP: the same. */
+	ipi(bsp, 1, 0x4600 | 0x13);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(virq_lapic_set_vcpu_state(ap, VIRQ_VCPU_HALTED), 0);
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	/* INIT then SIPI before the vCPU takes them: the INIT-SIPI sequence still starts it. */
+	ipi(bsp, 1, 0x4500);
+	ipi(bsp, 1, 0x4600 | 0x14);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT | VIRQ_LAPIC_EV_SIPI);
+	assert_int_equal(ev.sipi_vector, 0x14);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_priority_state_follows_restore_init_and_disable),
 		cmocka_unit_test(test_timer_mode_change_keeps_the_count_sdm_11_5_4),
 		cmocka_unit_test(test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm),
+		cmocka_unit_test(test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
