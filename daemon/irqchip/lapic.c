@@ -697,9 +697,10 @@ unsigned int virq_lapic_cpu(const struct virq_lapic *l)
 
 /* --- IPIs --------------------------------------------------------------------------- */
 
-static void lapic_send_icr(struct virq_lapic *l)
+/* Send the IPI an ICR value describes (SDM 11.6.1); `icr` in the x2APIC 64-bit layout
+ * for x2APIC mode, else ICR_HI:ICR_LO. */
+static void lapic_send_ipi(struct virq_lapic *l, uint64_t icr)
 {
-	uint64_t icr = l->icr;
 	struct virq_irq irq = {
 		.vector = icr & VIRQ_ICR_VECTOR_MASK,
 		.delivery_mode = (icr & VIRQ_ICR_DM_MASK) >> VIRQ_ICR_DM_SHIFT,
@@ -714,17 +715,31 @@ static void lapic_send_icr(struct virq_lapic *l)
 
 	irq.dest = lapic_x2(l) ? (uint32_t)(icr >> VIRQ_ICR_X2APIC_DEST_SHIFT) :
 				 (uint32_t)(icr >> VIRQ_ICR_XAPIC_DEST_SHIFT) & 0xFF;
-	/* SDM 11.5.3 ESR[5]: the sender detects an illegal vector and sends nothing. */
+	/* SDM 11.5.3 ESR[5]: the sender detects an illegal vector (0-15) in an ICR or SELF
+	 * IPI write and sends nothing. ESR[6] is also set by an illegal vector received "via
+	 * a self IPI": a self IPI is sent and received by this LAPIC, so it gets both bits
+	 * (one error interrupt). Other targets receive nothing, so no ESR[6] there. */
 	if ((irq.delivery_mode == VIRQ_DM_FIXED || irq.delivery_mode == VIRQ_DM_LOWEST) &&
 	    irq.vector < 16) {
+		uint32_t bits = VIRQ_ESR_SEND_ILLEGAL_VECTOR;
+
 		l->stats.send_illegal_vector++;
-		lapic_error(l, VIRQ_ESR_SEND_ILLEGAL_VECTOR);
+		if (irq.shorthand == VIRQ_SH_SELF) {
+			l->stats.recv_illegal_vector++;
+			bits |= VIRQ_ESR_RECV_ILLEGAL_VECTOR;
+		}
+		lapic_error(l, bits);
 		return;
 	}
 	/* Delivery is instantaneous: ICR delivery status (bit 12) always reads idle. */
 	l->stats.ipi_sent++;
 	if (virq_apicbus_send(l->bus, &irq, l) == -ENOENT)
 		l->stats.ipi_no_target++;
+}
+
+static void lapic_send_icr(struct virq_lapic *l)
+{
+	lapic_send_ipi(l, l->icr);
 }
 
 /* --- register file ------------------------------------------------------------------ */
@@ -957,8 +972,8 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		write_tdcr(l, val);
 		break;
 	case VIRQ_APIC_SELF_IPI:
-		l->stats.ipi_sent++;
-		lapic_local_fixed(l, val & 0xFF, false);
+		/* SDM 11.12.11: identical to an ICR IPI with shorthand self, edge, fixed. */
+		lapic_send_ipi(l, (val & 0xFF) | ((uint64_t)VIRQ_SH_SELF << VIRQ_ICR_SHORTHAND_SHIFT));
 		break;
 	default:
 		break;

@@ -338,10 +338,11 @@ static void test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12(void **state)
 	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 0x1FF), 0);
 	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x66), 0); /* SELF IPI */
 	assert_int_equal(virq_lapic_pending(l), 0x66);
-	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x06), 0); /* illegal: ESR[6] */
+	/* Illegal: sent and received by this LAPIC, ESR[5] and ESR[6] (SDM 11.5.3). */
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x06), 0);
 	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
 	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
-	assert_int_equal(v, VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
 	/* 64-bit ICR: read back whole. */
 	assert_int_equal(virq_lapic_msr_write(l, 0x830, (0x25ull << 32) | 0x4077), 0);
 	assert_int_equal(virq_lapic_msr_read(l, 0x830, &v), 0);
@@ -894,6 +895,72 @@ static void test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4(void **st
 	virq_apicbus_free(bus);
 }
 
+static uint32_t esr_latch(struct virq_lapic *l)
+{
+	wr(l, VIRQ_APIC_ESR, 0);
+	return rd(l, VIRQ_APIC_ESR);
+}
+
+/* SDM 11.5.3 (Figure 11-9): Send Illegal Vector (bit 5) is set by "a write to the ICR (in
+ * both xAPIC and x2APIC modes) or to SELF IPI register (x2APIC mode only) with an illegal
+ * vector" (0-15); Receive Illegal Vector (bit 6) by an illegal vector "in an interrupt
+ * message it receives or in an interrupt generated locally from the local vector table or
+ * via a self IPI". A self IPI is both sent and received by the same LAPIC: both bits, one
+ * error interrupt, nothing in IRR. SDM 11.12.11: the SELF IPI register means exactly an
+ * ICR self IPI (shorthand self, edge, fixed), so it follows the ICR's rules, including
+ * refusal by a software-disabled APIC (as KVM, which sends it through the ICR path). */
+static void test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0), *o = virq_apicbus_lapic(bus, 1);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+	uint64_t v;
+
+	wr(l, VIRQ_APIC_LVT_ERROR, 0xE3);
+	wr(l, VIRQ_APIC_ICR_LO, 0x05 | (VIRQ_SH_SELF << 18));
+	assert_int_equal(esr_latch(l), VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(s->error_interrupts, 1);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	/* To another CPU: only the sender's bit 5; nothing is sent (the receiver's bit 6 is
+	 * for illegal vectors arriving from IOAPIC or MSI messages). */
+	wr(l, VIRQ_APIC_ICR_HI, 1u << 24);
+	wr(l, VIRQ_APIC_ICR_LO, 0x05);
+	assert_int_equal(esr_latch(l), VIRQ_ESR_SEND_ILLEGAL_VECTOR);
+	assert_int_equal(esr_latch(o), 0);
+
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_APIC_BASE, 0xFEE00D00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x0F), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(s->send_illegal_vector, 3);
+	assert_int_equal(s->recv_illegal_vector, 2);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	/* x2APIC ICR with the SELF shorthand: the same. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x0E | (VIRQ_SH_SELF << 18)), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	/* A legal vector through SELF IPI: accepted, no error. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x30), 0);
+	assert_int_equal(virq_lapic_pending(l), 0xE3);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_pending(l), 0x30);
+	virq_lapic_ack(l);
+	virq_lapic_eoi(l);
+	/* SELF IPI to a software-disabled APIC is refused like an ICR self IPI. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 0xFF), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x31), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(s->rejected_sw_disabled, 1);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,6 +985,8 @@ int main(void)
 		cmocka_unit_test(test_timer_mode_change_keeps_the_count_sdm_11_5_4),
 		cmocka_unit_test(test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm),
 		cmocka_unit_test(test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4),
+		cmocka_unit_test(
+			test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
