@@ -954,7 +954,9 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		l->esr_pending = 0;
 		break;
 	case VIRQ_APIC_ICR_LO:
-		/* Writable: vector, mode, dest mode, level, trigger, shorthand. */
+		/* Writable: vector, mode, dest mode, level, trigger, shorthand. Delivery
+		 * status (bit 12) is read-only and reads idle (SDM 11.6.1): a write with it
+		 * set still sends. */
 		l->icr = (l->icr & 0xFFFFFFFF00000000ull) | (val & 0x000CCFFFu);
 		lapic_send_icr(l);
 		break;
@@ -1082,10 +1084,12 @@ int virq_lapic_msr_write(struct virq_lapic *l, uint32_t msr, uint64_t val)
 	if (cls == REG_ABSENT || cls == REG_RO)
 		return gp(l);
 	if (off == VIRQ_APIC_ICR_LO) {
-		/* SDM 11.12.9: one 64-bit write sends; reserved bits #GP (as KVM). */
+		/* SDM 11.12.9: one 64-bit write sends; reserved bits #GP (as KVM). Delivery
+		 * status (bit 12) is read-only and ignored on write (SDM 11.6.1; KVM clears
+		 * it): a guest writing back the value it read still sends its IPI. */
 		if (val & VIRQ_ICR_X2APIC_RESERVED)
 			return gp(l);
-		l->icr = val;
+		l->icr = val & ~VIRQ_ICR_DELIV_STATUS;
 		lapic_send_icr(l);
 		return 0;
 	}

@@ -116,8 +116,10 @@ struct virq_apicbus;
 #define VIRQ_ICR_SHORTHAND_MASK (3ull << 18)
 #define VIRQ_ICR_XAPIC_DEST_SHIFT 56 /* ICR_HI[31:24] */
 #define VIRQ_ICR_X2APIC_DEST_SHIFT 32
-/* x2APIC ICR reserved bits: 13:12, 17:16, 31:20 (SDM 11.12.9, Figure 11-28). */
-#define VIRQ_ICR_X2APIC_RESERVED 0x00000000FFF33000ull
+/* x2APIC ICR reserved bits that #GP on WRMSR: 13, 17:16, 31:20 (SDM 11.12.9, Figure
+ * 11-28; KVM's X2APIC_ICR_RESERVED_BITS). Bit 12 (delivery status) is reserved there too
+ * but, as on Intel hardware and in KVM, ignored on write rather than faulted. */
+#define VIRQ_ICR_X2APIC_RESERVED 0x00000000FFF32000ull
 
 /* ESR bits (SDM 11.5.3, Figure 11-9). */
 #define VIRQ_ESR_SEND_CS (1u << 0)

@@ -330,7 +330,8 @@ static void test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12(void **state)
 	assert_int_equal(virq_lapic_msr_write(l, 0x808, 0x100), -EINVAL); /* TPR[31:8] */
 	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 1ull << 32), -EINVAL); /* high half */
 	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x1FF), -EINVAL);
-	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 12)), -EINVAL);
+	/* ICR bit 13 and 31:20 reserved (bit 12 is ignored, not a #GP: SDM 11.6.1, KVM). */
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 13)), -EINVAL);
 	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 20)), -EINVAL);
 	assert_int_equal(virq_lapic_msr_read(l, 0x1234, &v), -ENOENT);
 	assert_int_equal(virq_lapic_stats(l)->gp_faults, 17);
@@ -961,6 +962,51 @@ static void test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_
 	virq_apicbus_free(bus);
 }
 
+/* SDM 11.6.1 (Figure 11-12): ICR bit 12, Delivery Status, is read-only; a write with it
+ * set is not an error and sends the IPI (hardware ignores the bit; KVM clears
+ * APIC_ICR_BUSY in both modes). In x2APIC mode (SDM 11.12.9, Figure 11-28) bits 13,
+ * 17:16 and 31:20 are reserved and #GP on WRMSR, as KVM's X2APIC_ICR_RESERVED_BITS; bit
+ * 12 is not among them in KVM, which clears it. A value read back and written again sends
+ * the same IPI again. */
+static void test_icr_write_with_delivery_status_set_sends_sdm_11_6_1(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *a = virq_apicbus_lapic(bus, 0), *b = virq_apicbus_lapic(bus, 1);
+	uint64_t v;
+
+	wr(a, VIRQ_APIC_ICR_HI, 1u << 24);
+	wr(a, VIRQ_APIC_ICR_LO, 0x1000 | 0x41);
+	assert_int_equal(virq_lapic_pending(b), 0x41);
+	assert_int_equal(rd(a, VIRQ_APIC_ICR_LO), 0x41);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	wr(a, VIRQ_APIC_ICR_LO, rd(a, VIRQ_APIC_ICR_LO)); /* write back what was read */
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x41], 2);
+
+	assert_int_equal(virq_lapic_msr_write(a, VIRQ_MSR_APIC_BASE, 0xFEE00D00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(b, VIRQ_MSR_APIC_BASE, 0xFEE00C00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | 0x1000 | 0x52), 0);
+	assert_int_equal(virq_lapic_pending(b), 0x52);
+	assert_int_equal(virq_lapic_msr_read(a, 0x830, &v), 0);
+	assert_int_equal(v, (1ull << 32) | 0x52);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, v), 0);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x52], 2);
+	/* The reserved bits still #GP and send nothing. */
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 13) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 16) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 17) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 31) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x53], 0);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -987,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4),
 		cmocka_unit_test(
 			test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3),
+		cmocka_unit_test(test_icr_write_with_delivery_status_set_sends_sdm_11_6_1),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
