@@ -870,6 +870,33 @@ static void write_svr(struct virq_lapic *l, uint32_t val)
 			l->lvt[i] |= VIRQ_LVT_MASKED;
 }
 
+/* A LINT entry whose input is sensed by level (SDM 11.5.1): fixed with trigger mode
+ * level, or ExtINT ("always level sensitive"); NMI, SMI and INIT are always edge. */
+static bool lint_level_sensed(uint32_t lvt)
+{
+	unsigned int dm = (lvt & VIRQ_LVT_DM_MASK) >> VIRQ_LVT_DM_SHIFT;
+
+	if (lvt & VIRQ_LVT_MASKED)
+		return false;
+	return (dm == VIRQ_DM_FIXED && (lvt & VIRQ_LVT_LEVEL)) || dm == VIRQ_DM_EXTINT;
+}
+
+/* After a LINT LVT write: a level-sensed input that became live (unmasked, or switched to
+ * a level mode) while its line is asserted delivers now, as the level is what the LAPIC
+ * senses (SDM 11.5.1); before, only a later edge or EOI did. Fixed: one interrupt per
+ * remote-IRR cycle, so not while remote IRR is set. ExtINT: the pin is read at INTA
+ * (virq_lapic_has_extint()); only the vCPU kick was missing. */
+static void lint_level_recheck(struct virq_lapic *l, enum virq_lvt idx, uint32_t old)
+{
+	uint32_t lvt = l->lvt[idx];
+
+	if (!l->lint_level[idx - VIRQ_LVT_LINT0] || !lapic_hw_enabled(l) ||
+	    lint_level_sensed(old) || !lint_level_sensed(lvt))
+		return;
+	if (!(lvt & VIRQ_LVT_REMOTE_IRR))
+		lapic_lvt_fire(l, idx);
+}
+
 static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 {
 	uint32_t old = l->lvt[idx];
@@ -895,6 +922,8 @@ static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 	if (!virq_lapic_sw_enabled(l))
 		val |= VIRQ_LVT_MASKED;
 	l->lvt[idx] = val | (idx == VIRQ_LVT_LINT0 || idx == VIRQ_LVT_LINT1 ? ro : 0);
+	if (idx == VIRQ_LVT_LINT0 || idx == VIRQ_LVT_LINT1)
+		lint_level_recheck(l, idx, old);
 }
 
 static void write_tdcr(struct virq_lapic *l, uint32_t val)

@@ -1007,6 +1007,70 @@ static void test_icr_write_with_delivery_status_set_sends_sdm_11_6_1(void **stat
 	virq_apicbus_free(bus);
 }
 
+/* SDM 11.5.1: a level-sensitive LINT input (fixed delivery with trigger mode level, or
+ * ExtINT, "always level sensitive") is sensed by its level, so a line still asserted when
+ * its LVT entry is unmasked delivers then (and sets remote IRR for fixed). An edge input
+ * delivers nothing on unmask (no edge). LINT1 stays edge-only: the SDM says level-sensitive
+ * interrupts are not supported for LINT1 and software should leave its trigger bit 0, so
+ * the bit does not stick and unmasking LINT1 with the line high delivers nothing. */
+static void test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 1);
+
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_set_lint(l, 0, true), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), 0x50);
+	assert_true(rd(l, VIRQ_APIC_LVT_LINT0) & VIRQ_LVT_REMOTE_IRR);
+	/* Rewriting the unmasked entry (remote IRR set) does not deliver twice. */
+	assert_int_equal(virq_lapic_ack(l), 0x50);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_eoi(l); /* still high: again (existing rule) */
+	assert_int_equal(virq_lapic_ack(l), 0x50);
+	virq_lapic_set_lint(l, 0, false);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_stats(l)->accepted[0x50], 2);
+	/* Unmasked with the line low: nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x50);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	/* Edge -> level while high: the level input is now asserted, delivered. */
+	wr(l, VIRQ_APIC_LVT_LINT0, 0x51);
+	virq_lapic_set_lint(l, 0, true);
+	assert_int_equal(virq_lapic_ack(l), 0x51);
+	virq_lapic_eoi(l);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x51);
+	assert_int_equal(virq_lapic_pending(l), 0x51);
+	virq_lapic_ack(l);
+	virq_lapic_set_lint(l, 0, false);
+	virq_lapic_eoi(l);
+	/* Edge LINT0 with the line high when unmasked: no edge, nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | 0x52);
+	virq_lapic_set_lint(l, 0, true);
+	wr(l, VIRQ_APIC_LVT_LINT0, 0x52);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_set_lint(l, 0, false);
+	/* ExtINT (level sensitive): unmasked while high, the vCPU is kicked for INTA. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | (VIRQ_DM_EXTINT << 8));
+	virq_lapic_set_lint(l, 0, true);
+	assert_false(virq_lapic_has_extint(l));
+	rec.last_events[1] = 0;
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_DM_EXTINT << 8);
+	assert_true(virq_lapic_has_extint(l));
+	assert_true(rec.last_events[1] & VIRQ_LAPIC_EV_EXTINT);
+	virq_lapic_set_lint(l, 0, false);
+	/* LINT1: the trigger bit does not stick; unmasking while high delivers nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT1, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x53);
+	virq_lapic_set_lint(l, 1, true);
+	wr(l, VIRQ_APIC_LVT_LINT1, VIRQ_LVT_LEVEL | 0x53);
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_LINT1), 0x53);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1034,6 +1098,7 @@ int main(void)
 		cmocka_unit_test(
 			test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3),
 		cmocka_unit_test(test_icr_write_with_delivery_status_set_sends_sdm_11_6_1),
+		cmocka_unit_test(test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
