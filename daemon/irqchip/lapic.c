@@ -264,6 +264,13 @@ int virq_lapic_accept(struct virq_lapic *l, const struct virq_irq *irq)
 	switch (irq->delivery_mode) {
 	case VIRQ_DM_FIXED:
 	case VIRQ_DM_LOWEST:
+		/* SDM 11.6.1: level 0 is meant only for INIT level de-assert; a level-
+		 * triggered fixed/lowest message with level 0 is a de-assert and asserts
+		 * nothing. KVM's __apic_accept_irq drops it likewise (result 0). */
+		if (irq->level_trig && !irq->level) {
+			l->stats.fixed_deassert++;
+			return VIRQ_RES_COALESCED;
+		}
 		/* KVM drops fixed interrupts to a software-disabled APIC (SDM 11.4.7.2). */
 		if (!virq_lapic_sw_enabled(l)) {
 			l->stats.rejected_sw_disabled++;

@@ -187,6 +187,7 @@ struct virq_lapic_stats {
 	uint64_t irr_discarded[256];
 	uint64_t isr_discarded[256];
 	uint64_t rejected_sw_disabled; /* fixed/lowest to a software-disabled LAPIC */
+	uint64_t fixed_deassert; /* fixed/lowest level de-assert message: dropped (KVM) */
 	uint64_t recv_illegal_vector;
 	uint64_t send_illegal_vector;
 	uint64_t illegal_register;

@@ -1071,6 +1071,47 @@ static void test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1(void **s
 	virq_apicbus_free(bus);
 }
 
+/* SDM 11.6.1: the level flag is 0 only for the INIT level de-assert form; a fixed or
+ * lowest-priority message with trigger mode level and level 0 is a de-assert and asserts
+ * nothing. KVM's __apic_accept_irq drops it ("trig_mode && !level" for fixed/lowest). It
+ * is counted (fixed_deassert), sets no IRR/TMR bit, and does not move the lowest-priority
+ * rotation. INIT level de-assert stays a no-op (P6-only arbitration-ID sync; KVM ignores
+ * it). The assert form is taken, with TMR set. */
+static void test_fixed_level_deassert_message_is_dropped_like_kvm(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *a = virq_apicbus_lapic(bus, 0), *b = virq_apicbus_lapic(bus, 1);
+	struct virq_irq irq = { .dest = 1, .vector = 0x60, .level_trig = 1, .level = 0 };
+
+	assert_true(virq_apicbus_deliver(bus, &irq) <= 0);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(b)->fixed_deassert, 1);
+	irq.delivery_mode = VIRQ_DM_LOWEST;
+	irq.dest = 0xFF;
+	assert_true(virq_apicbus_deliver(bus, &irq) <= 0);
+	assert_int_equal(virq_lapic_pending(a), -1);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(a)->fixed_deassert + virq_lapic_stats(b)->fixed_deassert,
+			 2);
+	/* Through the ICR: level trigger, level bit clear. */
+	ipi(a, 1, 0x8000 | 0x61);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x61], 0);
+	/* Edge with the level bit clear is an assert (the bit only matters for level). */
+	ipi(a, 1, 0x61);
+	assert_int_equal(virq_lapic_pending(b), 0x61);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	/* The assert form is taken, with TMR set. */
+	irq.delivery_mode = VIRQ_DM_FIXED;
+	irq.dest = 1;
+	irq.level = 1;
+	assert_int_equal(virq_apicbus_deliver(bus, &irq), 1);
+	assert_int_equal(virq_lapic_pending(b), 0x60);
+	assert_true(rd(b, VIRQ_APIC_TMR + 0x30) & 1u);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1099,6 +1140,7 @@ int main(void)
 			test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3),
 		cmocka_unit_test(test_icr_write_with_delivery_status_set_sends_sdm_11_6_1),
 		cmocka_unit_test(test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1),
+		cmocka_unit_test(test_fixed_level_deassert_message_is_dropped_like_kvm),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
