@@ -913,10 +913,16 @@ static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 	if (idx == VIRQ_LVT_TIMER) {
 		unsigned int mode = (val & VIRQ_LVT_TIMER_MODE_MASK) >> VIRQ_LVT_TIMER_MODE_SHIFT;
 
-		/* Mode 11b is reserved and deadline mode needs a TSC rate: keep the old mode
-		 * bits (KVM masks them likewise). */
-		if (mode == 3 || (mode == VIRQ_LVT_TIMER_TSC_DEADLINE && !l->cfg.tsc_hz))
+		/* Without TSC-deadline support (no TSC rate) bit 18 is reserved and ignored:
+		 * bit 17 alone selects one-shot or periodic (SDM 11.5.4.1, Figure 11-8; as
+		 * KVM's timer_mode_mask). With it, mode 11b is reserved: the old mode stays. */
+		if (!l->cfg.tsc_hz) {
+			val &= ~(VIRQ_LVT_TIMER_TSC_DEADLINE << VIRQ_LVT_TIMER_MODE_SHIFT);
+			mode &= VIRQ_LVT_TIMER_PERIODIC;
+		} else if (mode == 3) {
 			val = (val & ~VIRQ_LVT_TIMER_MODE_MASK) | (old & VIRQ_LVT_TIMER_MODE_MASK);
+			mode = timer_mode(l);
+		}
 		/* SDM 11.5.4.1: switching to or from TSC-deadline mode disarms the timer. */
 		if (((old ^ val) & VIRQ_LVT_TIMER_MODE_MASK) &&
 		    (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE ||
@@ -1093,6 +1099,29 @@ int virq_lapic_msr_read(struct virq_lapic *l, uint32_t msr, uint64_t *val)
 	return 0;
 }
 
+/* Reserved bits of a writable 32-bit x2APIC register (SDM 11.12.1.3; TPR, SELF IPI, EOI
+ * and ESR are checked by the caller). */
+static uint32_t x2apic_reserved_bits(const struct virq_lapic *l, uint32_t off)
+{
+	enum virq_lvt idx;
+
+	if (lvt_index(l, off, &idx)) {
+		uint32_t ok = lvt_writable[idx] | VIRQ_LVT_DELIV_STATUS | VIRQ_LVT_REMOTE_IRR;
+
+		if (idx == VIRQ_LVT_LINT1)
+			ok |= VIRQ_LVT_LEVEL;
+		return ~ok;
+	}
+	switch (off) {
+	case VIRQ_APIC_SVR:
+		return ~svr_writable(l);
+	case VIRQ_APIC_TDCR:
+		return ~0xBu;
+	default:
+		return 0;
+	}
+}
+
 int virq_lapic_msr_write(struct virq_lapic *l, uint32_t msr, uint64_t val)
 {
 	uint32_t off = (msr - VIRQ_MSR_X2APIC_FIRST) << 4;
@@ -1131,6 +1160,13 @@ int virq_lapic_msr_write(struct virq_lapic *l, uint32_t msr, uint64_t val)
 	}
 	/* Upper 32 bits of every other x2APIC MSR are reserved (SDM 11.12.1.2). */
 	if (val >> 32)
+		return gp(l);
+	/* SDM 11.12.1.3: in x2APIC mode a non-zero write to a reserved bit raises #GP
+	 * (reads return 0). Read-only bits that can read as 1 (LVT delivery status and
+	 * remote IRR, LINT1's unsupported trigger bit) are not reserved: software writes
+	 * back what it read, so they stay ignored. KVM checks only TPR/SVR/LVT/TDCR bits
+	 * 63:32 and masks the rest silently; the SDM is followed here. */
+	if (x2apic_reserved_bits(l, off) & val)
 		return gp(l);
 	switch (off) {
 	case VIRQ_APIC_TPR:
