@@ -1017,7 +1017,8 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		break;
 	case VIRQ_APIC_SELF_IPI:
 		/* SDM 11.12.11: identical to an ICR IPI with shorthand self, edge, fixed. */
-		lapic_send_ipi(l, (val & 0xFF) | ((uint64_t)VIRQ_SH_SELF << VIRQ_ICR_SHORTHAND_SHIFT));
+		lapic_send_ipi(l,
+			       (val & 0xFF) | ((uint64_t)VIRQ_SH_SELF << VIRQ_ICR_SHORTHAND_SHIFT));
 		break;
 	default:
 		break;

@@ -64,7 +64,8 @@ static const struct reg xapic_regs[] = {
 	{ VIRQ_APIC_LVT_CMCI, 0, 0, 0, 0, "LVT CMCI (absent)" },
 	{ VIRQ_APIC_ICR_LO, R | W, 0x000CCFFFu, 1u << 12, 0, "ICR low" },
 	{ VIRQ_APIC_ICR_HI, R | W, 0xFF000000u, 0, 0, "ICR high" },
-	{ VIRQ_APIC_LVT_TIMER, R | W, LVT_MV | (1u << 17), LVT_RO | (1u << 18), 0x10000, "LVT timer" },
+	{ VIRQ_APIC_LVT_TIMER, R | W, LVT_MV | (1u << 17), LVT_RO | (1u << 18), 0x10000,
+	  "LVT timer" },
 	{ VIRQ_APIC_LVT_THERMAL, R | W, LVT_MV | LVT_DM, LVT_RO, 0x10000, "LVT thermal" },
 	{ VIRQ_APIC_LVT_PERF, R | W, LVT_MV | LVT_DM, LVT_RO, 0x10000, "LVT perf" },
 	{ VIRQ_APIC_LVT_LINT0, R | W, LVT_MV | LVT_DM | (5u << 13), LVT_RO, 0x10000, "LVT LINT0" },
@@ -80,7 +81,7 @@ static const struct reg xapic_regs[] = {
 	{ VIRQ_APIC_SELF_IPI, 0, 0, 0, 0, "SELF IPI (x2APIC only)" },
 };
 
-static const uint32_t patterns[] = { 0xFFFFFFFFu, 0, 0xA5A5A5A5u, 0x5A5A5A5Au,
+static const uint32_t patterns[] = { 0xFFFFFFFFu, 0,	       0xA5A5A5A5u, 0x5A5A5A5Au,
 				     0xDEADBEEFu, 0x0001F0FFu, 0x12345678u };
 
 static struct virq_apicbus *mkbus(bool x2)
@@ -93,10 +94,10 @@ static struct virq_apicbus *mkbus(bool x2)
 		for (unsigned int i = 0; i < 2; i++) {
 			struct virq_lapic *l = virq_apicbus_lapic(bus, i);
 
-			assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_APIC_BASE,
-							      virq_lapic_apic_base(l) |
-								      VIRQ_APIC_BASE_EXTD),
-					 0);
+			assert_int_equal(
+				virq_lapic_msr_write(l, VIRQ_MSR_APIC_BASE,
+						     virq_lapic_apic_base(l) | VIRQ_APIC_BASE_EXTD),
+				0);
 		}
 	return bus;
 }
@@ -125,7 +126,8 @@ static void test_xapic_register_table(void **state)
 
 			assert_int_equal(virq_lapic_mmio_read(l, r->off, &old), 0);
 			if (old != (r->access ? r->reset : 0))
-				fail_msg("%s: reset 0x%08x, expected 0x%08x", r->name, old, r->reset);
+				fail_msg("%s: reset 0x%08x, expected 0x%08x", r->name, old,
+					 r->reset);
 			if (!r->access) {
 				assert_int_equal(esr_latch_x(l), VIRQ_ESR_ILLEGAL_REG);
 				assert_int_equal(virq_lapic_mmio_write(l, r->off, val), 0);
@@ -144,8 +146,9 @@ static void test_xapic_register_table(void **state)
 			if (r->off == VIRQ_APIC_SVR && !(val & VIRQ_SVR_ENABLE))
 				want = (old & ~r->mask) | (val & r->mask);
 			if (got != want)
-				fail_msg("%s: 0x%08x written over 0x%08x read 0x%08x, expected 0x%08x",
-					 r->name, val, old, got, want);
+				fail_msg(
+					"%s: 0x%08x written over 0x%08x read 0x%08x, expected 0x%08x",
+					r->name, val, old, got, want);
 			virq_apicbus_free(bus);
 		}
 	}
@@ -212,19 +215,22 @@ static void test_x2apic_register_table(void **state)
 				fail_msg("%s: WRMSR 0x%llx returned %d, expected %d", r.name,
 					 (unsigned long long)val, rc, want_rc);
 			if (r.access & R) {
-				uint64_t want = rc ? old : (old & ~(uint64_t)r.mask) | (val & r.mask);
+				uint64_t want =
+					rc ? old : (old & ~(uint64_t)r.mask) | (val & r.mask);
 
 				assert_int_equal(virq_lapic_msr_read(l, msr, &got), 0);
 				if (got != want)
-					fail_msg("%s: 0x%llx written over 0x%llx read 0x%llx, expected 0x%llx",
-						 r.name, (unsigned long long)val,
-						 (unsigned long long)old, (unsigned long long)got,
-						 (unsigned long long)want);
+					fail_msg(
+						"%s: 0x%llx written over 0x%llx read 0x%llx, expected 0x%llx",
+						r.name, (unsigned long long)val,
+						(unsigned long long)old, (unsigned long long)got,
+						(unsigned long long)want);
 			}
 			/* Bits 63:32 of every 32-bit register are reserved: #GP (SDM 11.12.1.2). */
 			if (r.off != VIRQ_APIC_ICR_LO)
-				assert_int_equal(virq_lapic_msr_write(l, msr, (1ull << 32) | (val & r.mask)),
-						 -EINVAL);
+				assert_int_equal(
+					virq_lapic_msr_write(l, msr, (1ull << 32) | (val & r.mask)),
+					-EINVAL);
 			virq_apicbus_free(bus);
 		}
 	}
@@ -249,12 +255,17 @@ static void test_every_lvt_delivery_mode_reads_back(void **state)
 			for (uint32_t to = 0; to < 8; to++) {
 				uint32_t got;
 
-				assert_int_equal(virq_lapic_mmio_write(l, offs[i], VIRQ_LVT_MASKED |
-								       (from << 8) | 0x70), 0);
-				assert_int_equal(virq_lapic_mmio_write(l, offs[i], VIRQ_LVT_MASKED |
-								       (to << 8) | 0x70), 0);
+				assert_int_equal(
+					virq_lapic_mmio_write(l, offs[i],
+							      VIRQ_LVT_MASKED | (from << 8) | 0x70),
+					0);
+				assert_int_equal(
+					virq_lapic_mmio_write(l, offs[i],
+							      VIRQ_LVT_MASKED | (to << 8) | 0x70),
+					0);
 				assert_int_equal(virq_lapic_mmio_read(l, offs[i], &got), 0);
-				assert_int_equal(got, VIRQ_LVT_MASKED | (no_dm ? 0 : to << 8) | 0x70);
+				assert_int_equal(got,
+						 VIRQ_LVT_MASKED | (no_dm ? 0 : to << 8) | 0x70);
 			}
 	}
 	virq_apicbus_free(bus);
@@ -313,8 +324,11 @@ static void test_garbage_never_crashes(void **state)
 {
 	struct virq_apicbus_config cfg = {
 		.nr_cpus = 3,
-		.lapic = { .x2apic_supported = true, .cmci = true, .directed_eoi = true,
-			   .bus_hz = 100000000, .tsc_hz = 1000000000ull },
+		.lapic = { .x2apic_supported = true,
+			   .cmci = true,
+			   .directed_eoi = true,
+			   .bus_hz = 100000000,
+			   .tsc_hz = 1000000000ull },
 	};
 	struct virq_apicbus *bus = virq_apicbus_new(&cfg);
 	uint64_t now = 0;
