@@ -170,6 +170,16 @@ static unsigned int resolve_logical(struct virq_apicbus *bus, const struct virq_
 	return n;
 }
 
+/* Of two LAPICs tied at the lowest arbitration priority, does `a` win over `b`? The one
+ * that won longest ago (lowest arbitration priority after the SDM's rotation: a winner
+ * goes to the lowest), then the lower APIC ID. */
+static bool arb_tie_wins(const struct virq_lapic *a, const struct virq_lapic *b)
+{
+	if (a->arb_stamp != b->arb_stamp)
+		return a->arb_stamp < b->arb_stamp;
+	return virq_lapic_id(a) < virq_lapic_id(b);
+}
+
 /* SDM 11.6.2.4: choose one of the n candidates in out[] for lowest-priority delivery. */
 static unsigned int lowest_priority(struct virq_apicbus *bus, const struct virq_irq *irq,
 				    uint16_t *out, unsigned int n)
@@ -178,8 +188,16 @@ static unsigned int lowest_priority(struct virq_apicbus *bus, const struct virq_
 	uint32_t best_apr = 0;
 
 	if (bus->cfg.lowprio == VIRQ_LOWPRIO_KVM_HASH) {
-		/* kvm_vector_to_index(): the (vector % n)-th candidate. */
-		out[0] = out[irq->vector % n];
+		/* kvm_vector_to_index(): the (vector % m)-th of the m software-enabled
+		 * candidates (KVM's logical map and its slow path both leave software-
+		 * disabled APICs out), in the order resolve() produced (KVM's order). */
+		unsigned int m = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (virq_lapic_sw_enabled(&bus->lapics[out[i]]))
+				out[m++] = out[i];
+		if (m)
+			out[0] = out[irq->vector % m];
 		bus->stats.lowprio_hashed++;
 		return 1;
 	}
@@ -198,7 +216,7 @@ static unsigned int lowest_priority(struct virq_apicbus *bus, const struct virq_
 		out[0] = out[best];
 		return 1;
 	}
-	/* Lowest arbitration priority among LAPICs able to accept; ties: lowest APIC ID. */
+	/* Lowest arbitration priority among LAPICs able to accept; ties rotate. */
 	for (unsigned int i = 0; i < n; i++) {
 		const struct virq_lapic *l = &bus->lapics[out[i]];
 		uint32_t apr;
@@ -207,8 +225,7 @@ static unsigned int lowest_priority(struct virq_apicbus *bus, const struct virq_
 			continue;
 		apr = virq_lapic_apr(l);
 		if (best < 0 || apr < best_apr ||
-		    (apr == best_apr &&
-		     virq_lapic_id(l) < virq_lapic_id(&bus->lapics[out[best]]))) {
+		    (apr == best_apr && arb_tie_wins(l, &bus->lapics[out[best]]))) {
 			best = (int)i;
 			best_apr = apr;
 		}
@@ -274,8 +291,13 @@ static int dispatch(struct virq_apicbus *bus, const struct virq_irq *irq,
 		return -ENOENT;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		int r = virq_lapic_accept(&bus->lapics[bus->scratch[i]], irq);
+		struct virq_lapic *l = &bus->lapics[bus->scratch[i]];
+		int r = virq_lapic_accept(l, irq);
 
+		/* The winner of a lowest-priority arbitration that took the interrupt moves
+		 * to the back of the rotation (SDM 11.6.2.4 / 11.7; see arb_tie_wins). */
+		if (r > 0 && (irq->delivery_mode == VIRQ_DM_LOWEST || irq->redir_hint))
+			l->arb_stamp = ++bus->arb_seq;
 		if (r > 0)
 			reached += r;
 		else if (r == 0)
@@ -461,6 +483,19 @@ void virq_apicbus_free(struct virq_apicbus *bus)
 	free(bus->phys);
 	free(bus->lapics);
 	free(bus);
+}
+
+int virq_apicbus_set_lowprio(struct virq_apicbus *bus, enum virq_lowprio_mode mode)
+{
+	if (mode != VIRQ_LOWPRIO_SDM && mode != VIRQ_LOWPRIO_KVM_HASH)
+		return -EINVAL;
+	bus->cfg.lowprio = mode;
+	return 0;
+}
+
+enum virq_lowprio_mode virq_apicbus_lowprio(const struct virq_apicbus *bus)
+{
+	return bus->cfg.lowprio;
 }
 
 unsigned int virq_apicbus_nr_cpus(const struct virq_apicbus *bus)

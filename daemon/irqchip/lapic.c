@@ -264,6 +264,13 @@ int virq_lapic_accept(struct virq_lapic *l, const struct virq_irq *irq)
 	switch (irq->delivery_mode) {
 	case VIRQ_DM_FIXED:
 	case VIRQ_DM_LOWEST:
+		/* SDM 11.6.1: level 0 is meant only for INIT level de-assert; a level-
+		 * triggered fixed/lowest message with level 0 is a de-assert and asserts
+		 * nothing. KVM's __apic_accept_irq drops it likewise (result 0). */
+		if (irq->level_trig && !irq->level) {
+			l->stats.fixed_deassert++;
+			return VIRQ_RES_COALESCED;
+		}
 		/* KVM drops fixed interrupts to a software-disabled APIC (SDM 11.4.7.2). */
 		if (!virq_lapic_sw_enabled(l)) {
 			l->stats.rejected_sw_disabled++;
@@ -285,6 +292,15 @@ int virq_lapic_accept(struct virq_lapic *l, const struct virq_irq *irq)
 		if (irq->level_trig && !irq->level) {
 			l->stats.init_deassert++;
 			return VIRQ_RES_COALESCED;
+		}
+		/* SDM 9.4.4: a SIPI counts only in wait-for-SIPI, which this INIT starts. A
+		 * SIPI still latched from before (received while running, not yet taken by
+		 * the vCPU) is not part of the new INIT-SIPI sequence: drop it, or taking
+		 * both events would restart the AP (KVM likewise replaces its pending events
+		 * by the INIT). */
+		if (l->events & VIRQ_LAPIC_EV_SIPI) {
+			l->events &= ~VIRQ_LAPIC_EV_SIPI;
+			l->stats.sipi_ignored++;
 		}
 		return lapic_latch(l, VIRQ_LAPIC_EV_INIT, &l->stats.init, NULL);
 	case VIRQ_DM_STARTUP:
@@ -494,21 +510,23 @@ static uint64_t timer_period_ns(const struct virq_lapic *l)
 	return ns ? ns : 1;
 }
 
+/* Current count (SDM 11.5.4). The count is kept as the time of the next expiry
+ * (timer_next): what is left of the count-down, in bus counts, rounded up. The mode bits
+ * only say what happens when the count reaches zero (periodic: reload from TMICT;
+ * one-shot: stop), so a mode change between the two keeps the count as it is, as KVM's
+ * apic_update_lvtt: periodic at 2.5 periods switched to one-shot reads half a count-down
+ * and expires at 3 periods; an expired one-shot (timer_next 0) switched to periodic reads
+ * 0 until TMICT is written again. */
 static uint32_t timer_ccr(const struct virq_lapic *l)
 {
-	uint64_t elapsed, period;
-	unsigned __int128 ticks;
+	unsigned __int128 ticks, den;
 
-	if (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE || !l->tmict || !l->timer_next)
+	if (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE || !l->tmict || !l->timer_next ||
+	    l->timer_next <= l->now)
 		return 0;
-	period = timer_period_ns(l);
-	elapsed = l->now - l->timer_start;
-	if (timer_mode(l) == VIRQ_LVT_TIMER_PERIODIC)
-		elapsed %= period;
-	else if (elapsed >= period)
-		return 0;
-	ticks = (unsigned __int128)elapsed * bus_hz(l) / NSEC_PER_SEC / timer_divisor(l->tdcr);
-	return ticks >= l->tmict ? 0 : l->tmict - (uint32_t)ticks;
+	den = (unsigned __int128)NSEC_PER_SEC * timer_divisor(l->tdcr);
+	ticks = ((unsigned __int128)(l->timer_next - l->now) * bus_hz(l) + den - 1) / den;
+	return ticks >= l->tmict ? l->tmict : (uint32_t)ticks;
 }
 
 static void timer_disarm(struct virq_lapic *l)
@@ -542,6 +560,7 @@ void virq_lapic_tick(struct virq_lapic *l, uint64_t now)
 		uint64_t missed = (l->now - l->timer_next) / period;
 
 		l->timer_next += (missed + 1) * period;
+		l->timer_start = l->timer_next - period;
 		l->stats.timer_missed += missed;
 	} else {
 		/* One-shot, or TSC deadline: the MSR reads 0 after expiry (SDM 11.5.4.1). */
@@ -685,9 +704,10 @@ unsigned int virq_lapic_cpu(const struct virq_lapic *l)
 
 /* --- IPIs --------------------------------------------------------------------------- */
 
-static void lapic_send_icr(struct virq_lapic *l)
+/* Send the IPI an ICR value describes (SDM 11.6.1); `icr` in the x2APIC 64-bit layout
+ * for x2APIC mode, else ICR_HI:ICR_LO. */
+static void lapic_send_ipi(struct virq_lapic *l, uint64_t icr)
 {
-	uint64_t icr = l->icr;
 	struct virq_irq irq = {
 		.vector = icr & VIRQ_ICR_VECTOR_MASK,
 		.delivery_mode = (icr & VIRQ_ICR_DM_MASK) >> VIRQ_ICR_DM_SHIFT,
@@ -702,17 +722,31 @@ static void lapic_send_icr(struct virq_lapic *l)
 
 	irq.dest = lapic_x2(l) ? (uint32_t)(icr >> VIRQ_ICR_X2APIC_DEST_SHIFT) :
 				 (uint32_t)(icr >> VIRQ_ICR_XAPIC_DEST_SHIFT) & 0xFF;
-	/* SDM 11.5.3 ESR[5]: the sender detects an illegal vector and sends nothing. */
+	/* SDM 11.5.3 ESR[5]: the sender detects an illegal vector (0-15) in an ICR or SELF
+	 * IPI write and sends nothing. ESR[6] is also set by an illegal vector received "via
+	 * a self IPI": a self IPI is sent and received by this LAPIC, so it gets both bits
+	 * (one error interrupt). Other targets receive nothing, so no ESR[6] there. */
 	if ((irq.delivery_mode == VIRQ_DM_FIXED || irq.delivery_mode == VIRQ_DM_LOWEST) &&
 	    irq.vector < 16) {
+		uint32_t bits = VIRQ_ESR_SEND_ILLEGAL_VECTOR;
+
 		l->stats.send_illegal_vector++;
-		lapic_error(l, VIRQ_ESR_SEND_ILLEGAL_VECTOR);
+		if (irq.shorthand == VIRQ_SH_SELF) {
+			l->stats.recv_illegal_vector++;
+			bits |= VIRQ_ESR_RECV_ILLEGAL_VECTOR;
+		}
+		lapic_error(l, bits);
 		return;
 	}
 	/* Delivery is instantaneous: ICR delivery status (bit 12) always reads idle. */
 	l->stats.ipi_sent++;
 	if (virq_apicbus_send(l->bus, &irq, l) == -ENOENT)
 		l->stats.ipi_no_target++;
+}
+
+static void lapic_send_icr(struct virq_lapic *l)
+{
+	lapic_send_ipi(l, l->icr);
 }
 
 /* --- register file ------------------------------------------------------------------ */
@@ -843,6 +877,33 @@ static void write_svr(struct virq_lapic *l, uint32_t val)
 			l->lvt[i] |= VIRQ_LVT_MASKED;
 }
 
+/* A LINT entry whose input is sensed by level (SDM 11.5.1): fixed with trigger mode
+ * level, or ExtINT ("always level sensitive"); NMI, SMI and INIT are always edge. */
+static bool lint_level_sensed(uint32_t lvt)
+{
+	unsigned int dm = (lvt & VIRQ_LVT_DM_MASK) >> VIRQ_LVT_DM_SHIFT;
+
+	if (lvt & VIRQ_LVT_MASKED)
+		return false;
+	return (dm == VIRQ_DM_FIXED && (lvt & VIRQ_LVT_LEVEL)) || dm == VIRQ_DM_EXTINT;
+}
+
+/* After a LINT LVT write: a level-sensed input that became live (unmasked, or switched to
+ * a level mode) while its line is asserted delivers now, as the level is what the LAPIC
+ * senses (SDM 11.5.1); before, only a later edge or EOI did. Fixed: one interrupt per
+ * remote-IRR cycle, so not while remote IRR is set. ExtINT: the pin is read at INTA
+ * (virq_lapic_has_extint()); only the vCPU kick was missing. */
+static void lint_level_recheck(struct virq_lapic *l, enum virq_lvt idx, uint32_t old)
+{
+	uint32_t lvt = l->lvt[idx];
+
+	if (!l->lint_level[idx - VIRQ_LVT_LINT0] || !lapic_hw_enabled(l) ||
+	    lint_level_sensed(old) || !lint_level_sensed(lvt))
+		return;
+	if (!(lvt & VIRQ_LVT_REMOTE_IRR))
+		lapic_lvt_fire(l, idx);
+}
+
 static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 {
 	uint32_t old = l->lvt[idx];
@@ -852,10 +913,16 @@ static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 	if (idx == VIRQ_LVT_TIMER) {
 		unsigned int mode = (val & VIRQ_LVT_TIMER_MODE_MASK) >> VIRQ_LVT_TIMER_MODE_SHIFT;
 
-		/* Mode 11b is reserved and deadline mode needs a TSC rate: keep the old mode
-		 * bits (KVM masks them likewise). */
-		if (mode == 3 || (mode == VIRQ_LVT_TIMER_TSC_DEADLINE && !l->cfg.tsc_hz))
+		/* Without TSC-deadline support (no TSC rate) bit 18 is reserved and ignored:
+		 * bit 17 alone selects one-shot or periodic (SDM 11.5.4.1, Figure 11-8; as
+		 * KVM's timer_mode_mask). With it, mode 11b is reserved: the old mode stays. */
+		if (!l->cfg.tsc_hz) {
+			val &= ~(VIRQ_LVT_TIMER_TSC_DEADLINE << VIRQ_LVT_TIMER_MODE_SHIFT);
+			mode &= VIRQ_LVT_TIMER_PERIODIC;
+		} else if (mode == 3) {
 			val = (val & ~VIRQ_LVT_TIMER_MODE_MASK) | (old & VIRQ_LVT_TIMER_MODE_MASK);
+			mode = timer_mode(l);
+		}
 		/* SDM 11.5.4.1: switching to or from TSC-deadline mode disarms the timer. */
 		if (((old ^ val) & VIRQ_LVT_TIMER_MODE_MASK) &&
 		    (timer_mode(l) == VIRQ_LVT_TIMER_TSC_DEADLINE ||
@@ -868,25 +935,27 @@ static void write_lvt(struct virq_lapic *l, enum virq_lvt idx, uint32_t val)
 	if (!virq_lapic_sw_enabled(l))
 		val |= VIRQ_LVT_MASKED;
 	l->lvt[idx] = val | (idx == VIRQ_LVT_LINT0 || idx == VIRQ_LVT_LINT1 ? ro : 0);
+	if (idx == VIRQ_LVT_LINT0 || idx == VIRQ_LVT_LINT1)
+		lint_level_recheck(l, idx, old);
 }
 
 static void write_tdcr(struct virq_lapic *l, uint32_t val)
 {
 	uint32_t ccr = timer_ccr(l);
 	bool running = l->timer_next && l->tmict && timer_mode(l) != VIRQ_LVT_TIMER_TSC_DEADLINE;
-	unsigned __int128 done;
+	unsigned __int128 left;
+	uint64_t period;
 
 	l->tdcr = val & 0xB;
 	if (!running)
 		return;
 	/* Keep the current count; the rest of the count-down runs at the new rate (as
 	 * KVM's update_target_expiration). */
-	done = (unsigned __int128)(l->tmict - ccr) * timer_divisor(l->tdcr) * NSEC_PER_SEC /
+	left = ((unsigned __int128)ccr * timer_divisor(l->tdcr) * NSEC_PER_SEC + bus_hz(l) - 1) /
 	       bus_hz(l);
-	l->timer_start = done > l->now ? 0 : l->now - (uint64_t)done;
-	l->timer_next = l->timer_start + timer_period_ns(l);
-	if (l->timer_next <= l->now)
-		l->timer_next = l->now + 1;
+	l->timer_next = l->now + (left ? (uint64_t)left : 1);
+	period = timer_period_ns(l);
+	l->timer_start = l->timer_next > period ? l->timer_next - period : 0;
 }
 
 /* Common write; the caller has checked access class and mode-specific reserved bits. */
@@ -927,7 +996,9 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		l->esr_pending = 0;
 		break;
 	case VIRQ_APIC_ICR_LO:
-		/* Writable: vector, mode, dest mode, level, trigger, shorthand. */
+		/* Writable: vector, mode, dest mode, level, trigger, shorthand. Delivery
+		 * status (bit 12) is read-only and reads idle (SDM 11.6.1): a write with it
+		 * set still sends. */
 		l->icr = (l->icr & 0xFFFFFFFF00000000ull) | (val & 0x000CCFFFu);
 		lapic_send_icr(l);
 		break;
@@ -945,8 +1016,9 @@ static void reg_write(struct virq_lapic *l, uint32_t off, uint32_t val)
 		write_tdcr(l, val);
 		break;
 	case VIRQ_APIC_SELF_IPI:
-		l->stats.ipi_sent++;
-		lapic_local_fixed(l, val & 0xFF, false);
+		/* SDM 11.12.11: identical to an ICR IPI with shorthand self, edge, fixed. */
+		lapic_send_ipi(l,
+			       (val & 0xFF) | ((uint64_t)VIRQ_SH_SELF << VIRQ_ICR_SHORTHAND_SHIFT));
 		break;
 	default:
 		break;
@@ -1028,6 +1100,29 @@ int virq_lapic_msr_read(struct virq_lapic *l, uint32_t msr, uint64_t *val)
 	return 0;
 }
 
+/* Reserved bits of a writable 32-bit x2APIC register (SDM 11.12.1.3; TPR, SELF IPI, EOI
+ * and ESR are checked by the caller). */
+static uint32_t x2apic_reserved_bits(const struct virq_lapic *l, uint32_t off)
+{
+	enum virq_lvt idx;
+
+	if (lvt_index(l, off, &idx)) {
+		uint32_t ok = lvt_writable[idx] | VIRQ_LVT_DELIV_STATUS | VIRQ_LVT_REMOTE_IRR;
+
+		if (idx == VIRQ_LVT_LINT1)
+			ok |= VIRQ_LVT_LEVEL;
+		return ~ok;
+	}
+	switch (off) {
+	case VIRQ_APIC_SVR:
+		return ~svr_writable(l);
+	case VIRQ_APIC_TDCR:
+		return ~0xBu;
+	default:
+		return 0;
+	}
+}
+
 int virq_lapic_msr_write(struct virq_lapic *l, uint32_t msr, uint64_t val)
 {
 	uint32_t off = (msr - VIRQ_MSR_X2APIC_FIRST) << 4;
@@ -1055,15 +1150,24 @@ int virq_lapic_msr_write(struct virq_lapic *l, uint32_t msr, uint64_t val)
 	if (cls == REG_ABSENT || cls == REG_RO)
 		return gp(l);
 	if (off == VIRQ_APIC_ICR_LO) {
-		/* SDM 11.12.9: one 64-bit write sends; reserved bits #GP (as KVM). */
+		/* SDM 11.12.9: one 64-bit write sends; reserved bits #GP (as KVM). Delivery
+		 * status (bit 12) is read-only and ignored on write (SDM 11.6.1; KVM clears
+		 * it): a guest writing back the value it read still sends its IPI. */
 		if (val & VIRQ_ICR_X2APIC_RESERVED)
 			return gp(l);
-		l->icr = val;
+		l->icr = val & ~VIRQ_ICR_DELIV_STATUS;
 		lapic_send_icr(l);
 		return 0;
 	}
 	/* Upper 32 bits of every other x2APIC MSR are reserved (SDM 11.12.1.2). */
 	if (val >> 32)
+		return gp(l);
+	/* SDM 11.12.1.3: in x2APIC mode a non-zero write to a reserved bit raises #GP
+	 * (reads return 0). Read-only bits that can read as 1 (LVT delivery status and
+	 * remote IRR, LINT1's unsupported trigger bit) are not reserved: software writes
+	 * back what it read, so they stay ignored. KVM checks only TPR/SVR/LVT/TDCR bits
+	 * 63:32 and masks the rest silently; the SDM is followed here. */
+	if (x2apic_reserved_bits(l, off) & val)
 		return gp(l);
 	switch (off) {
 	case VIRQ_APIC_TPR:

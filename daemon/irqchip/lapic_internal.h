@@ -36,6 +36,9 @@ struct virq_lapic {
 	enum virq_vcpu_state vcpu_state;
 	uint8_t sipi_vector;
 	uint8_t lint_level[2];
+	/* Lowest-priority rotation (apicbus.c): bus arb_seq when this LAPIC last won an
+	 * arbitration and took the interrupt, 0 = never. Not guest-visible state. */
+	uint64_t arb_stamp;
 	struct virq_lapic_stats stats;
 };
 
@@ -62,6 +65,7 @@ struct virq_apicbus {
 	unsigned int nr_enabled;
 	uint16_t *enabled; /* CPU indices of hardware-enabled LAPICs */
 	uint16_t *scratch; /* resolver output, [nr] */
+	uint64_t arb_seq; /* lowest-priority wins so far (rotation stamps) */
 	struct virq_apicbus_stats stats;
 };
 

@@ -26,14 +26,23 @@
 /* Initial APIC IDs are below this bound (xAPIC IDs are also writable up to 255). */
 #define VIRQ_APICBUS_MAX_APIC_ID 4095
 
-/* Lowest-priority arbitration (SDM 11.6.2.4 / 10.6.2.4 on older editions). */
+/* Lowest-priority arbitration (SDM 11.6.2.4 / 10.6.2.4 on older editions). Selectable
+ * per bus: virq_apicbus_config.lowprio at creation, virq_apicbus_set_lowprio() later. */
 enum virq_lowprio_mode {
-	/* SDM: the focus processor (vector already in its IRR or ISR, unless SVR[9] disables
-	 * focus checking) wins; otherwise the lowest arbitration priority (APR); ties go to
-	 * the lowest APIC ID. */
+	/* The SDM's (default): the focus processor (vector already in its IRR or ISR,
+	 * unless SVR[9] disables focus checking) wins; otherwise the lowest arbitration
+	 * priority (APR). Ties rotate, as the SDM's arbitration priority does (SDM 11.7:
+	 * the winner drops to the lowest): among equal-APR targets the one that won
+	 * longest ago (never: first) wins, then the lowest APIC ID, so N interrupts to K
+	 * equal targets spread round-robin. A win counts when the winner takes the
+	 * interrupt (virq_apicbus_deliver/IPIs), not in virq_apicbus_resolve(). */
 	VIRQ_LOWPRIO_SDM = 0,
-	/* KVM's vector hashing (kvm_vector_to_index): candidate number vector % n, counted
-	 * in ascending APIC ID order, so results can be compared with KVM. */
+	/* KVM's vector hashing (kvm_vector_to_index, KVM's default): candidate number
+	 * vector % m among the m software-enabled candidates, counted in KVM's order --
+	 * logical destination member-bit order on the fast map, CPU index otherwise
+	 * (broadcast, physical, mixed modes) -- so results can be compared with KVM.
+	 * Priorities and focus are ignored. Unlike KVM's fast path, destination bits with
+	 * no (enabled) LAPIC are not counted, so nothing is dropped. */
 	VIRQ_LOWPRIO_KVM_HASH,
 };
 
@@ -73,6 +82,11 @@ struct virq_apicbus_stats {
  * too-large IDs) or ENOMEM. */
 struct virq_apicbus *virq_apicbus_new(const struct virq_apicbus_config *cfg);
 void virq_apicbus_free(struct virq_apicbus *bus);
+
+/* Select the lowest-priority arbitration policy. Returns 0, or -EINVAL for an unknown
+ * mode. */
+int virq_apicbus_set_lowprio(struct virq_apicbus *bus, enum virq_lowprio_mode mode);
+enum virq_lowprio_mode virq_apicbus_lowprio(const struct virq_apicbus *bus);
 
 unsigned int virq_apicbus_nr_cpus(const struct virq_apicbus *bus);
 /* The LAPIC of CPU `cpu`, owned by the bus; NULL when out of range. */

@@ -116,8 +116,10 @@ struct virq_apicbus;
 #define VIRQ_ICR_SHORTHAND_MASK (3ull << 18)
 #define VIRQ_ICR_XAPIC_DEST_SHIFT 56 /* ICR_HI[31:24] */
 #define VIRQ_ICR_X2APIC_DEST_SHIFT 32
-/* x2APIC ICR reserved bits: 13:12, 17:16, 31:20 (SDM 11.12.9, Figure 11-28). */
-#define VIRQ_ICR_X2APIC_RESERVED 0x00000000FFF33000ull
+/* x2APIC ICR reserved bits that #GP on WRMSR: 13, 17:16, 31:20 (SDM 11.12.9, Figure
+ * 11-28; KVM's X2APIC_ICR_RESERVED_BITS). Bit 12 (delivery status) is reserved there too
+ * but, as on Intel hardware and in KVM, ignored on write rather than faulted. */
+#define VIRQ_ICR_X2APIC_RESERVED 0x00000000FFF32000ull
 
 /* ESR bits (SDM 11.5.3, Figure 11-9). */
 #define VIRQ_ESR_SEND_CS (1u << 0)
@@ -185,6 +187,7 @@ struct virq_lapic_stats {
 	uint64_t irr_discarded[256];
 	uint64_t isr_discarded[256];
 	uint64_t rejected_sw_disabled; /* fixed/lowest to a software-disabled LAPIC */
+	uint64_t fixed_deassert; /* fixed/lowest level de-assert message: dropped (KVM) */
 	uint64_t recv_illegal_vector;
 	uint64_t send_illegal_vector;
 	uint64_t illegal_register;
@@ -293,7 +296,7 @@ uint64_t virq_lapic_timer_deadline(const struct virq_lapic *l);
 /* vCPU thread: takes pending NMI, SMI, INIT and SIPI. INIT resets the LAPIC (except
  * APIC ID and IA32_APIC_BASE, SDM 11.4.7.3) and moves an AP to wait-for-SIPI and the BSP
  * to running (it restarts at the reset vector); a SIPI is taken only in wait-for-SIPI
- * (otherwise dropped, counted). NMI/SMI stay pending while in wait-for-SIPI. Fixed
+ * (otherwise dropped, counted; an INIT also drops a SIPI received before it). NMI/SMI stay pending while in wait-for-SIPI. Fixed
  * interrupts are not events to take: use virq_lapic_pending()/ack(). Returns 0. */
 int virq_lapic_take_events(struct virq_lapic *l, struct virq_lapic_events *ev);
 /* Pending VIRQ_LAPIC_EV_* bits (INTR means a deliverable vector; EXTINT likewise). */

@@ -5,3 +5,4 @@ LIBS_test_apicbus := irqchip
 LIBS_test_pi_desc := irqchip
 LIBS_test_pi_stress := irqchip
 LIBS_irqchip2_ops := irqchip
+LIBS_test_lapic_regs := irqchip

@@ -391,6 +391,83 @@ static void test_fast_maps_agree_with_reference_matcher(void **state)
 	assert_true(slow > 10 && fast > 10);
 }
 
+/* SDM 11.6.2.4 / 11.7: among targets at the same (lowest) priority the arbitration
+ * priority rotates: the winner goes to the lowest arbitration priority, so equal-priority
+ * targets take lowest-priority interrupts in turn. Before, every tie went to the lowest
+ * APIC ID and all interrupts landed on one CPU. 40 interrupts over 4 equal CPUs: 10
+ * each, in round-robin order; a CPU at a higher priority (TPR) is skipped and does not
+ * disturb the turn of the others. */
+static void test_lowest_priority_ties_rotate_sdm_11_6_2_4(void **state)
+{
+	struct virq_apicbus *bus = mkbus(4, VIRQ_LOWPRIO_SDM, false);
+	struct virq_irq irq = { .dest = 0xFF, .delivery_mode = VIRQ_DM_LOWEST, .vector = 0x61 };
+	unsigned int got[4] = { 0 };
+
+	for (unsigned int i = 0; i < 40; i++) {
+		uint64_t m;
+
+		assert_int_equal(virq_apicbus_deliver(bus, &irq), 1);
+		m = who_got(bus, 0x61);
+		assert_int_equal(m, 1ull << (i % 4));
+		got[__builtin_ctzll(m)]++;
+	}
+	for (unsigned int c = 0; c < 4; c++)
+		assert_int_equal(got[c], 10);
+	wr(bus, 1, VIRQ_APIC_TPR, 0x40);
+	for (unsigned int i = 0; i < 6; i++) {
+		static const unsigned int order[] = { 0, 2, 3 };
+
+		assert_int_equal(virq_apicbus_deliver(bus, &irq), 1);
+		assert_int_equal(who_got(bus, 0x61), 1ull << order[i % 3]);
+	}
+	/* Resolution alone (no delivery) does not move the rotation. */
+	assert_int_equal(resolve_mask(bus, &irq, -1), 1u << 0);
+	assert_int_equal(resolve_mask(bus, &irq, -1), 1u << 0);
+	/* The setter switches to KVM's hashing (0x61 % 4 = 1: CPU 1, priorities ignored)
+	 * and back; unknown modes are refused. */
+	assert_int_equal(virq_apicbus_lowprio(bus), VIRQ_LOWPRIO_SDM);
+	assert_int_equal(virq_apicbus_set_lowprio(bus, VIRQ_LOWPRIO_KVM_HASH), 0);
+	assert_int_equal(virq_apicbus_lowprio(bus), VIRQ_LOWPRIO_KVM_HASH);
+	assert_int_equal(resolve_mask(bus, &irq, -1), 1u << 1);
+	assert_int_equal(virq_apicbus_set_lowprio(bus, (enum virq_lowprio_mode)7), -EINVAL);
+	assert_int_equal(virq_apicbus_set_lowprio(bus, VIRQ_LOWPRIO_SDM), 0);
+	assert_int_equal(resolve_mask(bus, &irq, -1), 1u << 0);
+	virq_apicbus_free(bus);
+}
+
+/* KVM's kvm_vector_to_index: candidate number (vector % n) among the n software-enabled
+ * candidates (its logical map and its slow path both leave software-disabled APICs out),
+ * counted in KVM's order: member bit order on the logical map, vCPU index otherwise.
+ * Before, software-disabled LAPICs were counted, so some vectors hashed onto a LAPIC that
+ * then refused the interrupt. */
+static void test_lowest_priority_kvm_hash_counts_enabled_candidates_only(void **state)
+{
+	struct virq_apicbus *bus = mkbus(8, VIRQ_LOWPRIO_KVM_HASH, false);
+	struct virq_irq irq = { .dest_logical = 1, .delivery_mode = VIRQ_DM_LOWEST };
+	static const unsigned int members[] = { 1, 4, 6 };
+
+	for (unsigned int i = 0; i < 8; i++)
+		wr(bus, i, VIRQ_APIC_LDR, (1u << i) << 24);
+	wr(bus, 3, VIRQ_APIC_SVR, 0xFF); /* software-disabled */
+	irq.dest = 0x5A; /* bits 1, 3, 4, 6 */
+	for (unsigned int v = 32; v < 256; v++) {
+		irq.vector = v;
+		assert_int_equal(resolve_mask(bus, &irq, -1), 1u << members[v % 3]);
+		assert_int_equal(virq_apicbus_deliver(bus, &irq), 1);
+		assert_int_equal(who_got(bus, v), 1ull << members[v % 3]);
+	}
+	/* Physical broadcast (KVM's slow path): vCPU index order, CPU 3 left out. */
+	irq.dest_logical = 0;
+	irq.dest = 0xFF;
+	for (unsigned int v = 32; v < 64; v++) {
+		static const unsigned int idx[] = { 0, 1, 2, 4, 5, 6, 7 };
+
+		irq.vector = v;
+		assert_int_equal(resolve_mask(bus, &irq, -1), 1u << idx[v % 7]);
+	}
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +478,8 @@ int main(void)
 		cmocka_unit_test(test_x2apic_cluster_destination_and_broadcast_sdm_11_12_10),
 		cmocka_unit_test(test_lowest_priority_sdm_arbitration_sdm_11_6_2_4),
 		cmocka_unit_test(test_lowest_priority_kvm_vector_hashing),
+		cmocka_unit_test(test_lowest_priority_ties_rotate_sdm_11_6_2_4),
+		cmocka_unit_test(test_lowest_priority_kvm_hash_counts_enabled_candidates_only),
 		cmocka_unit_test(test_sink_result_is_cpus_reached_coalesced_or_error),
 		cmocka_unit_test(test_fast_maps_agree_with_reference_matcher),
 	};

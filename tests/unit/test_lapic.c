@@ -330,7 +330,8 @@ static void test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12(void **state)
 	assert_int_equal(virq_lapic_msr_write(l, 0x808, 0x100), -EINVAL); /* TPR[31:8] */
 	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 1ull << 32), -EINVAL); /* high half */
 	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x1FF), -EINVAL);
-	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 12)), -EINVAL);
+	/* ICR bit 13 and 31:20 reserved (bit 12 is ignored, not a #GP: SDM 11.6.1, KVM). */
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 13)), -EINVAL);
 	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x40ull | (1ull << 20)), -EINVAL);
 	assert_int_equal(virq_lapic_msr_read(l, 0x1234, &v), -ENOENT);
 	assert_int_equal(virq_lapic_stats(l)->gp_faults, 17);
@@ -338,10 +339,11 @@ static void test_x2apic_msrs_id_ldr_and_gp_rules_sdm_11_12(void **state)
 	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 0x1FF), 0);
 	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x66), 0); /* SELF IPI */
 	assert_int_equal(virq_lapic_pending(l), 0x66);
-	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x06), 0); /* illegal: ESR[6] */
+	/* Illegal: sent and received by this LAPIC, ESR[5] and ESR[6] (SDM 11.5.3). */
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x06), 0);
 	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
 	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
-	assert_int_equal(v, VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
 	/* 64-bit ICR: read back whole. */
 	assert_int_equal(virq_lapic_msr_write(l, 0x830, (0x25ull << 32) | 0x4077), 0);
 	assert_int_equal(virq_lapic_msr_read(l, 0x830, &v), 0);
@@ -743,6 +745,373 @@ static void test_per_vector_counters_add_up(void **state)
 	virq_apicbus_free(bus);
 }
 
+/* --- issue 16: corrections from an independent audit -------------------------------- */
+
+#define PERIODIC (VIRQ_LVT_TIMER_PERIODIC << VIRQ_LVT_TIMER_MODE_SHIFT)
+
+/* SDM 11.5.4: the timer mode says what happens when the count reaches zero (reload or
+ * stop); changing it between one-shot and periodic restarts nothing and keeps the count
+ * (KVM's apic_update_lvtt touches the timer only on a switch to or from TSC-deadline).
+ * 100 MHz bus, divide by 1: TMICT 1000 is a 10000 ns period. */
+static void test_timer_mode_change_keeps_the_count_sdm_11_5_4(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000 };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 0 */
+	virq_lapic_tick(l, 10000);
+	virq_lapic_tick(l, 20000);
+	virq_lapic_tick(l, 25000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 500);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40); /* one-shot at 2.5 periods */
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 500);
+	assert_int_equal(virq_lapic_timer_deadline(l), 30000);
+	virq_lapic_tick(l, 29999);
+	assert_int_equal(s->timer_fired, 2);
+	virq_lapic_tick(l, 30000); /* expires at 3 periods */
+	assert_int_equal(s->timer_fired, 3);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 45000);
+	assert_int_equal(s->timer_fired, 3); /* one-shot: no reload */
+
+	/* Periodic -> one-shot at 1.2 periods, read at 1.3: 700 counts left. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 45000 */
+	virq_lapic_tick(l, 57000);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40);
+	virq_lapic_tick(l, 58000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 700);
+
+	/* One-shot -> periodic while counting: the count goes on, then reloads. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 700);
+	virq_lapic_tick(l, 65000);
+	assert_int_equal(s->timer_fired, 5);
+	assert_int_equal(virq_lapic_timer_deadline(l), 75000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 1000);
+
+	/* One-shot expired (TMCCT 0), then periodic: stays 0 until TMICT is written. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 65000 */
+	virq_lapic_tick(l, 80000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 200000);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(s->timer_fired, 6);
+	wr(l, VIRQ_APIC_TMICT, 1000); /* t = 200000 */
+	virq_lapic_tick(l, 202500);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 750);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.4.1 and KVM's apic_update_lvtt: a switch to or from TSC-deadline mode stops the
+ * timer, zeroes TMICT and clears the deadline; nothing runs until the new mode's register
+ * (IA32_TSC_DEADLINE, or TMICT) is written. The model already did this: kept as a test. */
+static void test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000, .tsc_hz = 1000000000ull };
+	struct virq_apicbus *bus = mkbus(1, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	uint64_t v;
+
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC);
+	wr(l, VIRQ_APIC_TMICT, 1000);
+	virq_lapic_tick(l, 2500);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(rd(l, VIRQ_APIC_TMICT), 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 9000), 0);
+	assert_int_equal(virq_lapic_timer_deadline(l), 9000);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | PERIODIC); /* back: disarmed, deadline 0 */
+	assert_int_equal(virq_lapic_timer_deadline(l), 0);
+	assert_int_equal(virq_lapic_msr_read(l, VIRQ_MSR_TSC_DEADLINE, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMICT), 0);
+	assert_int_equal(rd(l, VIRQ_APIC_TMCCT), 0);
+	virq_lapic_tick(l, 50000);
+	assert_int_equal(virq_lapic_stats(l)->timer_fired, 0);
+	/* Deadline <-> deadline (a rewrite of the same mode) keeps the armed deadline. */
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x40 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_TSC_DEADLINE, 90000), 0);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x41 | (VIRQ_LVT_TIMER_TSC_DEADLINE << 17));
+	assert_int_equal(virq_lapic_timer_deadline(l), 90000);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 9.4.4 / 11.6.1: INIT to a running AP (after its SIPI) puts it back in wait-for-SIPI
+ * and only a SIPI after that INIT starts it again. A SIPI that reached the AP while it was
+ * running is ignored by the SDM's state machine (a SIPI counts only in wait-for-SIPI); the
+ * model used to latch it and consume it after a later INIT, so INIT then SIPI-less left the
+ * AP running: the MP start-up protocol's second SIPI, not yet taken by the vCPU when the OS
+ * sends INIT to park the AP, restarted it. KVM: an accepted INIT replaces the pending
+ * events (apic->pending_events = INIT), dropping an earlier SIPI. */
+static void test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *bsp = virq_apicbus_lapic(bus, 0), *ap = virq_apicbus_lapic(bus, 1);
+	struct virq_lapic_events ev;
+
+	ipi(bsp, 1, 0x4600 | 0x10); /* SIPI */
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	/* The simple case: INIT, taken, waits for SIPI. */
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	ipi(bsp, 1, 0x4600 | 0x11);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	/* Running; a second SIPI arrives, then INIT, before the vCPU takes either. */
+	ipi(bsp, 1, 0x4600 | 0x12);
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	assert_int_equal(virq_lapic_vcpu_state(ap), VIRQ_VCPU_WAIT_SIPI);
+	assert_int_equal(virq_lapic_stats(ap)->sipi_ignored, 1);
+	/* Halted AP: the same. */
+	ipi(bsp, 1, 0x4600 | 0x13);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(virq_lapic_set_vcpu_state(ap, VIRQ_VCPU_HALTED), 0);
+	ipi(bsp, 1, 0x4500);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.state, VIRQ_VCPU_WAIT_SIPI);
+	/* INIT then SIPI before the vCPU takes them: the INIT-SIPI sequence still starts it. */
+	ipi(bsp, 1, 0x4500);
+	ipi(bsp, 1, 0x4600 | 0x14);
+	virq_lapic_take_events(ap, &ev);
+	assert_int_equal(ev.events, VIRQ_LAPIC_EV_INIT | VIRQ_LAPIC_EV_SIPI);
+	assert_int_equal(ev.sipi_vector, 0x14);
+	assert_int_equal(ev.state, VIRQ_VCPU_RUNNING);
+	virq_apicbus_free(bus);
+}
+
+static uint32_t esr_latch(struct virq_lapic *l)
+{
+	wr(l, VIRQ_APIC_ESR, 0);
+	return rd(l, VIRQ_APIC_ESR);
+}
+
+/* SDM 11.5.3 (Figure 11-9): Send Illegal Vector (bit 5) is set by "a write to the ICR (in
+ * both xAPIC and x2APIC modes) or to SELF IPI register (x2APIC mode only) with an illegal
+ * vector" (0-15); Receive Illegal Vector (bit 6) by an illegal vector "in an interrupt
+ * message it receives or in an interrupt generated locally from the local vector table or
+ * via a self IPI". A self IPI is both sent and received by the same LAPIC: both bits, one
+ * error interrupt, nothing in IRR. SDM 11.12.11: the SELF IPI register means exactly an
+ * ICR self IPI (shorthand self, edge, fixed), so it follows the ICR's rules, including
+ * refusal by a software-disabled APIC (as KVM, which sends it through the ICR path). */
+static void test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0), *o = virq_apicbus_lapic(bus, 1);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+	uint64_t v;
+
+	wr(l, VIRQ_APIC_LVT_ERROR, 0xE3);
+	wr(l, VIRQ_APIC_ICR_LO, 0x05 | (VIRQ_SH_SELF << 18));
+	assert_int_equal(esr_latch(l), VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(s->error_interrupts, 1);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	/* To another CPU: only the sender's bit 5; nothing is sent (the receiver's bit 6 is
+	 * for illegal vectors arriving from IOAPIC or MSI messages). */
+	wr(l, VIRQ_APIC_ICR_HI, 1u << 24);
+	wr(l, VIRQ_APIC_ICR_LO, 0x05);
+	assert_int_equal(esr_latch(l), VIRQ_ESR_SEND_ILLEGAL_VECTOR);
+	assert_int_equal(esr_latch(o), 0);
+
+	assert_int_equal(virq_lapic_msr_write(l, VIRQ_MSR_APIC_BASE, 0xFEE00D00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x0F), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	assert_int_equal(s->send_illegal_vector, 3);
+	assert_int_equal(s->recv_illegal_vector, 2);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	/* x2APIC ICR with the SELF shorthand: the same. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x830, 0x0E | (VIRQ_SH_SELF << 18)), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x828, 0), 0);
+	assert_int_equal(virq_lapic_msr_read(l, 0x828, &v), 0);
+	assert_int_equal(v, VIRQ_ESR_SEND_ILLEGAL_VECTOR | VIRQ_ESR_RECV_ILLEGAL_VECTOR);
+	/* A legal vector through SELF IPI: accepted, no error. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x30), 0);
+	assert_int_equal(virq_lapic_pending(l), 0xE3);
+	assert_int_equal(virq_lapic_ack(l), 0xE3);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_pending(l), 0x30);
+	virq_lapic_ack(l);
+	virq_lapic_eoi(l);
+	/* SELF IPI to a software-disabled APIC is refused like an ICR self IPI. */
+	assert_int_equal(virq_lapic_msr_write(l, 0x80F, 0xFF), 0);
+	assert_int_equal(virq_lapic_msr_write(l, 0x83F, 0x31), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	assert_int_equal(s->rejected_sw_disabled, 1);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.6.1 (Figure 11-12): ICR bit 12, Delivery Status, is read-only; a write with it
+ * set is not an error and sends the IPI (hardware ignores the bit; KVM clears
+ * APIC_ICR_BUSY in both modes). In x2APIC mode (SDM 11.12.9, Figure 11-28) bits 13,
+ * 17:16 and 31:20 are reserved and #GP on WRMSR, as KVM's X2APIC_ICR_RESERVED_BITS; bit
+ * 12 is not among them in KVM, which clears it. A value read back and written again sends
+ * the same IPI again. */
+static void test_icr_write_with_delivery_status_set_sends_sdm_11_6_1(void **state)
+{
+	struct virq_lapic_config lc = { .x2apic_supported = true };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *a = virq_apicbus_lapic(bus, 0), *b = virq_apicbus_lapic(bus, 1);
+	uint64_t v;
+
+	wr(a, VIRQ_APIC_ICR_HI, 1u << 24);
+	wr(a, VIRQ_APIC_ICR_LO, 0x1000 | 0x41);
+	assert_int_equal(virq_lapic_pending(b), 0x41);
+	assert_int_equal(rd(a, VIRQ_APIC_ICR_LO), 0x41);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	wr(a, VIRQ_APIC_ICR_LO, rd(a, VIRQ_APIC_ICR_LO)); /* write back what was read */
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x41], 2);
+
+	assert_int_equal(virq_lapic_msr_write(a, VIRQ_MSR_APIC_BASE, 0xFEE00D00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(b, VIRQ_MSR_APIC_BASE, 0xFEE00C00ull), 0);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | 0x1000 | 0x52), 0);
+	assert_int_equal(virq_lapic_pending(b), 0x52);
+	assert_int_equal(virq_lapic_msr_read(a, 0x830, &v), 0);
+	assert_int_equal(v, (1ull << 32) | 0x52);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, v), 0);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x52], 2);
+	/* The reserved bits still #GP and send nothing. */
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 13) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 16) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 17) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_msr_write(a, 0x830, (1ull << 32) | (1ull << 31) | 0x53),
+			 -EINVAL);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x53], 0);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.5.1: a level-sensitive LINT input (fixed delivery with trigger mode level, or
+ * ExtINT, "always level sensitive") is sensed by its level, so a line still asserted when
+ * its LVT entry is unmasked delivers then (and sets remote IRR for fixed). An edge input
+ * delivers nothing on unmask (no edge). LINT1 stays edge-only: the SDM says level-sensitive
+ * interrupts are not supported for LINT1 and software should leave its trigger bit 0, so
+ * the bit does not stick and unmasking LINT1 with the line high delivers nothing. */
+static void test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 1);
+
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_set_lint(l, 0, true), 0);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), 0x50);
+	assert_true(rd(l, VIRQ_APIC_LVT_LINT0) & VIRQ_LVT_REMOTE_IRR);
+	/* Rewriting the unmasked entry (remote IRR set) does not deliver twice. */
+	assert_int_equal(virq_lapic_ack(l), 0x50);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_eoi(l); /* still high: again (existing rule) */
+	assert_int_equal(virq_lapic_ack(l), 0x50);
+	virq_lapic_set_lint(l, 0, false);
+	virq_lapic_eoi(l);
+	assert_int_equal(virq_lapic_stats(l)->accepted[0x50], 2);
+	/* Unmasked with the line low: nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x50);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x50);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	/* Edge -> level while high: the level input is now asserted, delivered. */
+	wr(l, VIRQ_APIC_LVT_LINT0, 0x51);
+	virq_lapic_set_lint(l, 0, true);
+	assert_int_equal(virq_lapic_ack(l), 0x51);
+	virq_lapic_eoi(l);
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_LEVEL | 0x51);
+	assert_int_equal(virq_lapic_pending(l), 0x51);
+	virq_lapic_ack(l);
+	virq_lapic_set_lint(l, 0, false);
+	virq_lapic_eoi(l);
+	/* Edge LINT0 with the line high when unmasked: no edge, nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | 0x52);
+	virq_lapic_set_lint(l, 0, true);
+	wr(l, VIRQ_APIC_LVT_LINT0, 0x52);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_lapic_set_lint(l, 0, false);
+	/* ExtINT (level sensitive): unmasked while high, the vCPU is kicked for INTA. */
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_LVT_MASKED | (VIRQ_DM_EXTINT << 8));
+	virq_lapic_set_lint(l, 0, true);
+	assert_false(virq_lapic_has_extint(l));
+	rec.last_events[1] = 0;
+	wr(l, VIRQ_APIC_LVT_LINT0, VIRQ_DM_EXTINT << 8);
+	assert_true(virq_lapic_has_extint(l));
+	assert_true(rec.last_events[1] & VIRQ_LAPIC_EV_EXTINT);
+	virq_lapic_set_lint(l, 0, false);
+	/* LINT1: the trigger bit does not stick; unmasking while high delivers nothing. */
+	wr(l, VIRQ_APIC_LVT_LINT1, VIRQ_LVT_MASKED | VIRQ_LVT_LEVEL | 0x53);
+	virq_lapic_set_lint(l, 1, true);
+	wr(l, VIRQ_APIC_LVT_LINT1, VIRQ_LVT_LEVEL | 0x53);
+	assert_int_equal(rd(l, VIRQ_APIC_LVT_LINT1), 0x53);
+	assert_int_equal(virq_lapic_pending(l), -1);
+	virq_apicbus_free(bus);
+}
+
+/* SDM 11.6.1: the level flag is 0 only for the INIT level de-assert form; a fixed or
+ * lowest-priority message with trigger mode level and level 0 is a de-assert and asserts
+ * nothing. KVM's __apic_accept_irq drops it ("trig_mode && !level" for fixed/lowest). It
+ * is counted (fixed_deassert), sets no IRR/TMR bit, and does not move the lowest-priority
+ * rotation. INIT level de-assert stays a no-op (P6-only arbitration-ID sync; KVM ignores
+ * it). The assert form is taken, with TMR set. */
+static void test_fixed_level_deassert_message_is_dropped_like_kvm(void **state)
+{
+	struct virq_apicbus *bus = mkbus(2, NULL);
+	struct virq_lapic *a = virq_apicbus_lapic(bus, 0), *b = virq_apicbus_lapic(bus, 1);
+	struct virq_irq irq = { .dest = 1, .vector = 0x60, .level_trig = 1, .level = 0 };
+
+	assert_true(virq_apicbus_deliver(bus, &irq) <= 0);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(b)->fixed_deassert, 1);
+	irq.delivery_mode = VIRQ_DM_LOWEST;
+	irq.dest = 0xFF;
+	assert_true(virq_apicbus_deliver(bus, &irq) <= 0);
+	assert_int_equal(virq_lapic_pending(a), -1);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(a)->fixed_deassert + virq_lapic_stats(b)->fixed_deassert,
+			 2);
+	/* Through the ICR: level trigger, level bit clear. */
+	ipi(a, 1, 0x8000 | 0x61);
+	assert_int_equal(virq_lapic_pending(b), -1);
+	assert_int_equal(virq_lapic_stats(b)->accepted[0x61], 0);
+	/* Edge with the level bit clear is an assert (the bit only matters for level). */
+	ipi(a, 1, 0x61);
+	assert_int_equal(virq_lapic_pending(b), 0x61);
+	virq_lapic_ack(b);
+	virq_lapic_eoi(b);
+	/* The assert form is taken, with TMR set. */
+	irq.delivery_mode = VIRQ_DM_FIXED;
+	irq.dest = 1;
+	irq.level = 1;
+	assert_int_equal(virq_apicbus_deliver(bus, &irq), 1);
+	assert_int_equal(virq_lapic_pending(b), 0x60);
+	assert_true(rd(b, VIRQ_APIC_TMR + 0x30) & 1u);
+	virq_apicbus_free(bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +1133,14 @@ int main(void)
 		cmocka_unit_test(test_save_restore_round_trip_and_validation),
 		cmocka_unit_test(test_per_vector_counters_add_up),
 		cmocka_unit_test(test_priority_state_follows_restore_init_and_disable),
+		cmocka_unit_test(test_timer_mode_change_keeps_the_count_sdm_11_5_4),
+		cmocka_unit_test(test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm),
+		cmocka_unit_test(test_init_after_sipi_returns_ap_to_wait_for_sipi_sdm_9_4_4),
+		cmocka_unit_test(
+			test_self_ipi_illegal_vector_sets_send_and_receive_illegal_sdm_11_5_3),
+		cmocka_unit_test(test_icr_write_with_delivery_status_set_sends_sdm_11_6_1),
+		cmocka_unit_test(test_lint_level_unmasked_while_asserted_delivers_sdm_11_5_1),
+		cmocka_unit_test(test_fixed_level_deassert_message_is_dropped_like_kvm),
 	};
 	return cmocka_run_group_tests_name("lapic", tests, NULL, NULL);
 }
