@@ -166,7 +166,7 @@ static void obs_stats_acquire(struct virqd_obs_vm *o, const struct virq_disc_vm 
 	if (!v->nr_vcpus)
 		snprintf(o->stats_why, sizeof(o->stats_why), "the VMM holds no vCPU fd");
 	else if (o->nr_stats < v->nr_vcpus)
-		snprintf(o->stats_why, sizeof(o->stats_why), "%u of %u vCPUs without stats: %s",
+		snprintf(o->stats_why, sizeof(o->stats_why), "%u of %u vCPUs without stats: %.160s",
 			 v->nr_vcpus - o->nr_stats, v->nr_vcpus, why);
 	else
 		o->stats_why[0] = 0;

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Assertions of tests/nested/test_boot_kernels.sh on the files guest_boot.sh sent back.
+
+  boot_check.py DUMP MODE...
+
+Per mode: the Multiboot test kernel's every check line is ok and it left through
+isa-debug-exit with status 1 (no failure); Linux reached /init with both CPUs online,
+counted timer, IPI and serial (IRQ 4) interrupts on the IOAPIC in /proc/interrupts and
+powered off through ACPI. Prints TAP and `# table:` lines with the per-mode figures.
+"""
+import json
+import os
+import re
+import sys
+
+d, modes = sys.argv[1], sys.argv[2:]
+tests = []
+
+
+def check(ok, what, why=""):
+    tests.append((bool(ok), what, why))
+
+
+def read(name):
+    try:
+        return open(os.path.join(d, name), errors="replace").read()
+    except OSError:
+        return ""
+
+
+def vm_entry(name):
+    try:
+        for v in json.loads(read(name + ".list"))["vms"]:
+            if v["name"] == name:
+                return v
+    except (ValueError, KeyError):
+        pass
+    return {}
+
+
+def result(name):
+    r = {}
+    for line in read(name + ".result").splitlines():
+        m = re.match(r"^(\S+)(?: rc=| )(-?\d+)$", line)
+        if m:
+            r[m.group(1)] = int(m.group(2))
+    return r
+
+
+def interrupts(text):
+    """/proc/interrupts between the markers: {label: (per-cpu counts, rest of the line)}."""
+    m = re.search(r"@@boot@@ interrupts\n(.*?)@@boot@@ end", text, re.S)
+    out = {}
+    if not m:
+        return out
+    lines = m.group(1).splitlines()
+    ncpu = len(lines[0].split()) if lines else 0
+    for line in lines[1:]:
+        f = line.split()
+        if not f or not f[0].endswith(":"):
+            continue
+        counts = []
+        for x in f[1:1 + ncpu]:
+            if x.isdigit():
+                counts.append(int(x))
+        out[f[0][:-1]] = (counts, " ".join(f[1 + len(counts):]))
+    return out
+
+
+table = []
+for mode in modes:
+    n = "mb-" + mode
+    con, v, r = read(n + ".console"), vm_entry(n), result(n)
+    lines = [l for l in con.splitlines() if l.startswith("ok - ") or l.startswith("not ok - ")]
+    bad = [l for l in lines if l.startswith("not ok")]
+    check(r.get("create") == 0, "%s: vm create" % n, read(n + ".result")[:300])
+    check(len(lines) >= 6 and not bad, "%s: every check of the Multiboot kernel is ok (%d)" % (n, len(lines)),
+          "; ".join(bad)[:400] or con[-400:])
+    check(v.get("exit_status") == 1, "%s: left through isa-debug-exit with status 1" % n,
+          "%s / %s" % (v.get("exit_status"), v.get("reason")))
+    check(r.get("follow") == 0, "%s: virqctl vm console --follow exits 0" % n, read(n + ".result")[-300:])
+    table.append("# table: %s checks=%d failed=%d boot_ms=%s" % (n, len(lines), len(bad), r.get("boot_ms")))
+
+    n = "lx-" + mode
+    con, v, r = read(n + ".console"), vm_entry(n), result(n)
+    irq = interrupts(con)
+    check(r.get("create") == 0, "%s: vm create" % n, read(n + ".result")[:300])
+    check("@@boot@@ init uptime" in con, "%s: Linux reached /init" % n, con[-600:])
+    m = re.search(r"@@boot@@ online (\S+)", con)
+    check(m and m.group(1) == "0-1", "%s: both CPUs online" % n, m.group(1) if m else con[-300:])
+    loc = irq.get("LOC", ([], ""))[0]
+    check(len(loc) == 2 and all(c > 0 for c in loc), "%s: LAPIC timer on both CPUs %s" % (n, loc))
+    ipi = [sum(irq.get(k, ([0], ""))[0]) for k in ("RES", "CAL", "TLB")]
+    check(sum(ipi) > 0, "%s: IPIs (RES+CAL+TLB %s)" % (n, ipi))
+    ser = [(k, c, rest) for k, (c, rest) in irq.items() if k == "4"]
+    check(ser and sum(ser[0][1]) > 0 and "IO-APIC" in ser[0][2],
+          "%s: serial IRQ 4 through the IOAPIC" % n, str(ser))
+    check(v.get("exit_status") == 0 and "powered off" in v.get("reason", ""),
+          "%s: powered off through ACPI" % n, "%s / %s" % (v.get("exit_status"), v.get("reason")))
+    table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s" % (
+        n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None))
+
+print("1..%d" % len(tests))
+for i, (ok, what, why) in enumerate(tests, 1):
+    print("%s %d - %s" % ("ok" if ok else "not ok", i, what))
+    if not ok and why:
+        for l in str(why).splitlines()[-12:]:
+            print("#   " + l)
+for t in table:
+    print(t)
