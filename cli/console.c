@@ -101,8 +101,9 @@ int virqctl_console(struct virqctl_conn *c, int argc, char **argv)
 			return VIRQCTL_EXIT_DAEMON;
 		}
 		if (jnum(r.result, "lost") > 0)
-			fprintf(stderr, "virqctl: %.0f bytes of output were overwritten before they "
-					"were read\n",
+			fprintf(stderr,
+				"virqctl: %.0f bytes of output were overwritten before they "
+				"were read\n",
 				jnum(r.result, "lost"));
 		fputs(jstr(r.result, "data"), stdout);
 		fflush(stdout);
@@ -118,10 +119,13 @@ int virqctl_console(struct virqctl_conn *c, int argc, char **argv)
 			int ret = -1;
 
 			if (st && !strcmp(jstr(st, "state"), "stopped")) {
-				const cJSON *es = cJSON_GetObjectItemCaseSensitive(st, "exit_status");
+				const cJSON *es =
+					cJSON_GetObjectItemCaseSensitive(st, "exit_status");
 
-				fprintf(stderr, "virqctl: VM %s stopped: %s\n", vm, jstr(st, "reason"));
-				ret = cJSON_IsNumber(es) && (es->valuedouble == 0 || es->valuedouble == 1) ?
+				fprintf(stderr, "virqctl: VM %s stopped: %s\n", vm,
+					jstr(st, "reason"));
+				ret = cJSON_IsNumber(es) && (es->valuedouble == 0 ||
+							     es->valuedouble == 1) ?
 					      VIRQCTL_EXIT_OK :
 					      VIRQCTL_EXIT_FAILED;
 			} else if (!st) {

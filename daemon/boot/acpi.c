@@ -34,8 +34,8 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
 
 /* AML (ACPI 6.3 20.2): Name (_S5, Package (4) { Zero, Zero, Zero, Zero }): NameOp, the
  * NameSeg, PackageOp, PkgLength 6 (itself, NumElements and four ZeroOps), NumElements 4. */
-static const uint8_t dsdt_s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
-				   0x00, 0x00, 0x00, 0x00 };
+static const uint8_t dsdt_s5[] = { 0x08, '_',  'S',  '5',  '_',	 0x12,
+				   0x06, 0x04, 0x00, 0x00, 0x00, 0x00 };
 
 static void fix_sum(uint8_t *table, size_t len, size_t at)
 {

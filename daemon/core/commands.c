@@ -1290,8 +1290,10 @@ enum virq_proto_err virqd_handle(void *ctx, struct virq_ctl_client *c,
 		uint64_t from = 0, max = virqd_console_max();
 
 		ONLY("vm", "from", "max");
-		if (arg_uint(req->args, "from", false, 0, (1ull << 53) - 1, &from, msg, msglen) < 0 ||
-		    arg_uint(req->args, "max", false, 1, virqd_console_max(), &max, msg, msglen) < 0)
+		if (arg_uint(req->args, "from", false, 0, (1ull << 53) - 1, &from, msg, msglen) <
+			    0 ||
+		    arg_uint(req->args, "max", false, 1, virqd_console_max(), &max, msg, msglen) <
+			    0)
 			return VIRQ_E_BAD_ARGS;
 		e = find_vm(d, req->args, &v, msg, msglen);
 		if (e)

@@ -48,7 +48,7 @@ static void pm_write(void *o, uint64_t off, unsigned int size, uint64_t val, uin
 	(void)now_ns;
 	if (off < 4) {
 		/* PM1_STS bits are cleared by writing 1 (4.8.3.1.1); PM1_EN is read/write. */
-		pm->sts &= (uint16_t)~(v & m & 0xffff);
+		pm->sts &= (uint16_t) ~(v & m & 0xffff);
 		pm->en = (uint16_t)((pm->en & ~(m >> 16)) | (v >> 16));
 	} else if (off < 6) {
 		uint16_t cnt = (uint16_t)((pm->cnt & ~m) | (v & m & 0xffff));

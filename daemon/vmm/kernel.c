@@ -174,7 +174,8 @@ int virq_kernel_load(struct virq_vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", vm->cfg.kernel, lerr);
 		vm->boot_kind = "linux";
 	} else if (virq_multiboot_parse(kernel, klen, NULL, &mi, merr, sizeof(merr)) == 0) {
-		struct virq_multiboot_module mod = { .data = initrd, .size = ilen,
+		struct virq_multiboot_module mod = { .data = initrd,
+						     .size = ilen,
 						     .cmdline = vm->cfg.initrd };
 		struct virq_multiboot_params p = {
 			.kernel = kernel,

@@ -187,7 +187,8 @@ void virq_split_ioapic_eoi(struct virq_vm *vm, uint8_t vector)
 
 int virq_split_set_gsi(struct virq_vm *vm, uint32_t gsi, int level, enum virq_path *path)
 {
-	uint32_t pin = virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi; /* PC board: IRQ 0 -> pin 2 */
+	uint32_t pin =
+		virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi; /* PC board: IRQ 0 -> pin 2 */
 	int io, pic = -EBUSY;
 
 	pthread_mutex_lock(&vm->irq_lock);

@@ -388,7 +388,8 @@ int virq_user_set_gsi(struct virq_vm *vm, uint32_t gsi, enum virq_gsi_op op, enu
 	/* A GSI < 16 is wired to both chips, as in KVM's default routing. A pulse is one
 	 * edge: both halves under one lock hold, so a vCPU's EOI of a level vector cannot
 	 * slip in between and see the line still high (it would re-fire, SDM 11.8.5). */
-	io = pin == UINT32_MAX ? -EBUSY : virq_ioapic_set_irq(&vm->ioapic, pin, op != VIRQ_GSI_DEASSERT);
+	io = pin == UINT32_MAX ? -EBUSY :
+				 virq_ioapic_set_irq(&vm->ioapic, pin, op != VIRQ_GSI_DEASSERT);
 	if (gsi < 16)
 		pic = virq_pic_set_irq(&vm->pic, gsi, op != VIRQ_GSI_DEASSERT);
 	if (op == VIRQ_GSI_PULSE) {

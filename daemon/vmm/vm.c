@@ -1000,7 +1000,8 @@ static int create_vcpu(struct virq_vm *vm, uint32_t id, int mmap_size, char *err
 		return ret;
 	/* APs stay in wait-for-SIPI (in-kernel LAPIC) until the BSP firmware's INIT/SIPI. */
 	if (id == 0) {
-		ret = virq_vm_is_pc(vm) ? virq_kernel_bsp(c, err, errlen) : setup_bsp(c, err, errlen);
+		ret = virq_vm_is_pc(vm) ? virq_kernel_bsp(c, err, errlen) :
+					  setup_bsp(c, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -1045,7 +1046,8 @@ static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, siz
 	}
 	vm->cfg = *cfg;
 	if (!vm->cfg.mem_mb)
-		vm->cfg.mem_mb = cfg->kernel[0] ? VIRQ_VM_KERNEL_MEM_MB_DEFAULT : VIRQ_VM_MEM_MB_DEFAULT;
+		vm->cfg.mem_mb =
+			cfg->kernel[0] ? VIRQ_VM_KERNEL_MEM_MB_DEFAULT : VIRQ_VM_MEM_MB_DEFAULT;
 	atomic_store(&vm->exit_status, -1);
 	if (!vm->cfg.name[0])
 		snprintf(vm->cfg.name, sizeof(vm->cfg.name), "vm%u", atomic_fetch_add(&vm_seq, 1));
@@ -1217,7 +1219,7 @@ struct virq_vm *virq_vm_create(const struct virq_vm_config *cfg, char *err, size
 	}
 	/* The built-in firmware's doorbell, or a guest kernel's PC devices. */
 	ret = virq_vm_is_pc(vm) ? virq_platform_init(vm, err, errlen) :
-				    virq_doorbell_init(vm, err, errlen);
+				  virq_doorbell_init(vm, err, errlen);
 	if (ret)
 		goto err_free;
 

@@ -200,7 +200,6 @@ static void rtc_checks(int *fails)
 	(void)cmos(0x0c);
 }
 
-
 void mb_main(u32 magic, const u32 *info)
 {
 	int fails = 0, bss_ok = 1;
