@@ -944,6 +944,12 @@ static enum virq_proto_err cmd_vm_ledger(struct virqd *d, const struct virq_prot
 		cJSON_AddNumberToObject(o, "ns_sum", (double)vl.doorbell_ns_sum);
 		cJSON_AddNumberToObject(o, "posts", (double)vl.doorbell_posts);
 	}
+	/* Whose view the guest ledger is: the built-in firmware's own counts, our LAPIC's
+	 * INTA/EOI counts for a guest kernel in user mode, else none (BPF stands in). */
+	cJSON_AddStringToObject(res, "guest_ledger",
+				!strcmp(virq_vm_boot_kind(v->vm), "firmware") ? "firmware" :
+				virq_vm_get_config(v->vm)->irqchip == VIRQ_IRQCHIP_USER ? "lapic" :
+											  "none");
 	a = cJSON_AddArrayToObject(res, "vcpus");
 	for (uint32_t c = 0; c < n; c++) {
 		cJSON *vecs;

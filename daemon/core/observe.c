@@ -1226,6 +1226,73 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 	xc_mark_used(xv);
 }
 
+/*
+ * A guest kernel on our VMM (vm.create kernel): its vectors are the guest's own choice, so
+ * no vector map says which path each one is. In kernel/split mode it is judged like an
+ * observed VM: each vector's path from its BPF source events, KVM's accepts, injections
+ * and EOIs against one another (the rules proven on QEMU's guests), plus exits against
+ * KVM's stats. In user mode no interrupt event is in the kernel (our LAPIC takes them
+ * all): exits and stats only; vm.ledger has our LAPIC's INTA/EOI ledger.
+ */
+static void xc_pc_vm(struct virqd_vm *v, struct virq_xcheck_vm *xv, struct virq_xcheck_vcpu *vcpus,
+		     struct virq_kvm_stat *ks, size_t ks_max, bool traced, uint32_t vm_id,
+		     uint64_t (*srcvec)[VIRQ_XC_NR_VECTORS],
+		     uint8_t (*dstpaths)[VIRQ_XC_NR_VECTORS], struct virqd *d)
+{
+	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
+	uint32_t n = cfg->nr_vcpus < VIRQ_XC_MAX_VCPUS ? cfg->nr_vcpus : VIRQ_XC_MAX_VCPUS;
+	bool user = cfg->irqchip == VIRQ_IRQCHIP_USER;
+	int nk;
+
+	virq_xcheck_vm_init(xv);
+	snprintf(xv->name, sizeof(xv->name), "%s", virq_vm_name(v->vm));
+	xv->flags = user ? VIRQ_XC_VM_OWNED | VIRQ_XC_VM_VMM_PER_VCPU : VIRQ_XC_VM_LAPIC_IN_KERNEL;
+	if (virq_vm_state(v->vm, NULL, 0) != VIRQ_VM_RUNNING)
+		xv->flags |= VIRQ_XC_VM_QUIESCED;
+	xv->nr_vcpus = n;
+	xv->vcpus = vcpus;
+	for (uint32_t c = 0; c < n; c++) {
+		struct virq_vcpu_exits ex;
+
+		vcpus[c].vcpu_id = c;
+		vcpus[c].apic_id = c; /* CPUID's initial APIC ID is the vCPU index */
+		if (user && virq_vm_exits(v->vm, c, &ex) == 0) {
+			for (int r = 0; r < VIRQ_XC_EXIT_REASONS && r < VIRQ_EXIT_REASONS; r++)
+				vcpus[c].vmm_exits[r] = ex.by_reason[r];
+			vcpus[c].vmm_exits[VIRQ_XC_KVM_EXIT_INTR] += ex.eintr;
+		}
+	}
+	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
+	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
+		if (ks[i].vcpu < 0 || (uint32_t)ks[i].vcpu >= n)
+			continue;
+		for (size_t st = 0; st < sizeof(xc_stats) / sizeof(xc_stats[0]); st++) {
+			if (strcmp(ks[i].name, xc_stats[st].name))
+				continue;
+			vcpus[ks[i].vcpu].stat[xc_stats[st].stat] = ks[i].value;
+			vcpus[ks[i].vcpu].stat_valid |= 1u << xc_stats[st].stat;
+			xv->flags |= VIRQ_XC_VM_STATS;
+		}
+	}
+	if (traced) {
+		struct xc_kctx kc = { .vm = xv,
+				      .vcpus = vcpus,
+				      .tgid = getpid(),
+				      .vm_id = vm_id,
+				      .only_vm = !vm_id,
+				      .srcvec = srcvec,
+				      .dstpaths = dstpaths };
+
+		memset(srcvec, 0, sizeof(*srcvec) * VIRQ_XC_PATH__COUNT);
+		memset(dstpaths, 0, sizeof(*dstpaths) * VIRQ_XC_MAX_VCPUS);
+		virq_trace_read_counters(d->trace, counter_to_xc, &kc);
+		xv->flags |= VIRQ_XC_VM_TRACED;
+		if (!user)
+			xc_observed_paths(&kc);
+	}
+	xc_mark_used(xv);
+}
+
 /* Our process's events that belong to none of our VMs' cookies (or to no VM at all). */
 struct xc_unattr {
 	struct virqd *d;
@@ -1483,8 +1550,12 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 				 "no BPF event from its vCPU threads seen yet (cookie unknown)");
 		}
 		a->cookie = vm_id;
-		xc_own_vm(d, v, &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], gl, ks, KS_MAX,
-			  traced, vm_id, a);
+		if (strcmp(virq_vm_boot_kind(v->vm), "firmware"))
+			xc_pc_vm(v, &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], ks, KS_MAX,
+				 traced, vm_id, srcvec, dstpaths, d);
+		else
+			xc_own_vm(d, v, &xvms[nvm], &vcpus[(size_t)nvm * VIRQ_XC_MAX_VCPUS], gl, ks,
+				  KS_MAX, traced, vm_id, a);
 		nvm++;
 		nown++;
 	}

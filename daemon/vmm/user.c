@@ -794,6 +794,32 @@ bool virq_user_msr(struct virq_vcpu *c, bool write)
 	return true;
 }
 
+/*
+ * A guest kernel's ledger in user mode, kept by our LAPIC: what the guest took (INTA:
+ * IRR -> ISR at the injection, per vector) and the EOIs it wrote. Without our firmware
+ * this is the guest's side; kernel/split mode has only BPF's injection and EOI events.
+ */
+int virq_user_lapic_ledger(const struct virq_vm *cvm, uint32_t vcpu, struct virq_guest_ledger *out)
+{
+	struct virq_vm *vm = (struct virq_vm *)cvm;
+	const struct virq_lapic_stats *st;
+
+	if (vm->cfg.irqchip != VIRQ_IRQCHIP_USER || !vm->vcpus[vcpu].lapic)
+		return -EOPNOTSUPP;
+	memset(out, 0, sizeof(*out));
+	out->vcpu = vcpu;
+	pthread_mutex_lock(&vm->irq_lock);
+	st = virq_lapic_stats(vm->vcpus[vcpu].lapic);
+	out->apic_id = virq_lapic_id(vm->vcpus[vcpu].lapic);
+	for (unsigned int v = 0; v < VIRQ_NR_VECTORS; v++) {
+		out->vec[v].count = st->delivered[v];
+		out->seq += st->delivered[v];
+		out->eoi_written += st->eoi[v];
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+	return 0;
+}
+
 int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out)
 {
 	const uint64_t *src;

@@ -406,6 +406,8 @@ int virq_vm_guest_cmd(struct virq_vm *vm, uint32_t vcpu, uint32_t cmd, uint64_t 
 
 	if (!vm || vcpu >= vm->nr_vcpus || cmd >= VIRQ_MBOX__COUNT)
 		return -EINVAL;
+	if (virq_vm_is_pc(vm))
+		return -EOPNOTSUPP; /* the mailbox is the built-in firmware's */
 	if (!vm_running(vm))
 		return -ESHUTDOWN;
 	c = &vm->vcpus[vcpu];
@@ -454,6 +456,8 @@ int virq_vm_guest_ledger(const struct virq_vm *vm, uint32_t vcpu, struct virq_gu
 {
 	if (!vm || !out || vcpu >= vm->nr_vcpus)
 		return -EINVAL;
+	if (virq_vm_is_pc(vm))
+		return virq_user_lapic_ledger(vm, vcpu, out);
 	return virq_guest_ledger_decode(vm->mem, vm->mem_size, vcpu, out);
 }
 
@@ -464,6 +468,8 @@ int virq_vm_ledger(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
 
 	if (!vm || !out || vcpu >= vm->nr_vcpus)
 		return -EINVAL;
+	if (virq_vm_is_pc(vm))
+		return -EOPNOTSUPP; /* the ledger page is the built-in firmware's */
 	e = vm->mem + virq_guest_ledger_gpa(vcpu) + VIRQ_LEDGER_VEC_OFF +
 	    (size_t)vector * VIRQ_LEDGER_VEC_SIZE;
 	memcpy(out, e, sizeof(*out));
@@ -478,6 +484,8 @@ int virq_vm_wait_handled(struct virq_vm *vm, uint32_t vcpu, uint8_t vector, uint
 
 	if (!vm || vcpu >= vm->nr_vcpus)
 		return -EINVAL;
+	if (virq_vm_is_pc(vm))
+		return -EOPNOTSUPP;
 	count = (const uint64_t *)(const void *)(vm->mem + virq_guest_ledger_gpa(vcpu) +
 						 VIRQ_LEDGER_VEC_OFF +
 						 (size_t)vector * VIRQ_LEDGER_VEC_SIZE);
@@ -1049,6 +1057,10 @@ static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, siz
 		vm->cfg.mem_mb =
 			cfg->kernel[0] ? VIRQ_VM_KERNEL_MEM_MB_DEFAULT : VIRQ_VM_MEM_MB_DEFAULT;
 	atomic_store(&vm->exit_status, -1);
+	/* The firmware's PV-EOI page is at a fixed address of its own layout: a guest kernel
+	 * has other things there (and uses KVM's MSR protocol, which user mode hides). */
+	if (cfg->kernel[0])
+		vm->cfg.pv_eoi = false;
 	if (!vm->cfg.name[0])
 		snprintf(vm->cfg.name, sizeof(vm->cfg.name), "vm%u", atomic_fetch_add(&vm_seq, 1));
 	vm->nr_vcpus = cfg->nr_vcpus;
@@ -1367,6 +1379,8 @@ int virq_vm_wait_ready(struct virq_vm *vm, unsigned int timeout_ms)
 
 	if (!vm)
 		return -EINVAL;
+	if (virq_vm_is_pc(vm))
+		return -EOPNOTSUPP; /* readiness is the built-in firmware's ledger flag */
 	for (;;) {
 		uint32_t ready = 0;
 

@@ -213,6 +213,8 @@ void virq_user_post_run(struct virq_vcpu *c);
 bool virq_user_halt(struct virq_vcpu *c);
 bool virq_user_mmio(struct virq_vcpu *c);
 bool virq_user_msr(struct virq_vcpu *c, bool write);
+/* A guest kernel's ledger from our LAPIC's counters (INTA and EOI per vector). */
+int virq_user_lapic_ledger(const struct virq_vm *vm, uint32_t vcpu, struct virq_guest_ledger *out);
 /* Wake a halted user-mode vCPU (any thread). */
 void virq_user_wake(struct virq_vcpu *c);
 

@@ -234,7 +234,11 @@ struct virq_guest_ledger {
 	struct virq_guest_vec vec[VIRQ_NR_VECTORS];
 };
 
-/* Copies one vCPU's guest ledger. 0 or -EINVAL. */
+/* Copies one vCPU's guest ledger. 0 or -EINVAL. For a guest kernel (cfg.kernel) in user
+ * mode it is kept by our LAPIC model (count = INTA per vector, eoi_written = EOIs; the
+ * other fields 0); in kernel/split mode -EOPNOTSUPP (BPF's events stand in). The
+ * firmware-only calls (virq_vm_ledger, wait_handled, wait_ready, guest_cmd) answer
+ * -EOPNOTSUPP for a guest kernel. */
 int virq_vm_guest_ledger(const struct virq_vm *vm, uint32_t vcpu, struct virq_guest_ledger *out);
 /* One entry (count etc.) of the guest ledger; -EINVAL on a bad vcpu. */
 int virq_vm_ledger(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,

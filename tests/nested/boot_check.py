@@ -67,6 +67,34 @@ def interrupts(text):
     return out
 
 
+BAD = ("lost", "spurious", "misrouted")
+
+
+def xc_ok(name, label):
+    """The cross-check of VM `name` at `label`: some checks, none lost/spurious/misrouted."""
+    try:
+        j = json.loads(read("%s.xc_%s" % (name, label)))
+    except ValueError:
+        return False, ["no JSON: " + read("%s.xc_%s" % (name, label))[:300]], 0
+    rows = [c for c in j.get("checks", []) if c.get("vm") == name]
+    bad = ["%s %s %s: expected %s observed %s %s" % (c.get("path"), c.get("kind"), c.get("verdict"),
+                                                  c.get("expected"), c.get("observed"), c.get("detail"))
+           for c in rows if c.get("verdict") in BAD]
+    return bool(rows) and not bad, bad[:12] or ([] if rows else ["no checks for " + name]), len(rows)
+
+
+def ledger_vec(name, vector):
+    """Our LAPIC's INTA count of `vector` per vCPU (user mode's guest ledger)."""
+    try:
+        j = json.loads(read(name + ".ledger"))
+    except ValueError:
+        return []
+    out = []
+    for vc in j.get("vcpus", []):
+        out.append(sum(r["received"] for r in vc.get("vectors", []) if r["vector"] == vector))
+    return out
+
+
 table = []
 for mode in modes:
     n = "mb-" + mode
@@ -98,8 +126,21 @@ for mode in modes:
           "%s: serial IRQ 4 through the IOAPIC" % n, str(ser))
     check(v.get("exit_status") == 0 and "powered off" in v.get("reason", ""),
           "%s: powered off through ACPI" % n, "%s / %s" % (v.get("exit_status"), v.get("reason")))
-    table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s" % (
-        n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None))
+    for label in ("mid", "end"):
+        ok, bad, nrows = xc_ok(n, label)
+        check(ok, "%s: cross-check %s boot: %d checks, none lost/spurious/misrouted" % (
+            n, "during the" if label == "mid" else "after the whole", nrows), "\n".join(bad))
+    extra = ""
+    if mode == "user":
+        # LOCAL_TIMER_VECTOR (0xec, arch/x86/include/asm/irq_vectors.h): our LAPIC's INTA
+        # count per vCPU at the end is the guest's LOC count plus the ticks between its
+        # /proc/interrupts read and the power-off (under a second: at most HZ 250).
+        lv = ledger_vec(n, 0xEC)
+        check(len(lv) == 2 and len(loc) == 2 and all(0 <= a - b <= 300 for a, b in zip(lv, loc)),
+              "%s: our LAPIC's timer INTAs %s match the guest's LOC %s (+0..300)" % (n, lv, loc))
+        extra = " lapic_inta_0xec=%s" % lv
+    table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s%s" % (
+        n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None, extra))
 
 print("1..%d" % len(tests))
 for i, (ok, what, why) in enumerate(tests, 1):

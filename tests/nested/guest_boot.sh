@@ -6,7 +6,8 @@
 #   mb-MODE  the Multiboot test kernel of tests/guest/multiboot (PIT, RTC, fw_cfg,
 #            pc-testdev, isa-debug-exit), 2 vCPUs
 # Output: blocks "@@file NAME@@" ... "@@end@@" per VM: its console, its vm.list entry, the
-# virqctl exit status and the boot time.
+# virqctl exit status, the boot time, a cross-check while it runs and one at the end, and
+# vm.ledger (our LAPIC's INTA/EOI ledger in user mode). virqd runs with its BPF tracer.
 export PATH=/bin:/usr/bin
 B=${VIRQ_BUILD:-build}
 S=/run/virqd.sock
@@ -22,7 +23,7 @@ emit() {
 	echo "@@end@@"
 }
 up_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-./$B/bin/virqd --socket $S --metrics off --no-bpf -l info >$O/virqd.log 2>&1 &
+./$B/bin/virqd --socket $S --metrics off -l info >$O/virqd.log 2>&1 &
 i=0
 while [ ! -S $S ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 # run NAME TIMEOUT create-args...: create, follow the console to the end, record.
@@ -32,15 +33,29 @@ run() {
 	t0=$(up_ms)
 	ctl vm create $n "$@" >$O/$n.create 2>&1
 	echo "create rc=$?" >$O/$n.result
-	timeout $t ./$B/bin/virqctl --socket $S vm console $n --follow >$O/$n.console 2>$O/$n.follow
-	echo "follow rc=$?" >>$O/$n.result
+	# A cross-check while it boots (after XC_MID s), and one of the whole run at the end.
+	(sleep ${XC_MID:-8}; ctl --json crosscheck $n >$O/$n.xc_mid 2>&1) &
+	xcpid=$!
+	# The console goes to the host as it comes, too ("@@live NAME@@ line"): progress
+	# for the nested runner's freeze detector, and what a hang looked like.
+	{
+		timeout $t ./$B/bin/virqctl --socket $S vm console $n --follow 2>$O/$n.follow
+		echo $? >$O/$n.rc
+	} | tee $O/$n.console | sed "s/^/@@live $n@@ /"
+	echo "follow rc=$(cat $O/$n.rc)" >>$O/$n.result
 	echo "boot_ms $(($(up_ms) - t0))" >>$O/$n.result
+	wait $xcpid
 	ctl --json vm list >$O/$n.list 2>&1
+	ctl --json crosscheck $n >$O/$n.xc_end 2>&1
+	ctl --json vm ledger $n >$O/$n.ledger 2>&1
 	cat $O/$n.create $O/$n.follow >>$O/$n.result
 	ctl vm destroy $n >/dev/null 2>&1
 	emit $n.console $O/$n.console
 	emit $n.result $O/$n.result
 	emit $n.list $O/$n.list
+	emit $n.xc_mid $O/$n.xc_mid
+	emit $n.xc_end $O/$n.xc_end
+	emit $n.ledger $O/$n.ledger
 }
 for m in $MODES; do
 	run mb-$m 120 --irqchip $m --vcpus 2 --mem 64 --kernel $I/mbtest.elf --append "cpus=2"
