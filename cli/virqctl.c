@@ -32,6 +32,7 @@ static const char main_usage[] =
 	"  vm ledger VM [--vcpu N]     guest and VMM ledgers\n"
 	"  vm stats VM                 KVM stats and exits\n"
 	"  vm console VM [--follow]    a guest kernel's serial output\n"
+	"  vm compare VM VM [...]      side by side: run time, KVM stats, exits\n"
 	"  crosscheck [VM]             the cross-check verdict table\n"
 	"  host vms                    KVM VMs on this host\n"
 	"  trace points                BPF attach-point report\n"
@@ -782,6 +783,12 @@ static const struct {
 	{ "vm ledger", "usage: virqctl vm ledger VM [--vcpu N]\n"
 		       "The guest ledger (what each vCPU received) beside the VMM's injection\n"
 		       "ledger.\n" },
+	{ "vm compare",
+	  "usage: virqctl vm compare VM VM [VM ...]\n"
+	  "The same kernel on different irqchips side by side: run time (start to stop),\n"
+	  "per vCPU KVM's irq_injections, exits, halt_exits, irq_window_exits and the VMM's\n"
+	  "userspace exits, ratios against the first VM; our LAPIC's INTA per vector for\n"
+	  "guest kernels in user mode. --json: the collected vm.list/vm.stats/vm.ledger.\n" },
 	{ "vm console",
 	  "usage: virqctl vm console VM [--follow] [--from N]\n"
 	  "A guest kernel's COM1 output from byte N (default: all the daemon still holds,\n"
@@ -893,6 +900,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "top")) {
 		ret = virqctl_top(&c, argc, argv);
+	} else if (argc >= 2 && !strcmp(argv[0], "vm") && !strcmp(argv[1], "compare")) {
+		ret = virqctl_compare(&c, argc - 1, argv + 1, opt_json);
 	} else if (argc >= 2 && !strcmp(argv[0], "vm") && !strcmp(argv[1], "console")) {
 		ret = virqctl_console(&c, argc - 1, argv + 1);
 	} else if (!strcmp(argv[0], "trace") && !(argc == 2 && !strcmp(argv[1], "points"))) {

@@ -46,6 +46,8 @@ int virqctl_read(struct virqctl_conn *c, struct virq_proto_reply *r, int timeout
 
 /* `virqctl vm console` (cli/console.c): returns an exit code. */
 int virqctl_console(struct virqctl_conn *c, int argc, char **argv);
+/* `virqctl vm compare A B ...` (cli/compare.c): returns an exit code. */
+int virqctl_compare(struct virqctl_conn *c, int argc, char **argv, bool json);
 /* `virqctl top`: returns an exit code. */
 int virqctl_top(struct virqctl_conn *c, int argc, char **argv);
 

@@ -264,6 +264,7 @@ static cJSON *vm_json(const struct virqd_vm *v)
 	cJSON_AddBoolToObject(o, "x2apic", cfg->x2apic);
 	cJSON_AddBoolToObject(o, "pv_eoi", cfg->pv_eoi);
 	cJSON_AddStringToObject(o, "boot", virq_vm_boot_kind(v->vm));
+	cJSON_AddNumberToObject(o, "run_ms", (double)(virq_vm_run_ns(v->vm) / 1000000));
 	if (cfg->kernel[0]) {
 		cJSON_AddStringToObject(o, "kernel", cfg->kernel);
 		cJSON_AddStringToObject(o, "initrd", cfg->initrd);

@@ -418,6 +418,20 @@ static struct virq_stats_vm *obs_stats_vm(const struct obs_ctx *oc, const struct
 	return NULL;
 }
 
+/*
+ * A kvm_msi_set_irq inside an ioctl on a vCPU fd (KVM_RUN) is no delivery: with a split
+ * irqchip KVM decodes every IOAPIC MSI route at each route scan (vcpu_scan_ioapic ->
+ * kvm_scan_ioapic_routes -> kvm_set_msi_irq, which fires the tracepoint) to learn which
+ * level vectors need EOI exits. Deliveries come through the VM fd (KVM_SIGNAL_MSI), an
+ * irqfd or KVM_IRQ_LINE, never a vCPU fd. Seen on our split VMs and QEMU's
+ * kernel-irqchip=split alike.
+ */
+static bool route_scan(const struct virq_trace_key *k)
+{
+	return k->event == VIRQ_TEV_MSI_SET_IRQ && (k->flags & VIRQ_TKF_VM_FROM_IOCTL) &&
+	       k->vcpu_id != VIRQ_TRACE_VCPU_NONE;
+}
+
 static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void *ctx)
 {
 	struct obs_ctx *oc = ctx;
@@ -425,7 +439,7 @@ static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void
 	uint32_t dm = VIRQ_TKF_DM(k->flags);
 	int path = -1;
 
-	if (!sv)
+	if (!sv || route_scan(k))
 		return 0;
 	switch (k->event) {
 	case VIRQ_TEV_MSI_SET_IRQ:
@@ -631,6 +645,7 @@ struct xc_kctx {
 	uint64_t system_accepts;
 	uint64_t plumbing; /* msi_set_irq of the VMM's own mailbox and doorbell vectors */
 	uint64_t unpathed; /* msi_set_irq on vectors of unknown or conflicting path */
+	uint64_t route_scans; /* msi_set_irq of KVM's split-irqchip route scans (no delivery) */
 };
 
 /* Owned VM: the path a kvm_msi_set_irq belongs to, or -1 (counted aside). Split mode
@@ -792,6 +807,10 @@ static int counter_to_xc(const struct virq_trace_key *k, uint64_t value, void *c
 	if ((pid_t)k->tgid != kc->tgid || (kc->vm_id && k->vm_id != kc->vm_id &&
 					   !(kc->only_vm && k->vm_id == VIRQ_TRACE_VM_NONE)))
 		return 0;
+	if (route_scan(k)) {
+		kc->route_scans += value;
+		return 0;
+	}
 	if (!kc->map) {
 		switch (k->event) {
 		case VIRQ_TEV_SET_IRQ:
@@ -1234,6 +1253,55 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
  * KVM's stats. In user mode no interrupt event is in the kernel (our LAPIC takes them
  * all): exits and stats only; vm.ledger has our LAPIC's INTA/EOI ledger.
  */
+static void xc_pc_stats(struct virqd_vm *v, struct virq_xcheck_vm *xv,
+			struct virq_xcheck_vcpu *vcpus, uint32_t n, bool user,
+			struct virq_kvm_stat *ks, size_t ks_max, bool later)
+{
+	int nk;
+
+	for (uint32_t c = 0; c < n; c++) {
+		struct virq_vcpu_exits ex;
+		uint64_t sum = 0;
+
+		if (!user || virq_vm_exits(v->vm, c, &ex))
+			continue;
+		for (int r = 0; r < VIRQ_XC_EXIT_REASONS && r < VIRQ_EXIT_REASONS; r++) {
+			sum += ex.by_reason[r];
+			vcpus[c].vmm_exits[r] = ex.by_reason[r];
+		}
+		vcpus[c].vmm_exits[VIRQ_XC_KVM_EXIT_INTR] += ex.eintr;
+		sum += ex.eintr;
+		/* earlier reading kept in the skew slot, then turned into the difference */
+		vcpus[c].vmm_exits_skew = later ? sum - vcpus[c].vmm_exits_skew : sum;
+	}
+	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
+	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
+		if (ks[i].vcpu < 0 || (uint32_t)ks[i].vcpu >= n)
+			continue;
+		for (size_t st = 0; st < sizeof(xc_stats) / sizeof(xc_stats[0]); st++) {
+			struct virq_xcheck_vcpu *vc = &vcpus[ks[i].vcpu];
+			unsigned int k = xc_stats[st].stat;
+
+			if (strcmp(ks[i].name, xc_stats[st].name))
+				continue;
+			vc->stat_skew[k] = later ? ks[i].value - vc->stat_skew[k] : ks[i].value;
+			vc->stat[k] = ks[i].value;
+			vc->stat_valid |= 1u << k;
+			xv->flags |= VIRQ_XC_VM_STATS;
+		}
+	}
+}
+
+/*
+ * A guest kernel on our VMM (vm.create kernel): its vectors are the guest's own choice, so
+ * no vector map says which path each one is. In kernel/split mode it is judged like an
+ * observed VM: each vector's path from its BPF source events, KVM's accepts, injections
+ * and EOIs against one another (the rules proven on QEMU's guests), plus exits against
+ * KVM's stats. In user mode no interrupt event is in the kernel (our LAPIC takes them
+ * all): exits and stats only; vm.ledger has our LAPIC's INTA/EOI ledger. While it runs,
+ * the stats and the VMM's exits are read before and after BPF's counters: what moved in
+ * between is the read skew the engine allows.
+ */
 static void xc_pc_vm(struct virqd_vm *v, struct virq_xcheck_vm *xv, struct virq_xcheck_vcpu *vcpus,
 		     struct virq_kvm_stat *ks, size_t ks_max, bool traced, uint32_t vm_id,
 		     uint64_t (*srcvec)[VIRQ_XC_NR_VECTORS],
@@ -1242,7 +1310,6 @@ static void xc_pc_vm(struct virqd_vm *v, struct virq_xcheck_vm *xv, struct virq_
 	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
 	uint32_t n = cfg->nr_vcpus < VIRQ_XC_MAX_VCPUS ? cfg->nr_vcpus : VIRQ_XC_MAX_VCPUS;
 	bool user = cfg->irqchip == VIRQ_IRQCHIP_USER;
-	int nk;
 
 	virq_xcheck_vm_init(xv);
 	snprintf(xv->name, sizeof(xv->name), "%s", virq_vm_name(v->vm));
@@ -1252,28 +1319,10 @@ static void xc_pc_vm(struct virqd_vm *v, struct virq_xcheck_vm *xv, struct virq_
 	xv->nr_vcpus = n;
 	xv->vcpus = vcpus;
 	for (uint32_t c = 0; c < n; c++) {
-		struct virq_vcpu_exits ex;
-
 		vcpus[c].vcpu_id = c;
 		vcpus[c].apic_id = c; /* CPUID's initial APIC ID is the vCPU index */
-		if (user && virq_vm_exits(v->vm, c, &ex) == 0) {
-			for (int r = 0; r < VIRQ_XC_EXIT_REASONS && r < VIRQ_EXIT_REASONS; r++)
-				vcpus[c].vmm_exits[r] = ex.by_reason[r];
-			vcpus[c].vmm_exits[VIRQ_XC_KVM_EXIT_INTR] += ex.eintr;
-		}
 	}
-	nk = virq_vm_kvm_stats(v->vm, ks, ks_max);
-	for (int i = 0; i < nk && (size_t)i < ks_max; i++) {
-		if (ks[i].vcpu < 0 || (uint32_t)ks[i].vcpu >= n)
-			continue;
-		for (size_t st = 0; st < sizeof(xc_stats) / sizeof(xc_stats[0]); st++) {
-			if (strcmp(ks[i].name, xc_stats[st].name))
-				continue;
-			vcpus[ks[i].vcpu].stat[xc_stats[st].stat] = ks[i].value;
-			vcpus[ks[i].vcpu].stat_valid |= 1u << xc_stats[st].stat;
-			xv->flags |= VIRQ_XC_VM_STATS;
-		}
-	}
+	xc_pc_stats(v, xv, vcpus, n, user, ks, ks_max, false);
 	if (traced) {
 		struct xc_kctx kc = { .vm = xv,
 				      .vcpus = vcpus,
@@ -1289,7 +1338,16 @@ static void xc_pc_vm(struct virqd_vm *v, struct virq_xcheck_vm *xv, struct virq_
 		xv->flags |= VIRQ_XC_VM_TRACED;
 		if (!user)
 			xc_observed_paths(&kc);
+		/* Split mode: our PIC's ExtINT injections have no PIC tracepoint (the PIC is
+		 * ours) and take no LAPIC EOI; the VMM counted them. */
+		if (cfg->irqchip == VIRQ_IRQCHIP_SPLIT) {
+			struct virq_vmm_ledger vl;
+
+			if (virq_vm_vmm_ledger(v->vm, &vl) == 0)
+				xv->k_pic_delivered += vl.extint_injected;
+		}
 	}
+	xc_pc_stats(v, xv, vcpus, n, user, ks, ks_max, true);
 	xc_mark_used(xv);
 }
 

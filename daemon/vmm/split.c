@@ -238,5 +238,6 @@ void virq_split_pre_run(struct virq_vcpu *c)
 		return;
 	}
 	virq_cnt_add(&c->vec[vector & 0xff].injected, 1);
+	virq_cnt_add(&vm->ledger.extint_injected, 1);
 	run->request_interrupt_window = atomic_load(&vm->pic_int);
 }

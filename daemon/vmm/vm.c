@@ -190,6 +190,7 @@ void virq_vmm_fail(struct virq_vm *vm, const char *fmt, ...)
 		vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
 		va_end(ap);
 		vm->state = VIRQ_VM_STOPPED;
+		vm->t_stop = now_ns();
 	}
 	atomic_store(&vm->stopping, true);
 	pthread_cond_broadcast(&vm->cond);
@@ -218,6 +219,18 @@ const char *virq_vm_name(const struct virq_vm *vm)
 const char *virq_vm_boot_kind(const struct virq_vm *vm)
 {
 	return vm->boot_kind ? vm->boot_kind : "firmware";
+}
+
+uint64_t virq_vm_run_ns(const struct virq_vm *cvm)
+{
+	struct virq_vm *vm = (struct virq_vm *)cvm;
+	uint64_t r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->t_start)
+		r = (vm->t_stop ? vm->t_stop : now_ns()) - vm->t_start;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
 }
 
 int virq_vm_exit_status(const struct virq_vm *vm)
@@ -1274,6 +1287,7 @@ int virq_vm_start(struct virq_vm *vm)
 		return -EALREADY;
 	}
 	vm->state = VIRQ_VM_RUNNING;
+	vm->t_start = now_ns();
 	pthread_mutex_unlock(&vm->lock);
 	ret = virq_platform_start(vm); /* a guest kernel's device timers */
 	if (ret) {
@@ -1352,6 +1366,7 @@ int virq_vm_stop(struct virq_vm *vm)
 	if (vm->state != VIRQ_VM_STOPPED) {
 		vm->state = VIRQ_VM_STOPPED;
 		snprintf(vm->reason, sizeof(vm->reason), "stopped by request");
+		vm->t_stop = now_ns();
 	}
 	atomic_store(&vm->stopping, true);
 	pthread_cond_broadcast(&vm->cond);

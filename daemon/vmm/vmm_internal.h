@@ -170,6 +170,8 @@ struct virq_vm {
 	struct virq_e820_entry e820[VIRQ_E820_MAX];
 	size_t n_e820;
 	_Atomic int exit_status; /* -1 until the guest exits through a device */
+	/* CLOCK_MONOTONIC ns at virq_vm_start and at the stop (0: not yet); under lock. */
+	uint64_t t_start, t_stop;
 
 	uint32_t nr_vcpus;
 	struct virq_vcpu *vcpus;

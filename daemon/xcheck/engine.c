@@ -1201,7 +1201,10 @@ static void check_exit_stat(struct ctx *x, const struct virq_xcheck_vcpu *vc,
 			       (unsigned long long)s, (unsigned long long)vmm,
 			       (unsigned long long)(s - vmm));
 		} else {
-			judge(&c, vmm, s, quiesced(x) ? 0 : 1, 0, true);
+			uint64_t sk = vc->stat_skew[st] > vc->vmm_exits_skew ? vc->stat_skew[st] :
+									       vc->vmm_exits_skew;
+
+			judge(&c, vmm, s, quiesced(x) ? 0 : 1 + sk, 0, true);
 			explain_totals(&c, "vmm.exits", sn);
 		}
 	}
@@ -1215,7 +1218,7 @@ static void check_exit_events(struct ctx *x, const struct virq_xcheck_vcpu *vc,
 {
 	struct virq_xcheck_check c;
 	uint64_t vmm = vc->vmm_exits[reason];
-	uint64_t bound = quiesced(x) ? 0 : 1;
+	uint64_t bound = quiesced(x) ? 0 : 1 + vc->vmm_exits_skew;
 
 	if (!vmm)
 		return;
@@ -1283,7 +1286,8 @@ static void check_exits(struct ctx *x)
 						kicks = b - a < pool ? b - a : pool;
 						pool -= kicks;
 					}
-					judge(&c, a, b - kicks, quiesced(x) ? 0 : 1, 0, true);
+					judge(&c, a, b - kicks,
+					      quiesced(x) ? 0 : 1 + vc->vmm_exits_skew, 0, true);
 					c.observed = b;
 					if (kicks && c.verdict == VIRQ_XC_CONSISTENT)
 						detail(&c,
@@ -1322,7 +1326,9 @@ static void check_exits(struct ctx *x)
 			c.observed = vc->k_exit;
 			if (stat_usable(x, &c, vc, VIRQ_XC_STAT_EXITS) &&
 			    tp_usable(x, &c, VIRQ_XC_TP_EXIT)) {
-				judge(&c, c.expected, c.observed, quiesced(x) ? 0 : 1, 0, true);
+				judge(&c, c.expected, c.observed,
+				      quiesced(x) ? 0 : 1 + vc->stat_skew[VIRQ_XC_STAT_EXITS], 0,
+				      true);
 				explain_totals(&c, "exits", "kvm_exit");
 			}
 			emit(x, &c);

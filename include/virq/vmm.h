@@ -138,6 +138,9 @@ int virq_vm_threads(const struct virq_vm *vm, pid_t *tids, unsigned int max);
 
 /* --- guest kernels (cfg.kernel) ------------------------------------------------- */
 
+/* Time the VM has run: from virq_vm_start to its stop (guest power-off, exit, failure or
+ * request), or to now while it runs; 0 before the start. ns. */
+uint64_t virq_vm_run_ns(const struct virq_vm *vm);
 /* "firmware" (built-in), "linux" or "multiboot". */
 const char *virq_vm_boot_kind(const struct virq_vm *vm);
 /* The status the guest left with through isa-debug-exit ((code << 1) | 1, as QEMU's
@@ -281,6 +284,10 @@ struct virq_vmm_ledger {
 	uint64_t doorbell_roundtrips;
 	uint64_t doorbell_ns_sum;
 	uint64_t posted[4]; /* user mode: notification kinds, see VIRQ_PI_NOTIFY_* */
+	/* split mode: our PIC's vectors given to vCPU 0 with KVM_INTERRUPT (LINT0 ExtINT).
+	 * KVM injects them (kvm_inj_virq) without its LAPIC, so no kvm_eoi follows: the
+	 * guest EOIs them at the PIC (port 0x20). */
+	uint64_t extint_injected;
 };
 
 #define VIRQ_PI_NOTIFY_SUPPRESSED 0 /* ON already set: no kick */

@@ -221,6 +221,14 @@ struct virq_xcheck_vcpu {
 	uint64_t stat[VIRQ_XC_STAT__COUNT];
 	uint32_t stat_valid; /* bit (1u << enum virq_xcheck_stat): stat read from the fd */
 	uint32_t pad;
+	/*
+	 * Read skew of a running VM: the ledgers are read one after the other, so the caller
+	 * reads the stats and the VMM's exits before and after BPF's counters and gives here
+	 * how far each moved meanwhile (stat[] and vmm_exits[] hold the later readings).
+	 * A difference up to that much is timing, not loss. 0 when sampled quiesced.
+	 */
+	uint64_t stat_skew[VIRQ_XC_STAT__COUNT];
+	uint64_t vmm_exits_skew; /* all reasons together */
 };
 
 /* virq_xcheck_vm.flags */

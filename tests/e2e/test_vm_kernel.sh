@@ -63,4 +63,16 @@ case "$joined" in
 "10 10 $whole") ok "console read in two parts equals the whole" ;;
 *) nok "console parts" "${joined:0:200}" "${whole:0:200}" ;;
 esac
+# vm compare: the three runs side by side; the guest left through isa-debug-exit in each,
+# so every run time is set and the user column carries our LAPIC's ledger line.
+cmp=$(ctl vm compare mb-kernel mb-split mb-user 2>&1)
+rc=$?
+if [ $rc = 0 ] && echo "$cmp" | grep -q '^run ms (start to stop) .*x' &&
+	echo "$cmp" | grep -q '^vcpu0 userspace exits' && echo "$cmp" | grep -q "mb-user: our LAPIC's INTA"; then
+	ok "vm compare prints run time, KVM stats and exits per vCPU, and the LAPIC ledger"
+else
+	nok "vm compare (rc $rc)" "$cmp"
+fi
+out=$(ctl vm compare mb-kernel 2>&1)
+[ $? = 2 ] && ok "vm compare needs two VMs (usage, exit 2)" || nok "vm compare with one VM" "$out"
 echo "1..$n"

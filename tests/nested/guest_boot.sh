@@ -30,7 +30,12 @@ while [ ! -S $S ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 run() {
 	n=$1 t=$2
 	shift 2
+	: >$O/$n.console
 	t0=$(up_ms)
+	# Interrupt events of the whole boot, summarised per event, vector and whether a
+	# vCPU fd was named (a diagnostic block: what BPF saw, next to the verdicts).
+	./$B/bin/virqctl --socket $S --json trace >$O/$n.trace 2>/dev/null &
+	trpid=$!
 	ctl vm create $n "$@" >$O/$n.create 2>&1
 	echo "create rc=$?" >$O/$n.result
 	# A cross-check while it boots (after XC_MID s), and one of the whole run at the end.
@@ -41,10 +46,19 @@ run() {
 	{
 		timeout $t ./$B/bin/virqctl --socket $S vm console $n --follow 2>$O/$n.follow
 		echo $? >$O/$n.rc
-	} | tee $O/$n.console | sed "s/^/@@live $n@@ /"
+	} | while IFS= read -r l; do
+		echo "$l" >>$O/$n.console
+		echo "@@live $n@@ $l"
+	done
 	echo "follow rc=$(cat $O/$n.rc)" >>$O/$n.result
 	echo "boot_ms $(($(up_ms) - t0))" >>$O/$n.result
 	wait $xcpid
+	kill $trpid 2>/dev/null
+	wait $trpid 2>/dev/null
+	grep -E '"ev":"kvm_(msi_set_irq|apic_accept_irq|set_irq|pic_set_irq|ioapic_set_irq|inj_virq|eoi)"' $O/$n.trace |
+		sed 's/.*"ev":"\([a-z_]*\)".*"vcpu":\([-0-9]*\),"arg":\([0-9]*\),"aux":\([0-9]*\).*"tid":\([0-9]*\).*/\1 vcpu=\2 arg=\3 aux=\4/' |
+		sort | uniq -c | sort -rn | head -80 >$O/$n.tsum
+	rm -f $O/$n.trace
 	ctl --json vm list >$O/$n.list 2>&1
 	ctl --json crosscheck $n >$O/$n.xc_end 2>&1
 	ctl --json vm ledger $n >$O/$n.ledger 2>&1
@@ -56,6 +70,7 @@ run() {
 	emit $n.xc_mid $O/$n.xc_mid
 	emit $n.xc_end $O/$n.xc_end
 	emit $n.ledger $O/$n.ledger
+	emit $n.tsum $O/$n.tsum
 }
 for m in $MODES; do
 	run mb-$m 120 --irqchip $m --vcpus 2 --mem 64 --kernel $I/mbtest.elf --append "cpus=2"

@@ -153,6 +153,9 @@ static void pit_checks(int *fails)
 	hi = inb(0x40);
 	v = lo | hi << 8;
 	check(v > 0 && v <= 11932, "PIT counter 0 latched value within its divisor", fails);
+	/* Stop counter 0 again: a control word alone leaves it in mode 0 without a count
+	 * (8254 datasheet: counting starts only once the count is written). */
+	outb(0x43, 0x30);
 	/* Linux's pit_calibrate_tsc: gate counter 2 through port 0x61 bit 0 with the speaker
 	 * off (bit 1), mode 0, and poll OUT2 (port 0x61 bit 5) until the count runs out. */
 	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
