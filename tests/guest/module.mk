@@ -20,3 +20,7 @@ $(GUEST_MB_ELF): $(GUEST_MB_DIR)/entry.o $(GUEST_MB_DIR)/main.o tests/guest/mult
 		-T tests/guest/multiboot/kernel.ld -o $@ $(filter %.o,$^)
 
 $(BUILD)/tests/unit/test_boot_multiboot: | $(GUEST_MB_ELF)
+
+# Also run by tests/e2e/test_mbtest_qemu.sh under QEMU (and by a VMM against it): built by
+# `make` and by `make check`'s build-tests, not only as the unit test's prerequisite.
+all build-tests: $(GUEST_MB_ELF)

@@ -102,7 +102,7 @@ for mode in modes:
     lines = [l for l in con.splitlines() if l.startswith("ok - ") or l.startswith("not ok - ")]
     bad = [l for l in lines if l.startswith("not ok")]
     check(r.get("create") == 0, "%s: vm create" % n, read(n + ".result")[:300])
-    check(len(lines) >= 19 and not bad, "%s: every check of the Multiboot kernel is ok (%d)" % (n, len(lines)),
+    check(len(lines) >= 35 and not bad, "%s: every check of the Multiboot kernel is ok (%d)" % (n, len(lines)),
           "; ".join(bad)[:400] or con[-400:])
     check("virq-mbtest: %d checks, 0 failed" % len(lines) in con, "%s: summary line" % n, con[-300:])
     check(v.get("exit_status") == 1, "%s: left through isa-debug-exit with status 1" % n,
