@@ -48,7 +48,8 @@ static cJSON *fetch(struct virqctl_conn *c, const char *cmd, const char *vm, int
 		return NULL;
 	}
 	if (r.err != VIRQ_E_OK) {
-		fprintf(stderr, "virqctl: %s %s: %s: %s\n", cmd, vm ? vm : "", r.err_code, r.err_msg);
+		fprintf(stderr, "virqctl: %s %s: %s: %s\n", cmd, vm ? vm : "", r.err_code,
+			r.err_msg);
 		virq_proto_reply_fini(&r);
 		*ret = VIRQCTL_EXIT_DAEMON;
 		return NULL;
@@ -186,8 +187,8 @@ int virqctl_compare(struct virqctl_conn *c, int argc, char **argv, bool json)
 		}
 		for (int i = 0; i < n; i++)
 			v[i] = vmm_exits(st[i], NULL, cpu);
-		snprintf(label, sizeof(label), cpu < 0 ? "all userspace exits" : "vcpu%d userspace exits",
-			 cpu);
+		snprintf(label, sizeof(label),
+			 cpu < 0 ? "all userspace exits" : "vcpu%d userspace exits", cpu);
 		row(label, v, n);
 	}
 	for (int i = 0; i < n; i++) {
@@ -201,10 +202,10 @@ int virqctl_compare(struct virqctl_conn *c, int argc, char **argv, bool json)
 			const cJSON *r;
 
 			printf("\n  vcpu%.0f:", cnum(vc, "vcpu"));
-			cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(vc, "vectors"))
-				if (cnum(r, "received") > 0)
-					printf(" 0x%02x=%.0f", (unsigned int)cnum(r, "vector"),
-					       cnum(r, "received"));
+			cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(
+						      vc, "vectors")) if (cnum(r, "received") > 0)
+				printf(" 0x%02x=%.0f", (unsigned int)cnum(r, "vector"),
+				       cnum(r, "received"));
 		}
 		printf("\n");
 	}

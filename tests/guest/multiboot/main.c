@@ -482,7 +482,8 @@ static void check_multiboot(u32 magic, const u32 *info)
 			for (p = info[12]; p < end; p += ((const struct mmap_entry *)p)->size + 4) {
 				const struct mmap_entry *e = (const struct mmap_entry *)p;
 
-				if (e->type == 1 && e->base <= hi_end && e->base + e->len > hi_end) {
+				if (e->type == 1 && e->base <= hi_end &&
+				    e->base + e->len > hi_end) {
 					hi_end = e->base + e->len;
 					grew = 1;
 				}
@@ -555,10 +556,10 @@ static void pic_set_masks(void)
 static void irq_unmask(u32 line)
 {
 	if (line < 8) {
-		pic1_mask &= (u8)~(1u << line);
+		pic1_mask &= (u8) ~(1u << line);
 	} else {
-		pic2_mask &= (u8)~(1u << (line - 8));
-		pic1_mask &= (u8)~(1u << 2); /* the cascade */
+		pic2_mask &= (u8) ~(1u << (line - 8));
+		pic1_mask &= (u8) ~(1u << 2); /* the cascade */
 	}
 	pic_set_masks();
 }
@@ -591,8 +592,8 @@ void isr_dispatch(struct isr_frame *f)
 	irq_count[v]++;
 	if (v < 0x20) {
 		if (!finished) {
-			check(0, "no CPU exception", "got vector %u error %x at eip %x", v, f->error,
-			      f->eip);
+			check(0, "no CPU exception", "got vector %u error %x at eip %x", v,
+			      f->error, f->eip);
 			finish();
 		}
 		for (;;)
@@ -701,7 +702,8 @@ static void check_pit2(void)
 	outb(PIT_CH2, 0xff);
 	outb(PIT_CH2, 0xff);
 	out_start = inb(PORT61) & 0x20;
-	check(!out_start, "PIT counter 2 OUT2 (port 0x61 bit 5) low after a mode 0 count is written",
+	check(!out_start,
+	      "PIT counter 2 OUT2 (port 0x61 bit 5) low after a mode 0 count is written",
 	      "got high want low");
 	t0 = rdtsc();
 	for (i = 0; i < SPIN_MAX; i++) {
