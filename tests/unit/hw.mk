@@ -7,3 +7,4 @@ LIBS_test_hw_dev := hw irqchip
 LIBS_fuzz_pit := hw irqchip
 LIBS_fuzz_rtc := hw irqchip
 LIBS_test_hw_pci := hw irqchip
+LIBS_test_hw_virtio := hw irqchip
