@@ -8,3 +8,4 @@ LIBS_fuzz_pit := hw irqchip
 LIBS_fuzz_rtc := hw irqchip
 LIBS_test_hw_pci := hw irqchip
 LIBS_test_hw_virtio := hw irqchip
+LIBS_fuzz_virtio_blk := hw irqchip
