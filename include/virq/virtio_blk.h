@@ -22,6 +22,9 @@
  * 16-byte header or status byte -- stops processing and sets DEVICE_NEEDS_RESET (2.1.2),
  * counted in stats.errors; the device then ignores the queue until reset.
  *
+ * Like the transport it embeds, a struct virq_virtio_blk must stay where
+ * virq_virtio_blk_init() built it.
+ *
  * Threading: virq_virtio_blk_process() runs on the thread the VMM chose for the notify
  * (the vCPU that wrote the notify address, or an I/O thread), serialised with the
  * transport's other entry points by the caller. It does blocking pread/pwrite on the fd.

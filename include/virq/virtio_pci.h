@@ -4,8 +4,12 @@
  * "Virtio Over PCI Bus"), for one device on the host bridge of include/virq/pci.h.
  *
  * Identity (4.1.2): vendor 0x1af4, device 0x1040 + the virtio device ID, revision 1 (a
- * modern-only device), subsystem vendor 0x1af4 and subsystem ID 0x1100 (QEMU's default),
- * interrupt pin INTA#.
+ * modern-only device), interrupt pin INTA#. The subsystem IDs only describe the
+ * environment (4.1.2.1: drivers do not match on them for modern devices); they are
+ * 0x1af4:0x1100, what QEMU's PCI core gives its devices by default.
+ *
+ * The struct is self-referential once initialised (BAR ops and capability hooks point
+ * at it, c.dev_cfg usually into its owner): it must not be moved or copied afterwards.
  *
  * Layout, QEMU's: every virtio structure lives in one 64-bit prefetchable memory BAR
  * (BAR 4, 16 KiB), described by vendor-specific capabilities (4.1.4):
