@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Seed corpora for tests/fuzz/fuzz_pit.c and tests/fuzz/fuzz_rtc.c: one file per scenario,
-# named after it, in tests/fuzz/corpus/{pit,rtc}/. Re-run after changing either target's
+# Seed corpora for tests/fuzz/fuzz_pit.c, tests/fuzz/fuzz_rtc.c and
+# tests/fuzz/fuzz_virtio_blk.c: one file per scenario, named after it, in
+# tests/fuzz/corpus/{pit,rtc,virtio_blk}/. Re-run after changing either target's
 # input format; `make check` replays the result. Files libFuzzer adds are left alone.
 #
 #   tests/fuzz/gen_corpus_hw.sh
 #
-# Both targets read 3-byte operations (see their header comments). Scenarios are built as
+# PIT and RTC read 3-byte operations, virtio_blk 8-byte ones (see their header comments). Scenarios are built as
 # hex text and turned into bytes only when written (a shell variable cannot hold NUL).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p tests/fuzz/corpus/pit tests/fuzz/corpus/rtc
+mkdir -p tests/fuzz/corpus/pit tests/fuzz/corpus/rtc tests/fuzz/corpus/virtio_blk
 
 hex=
 o() { hex+=$(printf '%02x%02x%02x' "$1" "$2" "$3"); } # OP A B
@@ -84,3 +85,63 @@ emit rtc calendar_12h_divider
 ri 0x8f; rw 0xaa; rr; ri 0x15; rr; ri 0x5b; rr; ri 0x0d; rr; ri 0x7f; rw 0xff; rr
 ri 0x00; rw 0xff; ri 0x04; rw 0xff; ri 0x07; rw 0x00; ri 0x08; rw 0xff; rstep 3 40000
 emit rtc cmos_garbage
+
+# --- virtio_blk: 8-byte ops OP A B C V (V 32-bit little-endian). 0/1 common cfg write/read
+#     at B (size 1 << A&3), 2 RAM[A<<8|B] = V, 3 notify, 4 config write at B (size
+#     1 << A%3), 5 MSI-X BAR write at A<<8|B, 6 reads, 7 canned driver init (queue size
+#     1 << A%9, rings at B*0x100 + 0/0x1000/0x2000, C&1 MSI-X on, V low features).
+o8() { hex+=$(printf '%02x%02x%02x%02x%02x%02x%02x%02x' "$1" "$2" "$3" "$4" \
+	$(($5 & 255)) $((($5 >> 8) & 255)) $((($5 >> 16) & 255)) $((($5 >> 24) & 255))); }
+ram() { o8 2 $(($1 >> 8)) $(($1 & 255)) 0 "$2"; } # GPA VALUE
+d() { # INDEX ADDR LEN FLAGS NEXT: one descriptor of the table at 0
+	ram $((16 * $1)) "$2"; ram $((16 * $1 + 4)) 0; ram $((16 * $1 + 8)) "$3"
+	ram $((16 * $1 + 12)) $(($4 | ($5 << 16)))
+}
+hdr() { ram 0x4000 "$1"; ram 0x4004 0; ram 0x4008 "$2"; ram 0x400c 0; } # TYPE SECTOR
+avail() { ram 0x1000 $(($1 << 16)); } # IDX (ring entries stay 0: head 0)
+kick() { o8 3 0 0 0 0; }
+init() { o8 7 4 0 "$1" 0x244; } # queue size 16, rings at 0/0x1000/0x2000; MSI-X if $1
+isr() { o8 6 0 0 0 0; }
+
+init 0
+hdr 1 3; d 0 0x4000 16 1 1; d 1 0x5000 512 1 2; d 2 0x6000 1 2 0
+ram 0x5000 0x11223344; ram 0x51fc 0x55667788; avail 1; kick; isr
+hdr 0 3; d 1 0x5000 512 3 2; avail 2; kick; isr
+hdr 4 0; d 0 0x4000 16 1 2; avail 3; kick
+hdr 8 0; d 0 0x4000 16 1 1; d 1 0x5000 20 3 2; avail 4; kick; isr
+hdr 0 16; avail 5; kick; hdr 42 0; avail 6; kick; isr
+o8 6 1 0 0 0; o8 6 1 8 0 0; o8 6 1 20 0 0
+emit virtio_blk write_read_flush_getid
+init 1
+hdr 4 0; d 0 0x4000 16 1 2; d 2 0x6000 1 2 0; avail 1; kick
+o8 5 0 28 0 1; avail 2; kick; o8 6 2 0x80 0 0; o8 5 0 28 0 0
+o8 4 0 0x87 0 0xc0; avail 3; kick; o8 4 0 0x87 0 0x80
+o8 0 1 0x1a 0 0xffff; avail 4; kick; o8 4 0 0x87 0 0; avail 5; kick; isr
+ram 0x1000 1; avail 6; ram 0x1000 0x00060001; kick
+emit virtio_blk msix_mask_pba
+init 0
+hdr 1 0; d 0 0x4000 16 1 1; d 1 0x5000 512 1 0; avail 1; kick; kick; isr
+init 0; d 0 0x4000 16 1 0; avail 1; kick
+init 0; d 0 0x4000 16 4 0; avail 1; kick
+init 0; d 0 0x4000 16 1 1; d 1 0xfff0 0x100 2 0; avail 1; kick
+init 0; d 0 0x4000 16 1 1; d 1 0x6000 1 3 2; d 2 0x5000 512 1 0; avail 1; kick
+init 0; d 0 0x4000 8 1 1; d 1 0x6000 1 2 0; avail 1; kick
+init 0; d 0 0x4000 16 1 1; d 1 0x6000 1 2 0; avail 40; kick
+init 0; avail 1; ram 0x1004 0x1234; kick
+o8 7 4 0xf8 0 0x244; avail 1; kick
+o8 7 8 0 0 0x244; avail 1; kick
+emit virtio_blk bad_chains
+init 0
+o8 4 1 0x04 0 0; o8 4 2 0x20 0 0xffffffff; o8 4 2 0x24 0 0xffffffff; o8 6 3 0x20 0 0
+o8 4 2 0x20 0 0xc0000000; o8 4 2 0x24 0 0; o8 4 2 0x14 0 0xffffffff
+o8 4 2 0x14 0 0xc0004000; o8 4 1 0x04 0 7; o8 4 1 0x04 0 0x407
+hdr 4 0; d 0 0x4000 16 1 2; d 2 0x6000 1 2 0; avail 1; kick; o8 4 1 0x04 0 7; isr
+emit virtio_blk bar_moves_intx
+for off in 0 4 8 12 16 18 20 21 22 24 26 28 30 32 40 48; do
+	for sz in 0 1 2 3; do o8 1 $sz $off 0 0; done
+	o8 0 2 $off 0x12 0xffffffff; o8 0 0 $off 0 1
+done
+o8 0 2 20 0 0; o8 0 0 20 0 3; o8 0 2 8 0 0; o8 0 2 12 0 0x244; o8 0 2 8 0 1
+o8 0 2 12 0 1; o8 0 0 20 0 0xb; o8 1 0 20 0 0; o8 0 1 24 0 8; o8 0 3 32 0 0x100
+o8 0 3 40 0 0x1000; o8 0 3 48 0 0x2000; o8 0 1 28 0 1; o8 0 0 20 0 0xf; o8 0 0 20 0 0
+emit virtio_blk common_cfg_sweep

@@ -6,3 +6,6 @@ LIBS_test_hw_rtc := hw irqchip
 LIBS_test_hw_dev := hw irqchip
 LIBS_fuzz_pit := hw irqchip
 LIBS_fuzz_rtc := hw irqchip
+LIBS_test_hw_pci := hw irqchip
+LIBS_test_hw_virtio := hw irqchip
+LIBS_fuzz_virtio_blk := hw irqchip
