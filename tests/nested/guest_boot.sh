@@ -32,10 +32,6 @@ run() {
 	shift 2
 	: >$O/$n.console
 	t0=$(up_ms)
-	# Interrupt events of the whole boot, summarised per event, vector and whether a
-	# vCPU fd was named (a diagnostic block: what BPF saw, next to the verdicts).
-	./$B/bin/virqctl --socket $S --json trace >$O/$n.trace 2>/dev/null &
-	trpid=$!
 	ctl vm create $n "$@" >$O/$n.create 2>&1
 	echo "create rc=$?" >$O/$n.result
 	# A cross-check while it boots (after XC_MID s), and one of the whole run at the end.
@@ -53,12 +49,6 @@ run() {
 	echo "follow rc=$(cat $O/$n.rc)" >>$O/$n.result
 	echo "boot_ms $(($(up_ms) - t0))" >>$O/$n.result
 	wait $xcpid
-	kill $trpid 2>/dev/null
-	wait $trpid 2>/dev/null
-	grep -E '"ev":"kvm_(msi_set_irq|apic_accept_irq|set_irq|pic_set_irq|ioapic_set_irq|inj_virq|eoi)"' $O/$n.trace |
-		sed 's/.*"ev":"\([a-z_]*\)".*"vcpu":\([-0-9]*\),"arg":\([0-9]*\),"aux":\([0-9]*\).*"tid":\([0-9]*\).*/\1 vcpu=\2 arg=\3 aux=\4/' |
-		sort | uniq -c | sort -rn | head -80 >$O/$n.tsum
-	rm -f $O/$n.trace
 	ctl --json vm list >$O/$n.list 2>&1
 	ctl --json crosscheck $n >$O/$n.xc_end 2>&1
 	ctl --json vm ledger $n >$O/$n.ledger 2>&1
@@ -70,7 +60,6 @@ run() {
 	emit $n.xc_mid $O/$n.xc_mid
 	emit $n.xc_end $O/$n.xc_end
 	emit $n.ledger $O/$n.ledger
-	emit $n.tsum $O/$n.tsum
 }
 for m in $MODES; do
 	run mb-$m 120 --irqchip $m --vcpus 2 --mem 64 --kernel $I/mbtest.elf --append "cpus=2"
@@ -79,4 +68,6 @@ for m in $MODES; do
 	run lx-$m 400 --irqchip $m --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
 		--append "console=ttyS0 panic=-1 i8042.noaux i8042.nokbd"
 done
+ctl --json metrics >$O/metrics.json 2>&1
+emit metrics.json $O/metrics.json
 emit virqd.log $O/virqd.log

@@ -782,8 +782,11 @@ static void check_rtc(void)
 	irq_unmask(8);
 	delay(TSC_SEC / 40); /* ~25 ms at 4 GHz: 25 periods at 1024 Hz */
 	irq_mask(8);
-	check(irq_count[VEC_RTC] == i, "RTC periodic interrupt stops when PIE is cleared",
-	      "got %u more interrupts want 0", irq_count[VEC_RTC] - i);
+	/* An edge the RTC raised after the last interrupt taken and before PIE was cleared
+	 * (IF was clear) stays latched in the slave 8259's IRR through the IMR mask (8259A
+	 * datasheet: IMR blocks delivery, not IRR) and arrives at the unmask: one at most. */
+	check(irq_count[VEC_RTC] - i <= 1, "RTC periodic interrupt stops when PIE is cleared",
+	      "got %u more interrupts want at most 1 (latched)", irq_count[VEC_RTC] - i);
 	b = cmos_read(0x0b);
 	check(!(b & 0x40), "RTC register B PIE reads back clear", "got %x", b);
 }
