@@ -1666,6 +1666,12 @@ enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto
 	}
 	in.nr_vms = nvm;
 	in.vms = xvms;
+	{
+		uint64_t lost[VIRQ_BPF_LOST__COUNT];
+
+		virqd_trace_lost(d, lost);
+		in.bpf_not_recorded = lost[VIRQ_BPF_LOST_COUNTER_FULL];
+	}
 	r = virq_xcheck_run(&in, rep);
 	if (r) {
 		snprintf(msg, msglen, "cross-check engine: %s", strerror(-r));

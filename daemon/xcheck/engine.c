@@ -78,9 +78,34 @@ detail(struct virq_xcheck_check *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void emit(struct ctx *x, const struct virq_xcheck_check *c)
+/* Does the check rest on a BPF count (a tracepoint's value)? */
+static bool uses_bpf(const struct virq_xcheck_check *c)
+{
+	for (unsigned int i = 0; i < c->nr_values && i < VIRQ_XC_MAX_VALUES; i++)
+		if (!strncmp(c->values[i].name, "kvm_", 4) ||
+		    !strncmp(c->values[i].name, "bpf.", 4))
+			return true;
+	return false;
+}
+
+static void emit(struct ctx *x, const struct virq_xcheck_check *cin)
 {
 	struct virq_xcheck_report *r = x->out;
+	struct virq_xcheck_check cc, *c = &cc;
+
+	cc = *cin;
+	if (x->in->bpf_not_recorded && uses_bpf(c) &&
+	    (c->verdict == VIRQ_XC_LOST || c->verdict == VIRQ_XC_SPURIOUS ||
+	     c->verdict == VIRQ_XC_MISROUTED)) {
+		char was[VIRQ_XC_DETAIL_MAX];
+
+		snprintf(was, sizeof(was), "%s", c->detail);
+		c->verdict = VIRQ_XC_UNOBSERVABLE;
+		snprintf(c->detail, sizeof(c->detail),
+			 "BPF counts incomplete (%llu events not recorded: counters map full); "
+			 "would be: %.90s",
+			 (unsigned long long)x->in->bpf_not_recorded, was);
+	}
 
 	r->by_verdict[c->verdict]++;
 	if (r->nr_checks >= VIRQ_XC_MAX_CHECKS) {

@@ -305,6 +305,9 @@ struct virq_xcheck_input {
 	const struct virq_xcheck_evidence *evidence; /* caller-owned, may be NULL if 0 */
 	struct virq_xcheck_source tp[VIRQ_XC_TP__COUNT]; /* host-wide attach point states */
 	struct virq_xcheck_source stat_src[VIRQ_XC_STAT__COUNT]; /* LIVE unless known dead */
+	/* BPF events seen but not recorded (the counters map was full): any BPF count may be
+	 * short, so a lost/spurious/misrouted verdict resting on one is unobservable. */
+	uint64_t bpf_not_recorded;
 };
 
 /* --- output ---------------------------------------------------------------------- */

@@ -466,6 +466,28 @@ static void test_observed_only_vm_checks_sources_accepts_and_eois_per_vector(voi
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_EOI), VIRQ_XC_UNOBSERVABLE);
 }
 
+/* BPF events the counters map could not hold (VIRQ_TSTAT_COUNTER_FULL): a count may be
+ * short, so a "lost" resting on BPF counts is unobservable, and says why; a check on the
+ * VMM's and KVM's own counts keeps its verdict. */
+static void test_bpf_counts_incomplete_make_bpf_verdicts_unobservable(void **state)
+{
+	struct fx *f = *state;
+	const struct virq_xcheck_check *c;
+
+	f->vm.flags = VIRQ_XC_VM_TRACED | VIRQ_XC_VM_QUIESCED;
+	inject(f, VIRQ_XC_PATH_MSI, 0, 0x30, 4, 0, 0);
+	f->vcpu[0].k_accept[0x30] = 3;
+	f->vcpu[0].k_eoi[0x30] = 3;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_ACCEPT), VIRQ_XC_LOST);
+	f->in.bpf_not_recorded = 7;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_ACCEPT), VIRQ_XC_UNOBSERVABLE);
+	c = find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_ACCEPT, -1);
+	assert_non_null(strstr(c->detail, "7 events not recorded"));
+	assert_non_null(strstr(c->detail, "would be: "));
+	assert_int_equal(f->r->by_verdict[VIRQ_XC_LOST], 0);
+	f->in.bpf_not_recorded = 0;
+}
+
 /* Observed VM, a level-triggered pin: accepts beyond the line's assertions are re-fires at
  * EOI (refired, never lost or spurious); a line held asserted through thousands of EOIs is
  * called a storm. Fewer accepts than assertions is remote IRR gating them: consistent. */
@@ -1081,6 +1103,7 @@ int main(void)
 		T(test_silent_or_unavailable_attach_point_is_unobservable),
 		T(test_path_without_vmm_injection_uses_accepts_or_is_unobservable),
 		T(test_observed_only_vm_checks_sources_accepts_and_eois_per_vector),
+		T(test_bpf_counts_incomplete_make_bpf_verdicts_unobservable),
 		T(test_observed_vm_nmi_init_sipi_accepts_take_no_eoi),
 		T(test_observed_level_line_refires_and_storm),
 		T(test_unattributed_injections_are_judged_per_vcpu_and_vector),
