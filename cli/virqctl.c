@@ -366,11 +366,13 @@ static int show_scenario(const cJSON *r)
 static const char vm_create_usage[] =
 	"usage: virqctl vm create NAME [--vcpus N] [--mem MB] [--irqchip kernel|split|user]\n"
 	"                         [--idle hlt|spin] [--x2apic] [--no-posted] [--no-pv-eoi]\n"
-	"                         [--no-start] [--kernel FILE [--initrd FILE] [--append TEXT]]\n"
+	"                         [--no-start] [--kernel FILE [--initrd FILE] [--append TEXT]\n"
+	"                         [--disk RAW-IMAGE]]\n"
 	"Defaults come from the daemon's configuration (vm_* directives).\n"
 	"--kernel boots a Linux bzImage or a Multiboot kernel instead of the built-in\n"
 	"firmware (256 MiB unless --mem), on a PC platform: PIT, RTC, fw_cfg, COM1, ACPI;\n"
-	"virqd reads the files, so paths are made absolute here. See vm console.\n";
+	"virqd reads the files, so paths are made absolute here. See vm console.\n"
+	"--disk adds a virtio-blk PCI device (MSI-X) backed by a raw image.\n";
 
 static int parse_ul(const char *s, unsigned long long *out)
 {
@@ -395,6 +397,7 @@ static int cmd_vm_create(struct virqctl_conn *c, int argc, char **argv, cJSON **
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'r' },
 		{ "append", required_argument, NULL, 'a' },
+		{ "disk", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -430,14 +433,19 @@ static int cmd_vm_create(struct virqctl_conn *c, int argc, char **argv, cJSON **
 			cJSON_AddFalseToObject(*args, "start");
 			break;
 		case 'k':
-		case 'r': {
+		case 'r':
+		case 'D': {
 			char *abs = realpath(optarg, NULL);
 
 			if (!abs) {
 				fprintf(stderr, "virqctl: %s: %s\n", optarg, strerror(errno));
 				return VIRQCTL_EXIT_USAGE;
 			}
-			cJSON_AddStringToObject(*args, ch == 'k' ? "kernel" : "initrd", abs);
+			cJSON_AddStringToObject(*args,
+						ch == 'k' ? "kernel" :
+						ch == 'r' ? "initrd" :
+							    "disk",
+						abs);
 			free(abs);
 			break;
 		}

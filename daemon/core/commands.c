@@ -269,6 +269,30 @@ static cJSON *vm_json(const struct virqd_vm *v)
 		cJSON_AddStringToObject(o, "kernel", cfg->kernel);
 		cJSON_AddStringToObject(o, "initrd", cfg->initrd);
 		cJSON_AddStringToObject(o, "append", cfg->append);
+		cJSON_AddStringToObject(o, "disk", cfg->disk);
+		struct virq_vm_platform_stats ps;
+
+		if (virq_vm_platform_stats(v->vm, &ps) == 0) {
+			cJSON *po = cJSON_AddObjectToObject(o, "platform");
+
+			cJSON_AddStringToObject(po, "pit", ps.kvm_pit ? "kvm" : "virq");
+			cJSON_AddNumberToObject(po, "pit_irqs", (double)ps.pit_irqs);
+			cJSON_AddNumberToObject(po, "pit_coalesced", (double)ps.pit_coalesced);
+			cJSON_AddNumberToObject(po, "rtc_irqs", (double)ps.rtc_irqs);
+			cJSON_AddNumberToObject(po, "rtc_coalesced", (double)ps.rtc_coalesced);
+			cJSON_AddNumberToObject(po, "unclaimed_pio", (double)ps.unclaimed_pio);
+			cJSON_AddNumberToObject(po, "unclaimed_mmio", (double)ps.unclaimed_mmio);
+			if (ps.has_disk) {
+				cJSON *dk = cJSON_AddObjectToObject(po, "disk");
+
+				cJSON_AddNumberToObject(dk, "requests", (double)ps.disk_requests);
+				cJSON_AddNumberToObject(dk, "reads", (double)ps.disk_reads);
+				cJSON_AddNumberToObject(dk, "writes", (double)ps.disk_writes);
+				cJSON_AddNumberToObject(dk, "errors", (double)ps.disk_errors);
+				cJSON_AddNumberToObject(dk, "interrupts",
+							(double)ps.disk_interrupts);
+			}
+		}
 		if (virq_vm_exit_status(v->vm) >= 0)
 			cJSON_AddNumberToObject(o, "exit_status", virq_vm_exit_status(v->vm));
 		else
@@ -350,7 +374,7 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 	int r;
 
 	ONLY("name", "vcpus", "mem_mb", "irqchip", "idle", "posted", "x2apic", "pv_eoi", "start",
-	     "kernel", "initrd", "append");
+	     "kernel", "initrd", "append", "disk");
 	virq_vm_config_init(&cfg);
 	cfg.nr_vcpus = d->cfg.vm_vcpus;
 	cfg.mem_mb = d->cfg.vm_mem_mb;
@@ -381,9 +405,12 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 		cfg.mem_mb = (uint32_t)u;
 	/* A guest kernel (its RAM defaults to VIRQ_VM_KERNEL_MEM_MB_DEFAULT). Files are
 	 * read by virqd itself: absolute paths only, never relative to its cwd. */
-	for (unsigned int i = 0; i < 3; i++) {
-		static const char *const keys[] = { "kernel", "initrd", "append" };
-		char *dst = i == 0 ? cfg.kernel : i == 1 ? cfg.initrd : cfg.append;
+	for (unsigned int i = 0; i < 4; i++) {
+		static const char *const keys[] = { "kernel", "initrd", "append", "disk" };
+		char *dst = i == 0 ? cfg.kernel :
+			    i == 1 ? cfg.initrd :
+			    i == 2 ? cfg.append :
+				     cfg.disk;
 		size_t cap = i == 2 ? sizeof(cfg.append) : sizeof(cfg.kernel);
 
 		r = arg_str(req->args, keys[i], false, &s, msg, msglen);
@@ -393,7 +420,7 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 			continue;
 		if (strlen(s) >= cap)
 			FAIL(VIRQ_E_BAD_ARGS, "\"%s\" is longer than %zu bytes", keys[i], cap - 1);
-		if (i < 2 && s[0] != '/')
+		if (i != 2 && s[0] != '/')
 			FAIL(VIRQ_E_BAD_ARGS, "\"%s\" must be an absolute path", keys[i]);
 		snprintf(dst, cap, "%s", s);
 	}

@@ -419,17 +419,17 @@ static struct virq_stats_vm *obs_stats_vm(const struct obs_ctx *oc, const struct
 }
 
 /*
- * A kvm_msi_set_irq inside an ioctl on a vCPU fd (KVM_RUN) is no delivery: with a split
- * irqchip KVM decodes every IOAPIC MSI route at each route scan (vcpu_scan_ioapic ->
- * kvm_scan_ioapic_routes -> kvm_set_msi_irq, which fires the tracepoint) to learn which
- * level vectors need EOI exits. Deliveries come through the VM fd (KVM_SIGNAL_MSI), an
- * irqfd or KVM_IRQ_LINE, never a vCPU fd. Seen on our split VMs and QEMU's
- * kernel-irqchip=split alike.
+ * A kvm_msi_set_irq with a vCPU is no delivery: with a split irqchip KVM decodes every
+ * IOAPIC MSI route at each route scan (vcpu_scan_ioapic -> kvm_scan_ioapic_routes ->
+ * kvm_set_msi_irq, which fires the tracepoint), inside KVM_RUN with the vCPU loaded, to
+ * learn which level vectors need EOI exits. Deliveries come from no vCPU: the VM fd
+ * (KVM_SIGNAL_MSI), an irqfd's wakeup or KVM_IRQ_LINE, which the BPF program resolves
+ * to the VM alone. Seen on our split VMs (the VMM's KVM_SIGNAL_MSI count matches the
+ * rest) and applies to QEMU's kernel-irqchip=split alike.
  */
 static bool route_scan(const struct virq_trace_key *k)
 {
-	return k->event == VIRQ_TEV_MSI_SET_IRQ && (k->flags & VIRQ_TKF_VM_FROM_IOCTL) &&
-	       k->vcpu_id != VIRQ_TRACE_VCPU_NONE;
+	return k->event == VIRQ_TEV_MSI_SET_IRQ && k->vcpu_id != VIRQ_TRACE_VCPU_NONE;
 }
 
 static int counter_to_stats(const struct virq_trace_key *k, uint64_t value, void *ctx)

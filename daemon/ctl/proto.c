@@ -59,7 +59,7 @@ static const struct virq_proto_cmd_info cmds[VIRQ_CMD__COUNT] = {
 	[VIRQ_CMD_VM_LIST] = { "vm.list", false, "", "VMs run by this daemon" },
 	[VIRQ_CMD_VM_CREATE] = { "vm.create", true,
 				 "{name, vcpus, mem_mb, irqchip: kernel|split|user, idle: hlt|spin, "
-				 "posted, x2apic, pv_eoi, start, kernel, initrd, append}",
+				 "posted, x2apic, pv_eoi, start, kernel, initrd, append, disk}",
 				 "create (and start) a VM" },
 	[VIRQ_CMD_VM_DESTROY] = { "vm.destroy", true, "{vm}",
 				  "stop and free a VM (busy while a scenario runs on it)" },

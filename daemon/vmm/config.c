@@ -40,16 +40,18 @@ int virq_vm_config_check(const struct virq_vm_config *cfg, char *err, size_t err
 	} else if ((unsigned)cfg->idle >= VIRQ_IDLE__COUNT) {
 		why = "unknown idle style";
 	} else if (!memchr(cfg->kernel, '\0', sizeof(cfg->kernel)) ||
-		   !memchr(cfg->initrd, '\0', sizeof(cfg->initrd))) {
-		snprintf(buf, sizeof(buf), "kernel and initrd paths must be shorter than %d bytes",
+		   !memchr(cfg->initrd, '\0', sizeof(cfg->initrd)) ||
+		   !memchr(cfg->disk, '\0', sizeof(cfg->disk))) {
+		snprintf(buf, sizeof(buf),
+			 "kernel, initrd and disk paths must be shorter than %d bytes",
 			 VIRQ_VM_PATH_MAX);
 		why = buf;
 	} else if (!memchr(cfg->append, '\0', sizeof(cfg->append))) {
 		snprintf(buf, sizeof(buf), "the command line must be shorter than %d bytes",
 			 VIRQ_VM_APPEND_MAX);
 		why = buf;
-	} else if (!cfg->kernel[0] && (cfg->initrd[0] || cfg->append[0])) {
-		why = "initrd and append need a kernel";
+	} else if (!cfg->kernel[0] && (cfg->initrd[0] || cfg->append[0] || cfg->disk[0])) {
+		why = "initrd, append and disk need a kernel";
 	} else if (cfg->kernel[0] && cfg->mem_mb != 0 && cfg->mem_mb < VIRQ_VM_KERNEL_MEM_MB_MIN) {
 		snprintf(buf, sizeof(buf), "a guest kernel needs mem_mb >= %d",
 			 VIRQ_VM_KERNEL_MEM_MB_MIN);

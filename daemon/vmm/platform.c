@@ -9,6 +9,11 @@
  *   ACPI PM 0x600-0x60b    daemon/hw/acpi_pm.c (SCI_EN, S5 power-off, PM timer)
  *   debug-exit 0xf4, pc-testdev 0xe0/0xe4/0xe8/0x2000+N/0xff000000, shutdown 0x8900
  *   COM1 0x3f8             the console UART (uart.c), IRQ 4
+ *   PCI 0xcf8/0xcfc        daemon/hw/pci.c: host bridge, and with cfg.disk a virtio-blk
+ *                          (daemon/hw/virtio_blk.c) whose BARs sit above RAM below the
+ *                          IOAPIC; its MSI-X messages go to virq_vmm_signal_msi (KVM's
+ *                          LAPIC in kernel/split, posted into ours in user mode), its
+ *                          queue is processed on the notifying vCPU's exit
  * The 8259A pair and the IOAPIC are the irqchip mode's (in-kernel, or ours through
  * virq_split_pio / user.c's MMIO handler); everything they do not claim comes here.
  *
@@ -26,11 +31,14 @@
 #include "virq/acpi_pm.h"
 #include "virq/fw_cfg.h"
 #include "virq/hw.h"
+#include "virq/pci.h"
 #include "virq/pit.h"
 #include "virq/rtc.h"
 #include "virq/testdev.h"
+#include "virq/virtio_blk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +61,9 @@ struct virq_platform {
 	struct virq_fw_cfg fw;
 	struct virq_acpi_pm pm;
 	struct virq_testdev td;
+	struct virq_pci pci;
+	struct virq_virtio_blk blk;
+	int disk_fd;
 	int uart_level;
 	uint64_t t0; /* CLOCK_MONOTONIC at creation: guest time 0 */
 	int timerfd, stopfd;
@@ -116,6 +127,68 @@ static void pm_power_off(void *opaque, unsigned int slp_typ)
 }
 
 static const struct virq_acpi_pm_ops pm_ops = { .power_off = pm_power_off };
+
+/* --- PCI: virtio-blk -------------------------------------------------------------- */
+
+/* The queue notify write exits on the vCPU that made it, under p->lock (the bus
+ * dispatch): the requests are done at once, in that exit. */
+static void blk_notify(void *opaque, uint16_t queue)
+{
+	struct virq_platform *p = opaque;
+
+	(void)virq_virtio_blk_process(&p->blk, queue);
+}
+
+static void blk_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	struct virq_platform *p = opaque;
+
+	(void)virq_vmm_signal_msi(p->vm, addr, data, VIRQ_PATH_MSI);
+}
+
+static const struct virq_virtio_pci_ops blk_ops = { .notify = blk_notify, .msi = blk_msi };
+
+#define PC_PCI_MEM_BASE 0xc0000000ull /* 32-bit BARs: above RAM (<= 1 GiB), below the IOAPIC */
+#define PC_PCI_MEM_LIMIT 0xfebfffffull
+#define PC_PCI_IO_BASE 0xc000u
+#define PC_PCI_IO_LIMIT 0xffffu
+#define PC_DISK_INTX 11 /* INTA#'s ISA line when MSI-X is off */
+
+static int pci_setup(struct virq_platform *p, char *err, size_t errlen)
+{
+	struct virq_vm *vm = p->vm;
+	struct virq_virtio_blk_config bc;
+	int ret;
+
+	virq_pci_init(&p->pci);
+	ret = virq_pci_register(&p->pci, &p->bus);
+	if (ret || !vm->cfg.disk[0])
+		return ret;
+	p->disk_fd = open(vm->cfg.disk, O_RDWR | O_CLOEXEC);
+	if (p->disk_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", vm->cfg.disk, strerror(errno));
+		return ret;
+	}
+	memset(&bc, 0, sizeof(bc));
+	bc.fd = p->disk_fd;
+	bc.ram = vm->mem;
+	bc.ram_size = vm->mem_size;
+	bc.serial = "virq-disk0";
+	bc.ops = &blk_ops;
+	bc.opaque = p;
+	bc.intx = &p->line;
+	bc.intx_line = PC_DISK_INTX;
+	ret = virq_virtio_blk_init(&p->blk, &bc);
+	if (!ret)
+		ret = virq_pci_add(&p->pci, &p->blk.vp.pdev) < 0 ? -ENOSPC : 0;
+	if (!ret)
+		ret = virq_pci_assign_bars(&p->pci, PC_PCI_MEM_BASE, PC_PCI_MEM_LIMIT,
+					   PC_PCI_IO_BASE, PC_PCI_IO_LIMIT);
+	if (ret)
+		snprintf(err, errlen, "virtio-blk on %s: %s", vm->cfg.disk, strerror(-ret));
+	return ret;
+}
 
 /* --- COM1 on the bus -------------------------------------------------------------- */
 
@@ -238,7 +311,7 @@ int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen)
 	}
 	vm->plat = p;
 	p->vm = vm;
-	p->timerfd = p->stopfd = -1;
+	p->timerfd = p->stopfd = p->disk_fd = -1;
 	p->armed = UINT64_MAX;
 	p->t0 = mono_ns();
 	pthread_mutex_init(&p->lock, NULL);
@@ -292,7 +365,7 @@ int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "PC platform devices: %s", strerror(-ret));
 		return ret;
 	}
-	return 0;
+	return pci_setup(p, err, errlen);
 }
 
 int virq_platform_start(struct virq_vm *vm)
@@ -325,6 +398,8 @@ void virq_platform_fini(struct virq_vm *vm)
 		close(p->timerfd);
 	if (p->stopfd >= 0)
 		close(p->stopfd);
+	if (p->disk_fd >= 0)
+		close(p->disk_fd);
 	virq_fw_cfg_destroy(&p->fw);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -416,6 +491,14 @@ int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *ou
 	out->unclaimed_pio = p->bus.pio.unclaimed_reads + p->bus.pio.unclaimed_writes;
 	out->unclaimed_mmio = p->bus.mmio.unclaimed_reads + p->bus.mmio.unclaimed_writes;
 	out->kvm_pit = !p->own_pit;
+	out->has_disk = p->disk_fd >= 0;
+	if (out->has_disk) {
+		out->disk_requests = p->blk.stats.requests;
+		out->disk_reads = p->blk.stats.reads;
+		out->disk_writes = p->blk.stats.writes;
+		out->disk_errors = p->blk.stats.errors + p->blk.stats.ioerrs;
+		out->disk_interrupts = p->blk.stats.interrupts;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }

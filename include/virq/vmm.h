@@ -75,6 +75,9 @@ struct virq_vm_config {
 	char kernel[VIRQ_VM_PATH_MAX];
 	char initrd[VIRQ_VM_PATH_MAX];
 	char append[VIRQ_VM_APPEND_MAX];
+	/* A raw disk image for a virtio-blk device (virtio 1.x over PCI, MSI-X) on the
+	 * guest kernel's PCI bus 0; empty: none. Needs a kernel. */
+	char disk[VIRQ_VM_PATH_MAX];
 };
 
 /* Fills the defaults: 1 vCPU, 16 MiB, kernel irqchip, HLT idle, posted, PV-EOI on. */
@@ -161,6 +164,9 @@ struct virq_vm_platform_stats {
 	uint64_t rtc_irqs, rtc_coalesced; /* IRQ 8 assertions; periodic flags merged */
 	uint64_t timer_wakeups; /* device-timer expiries */
 	uint64_t unclaimed_pio, unclaimed_mmio; /* accesses no device claimed (floating) */
+	bool has_disk;
+	uint64_t disk_requests, disk_reads, disk_writes, disk_errors; /* virtio-blk */
+	uint64_t disk_interrupts; /* completions signalled (MSI-X or INTx) */
 };
 int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *out);
 

@@ -124,6 +124,14 @@ for mode in modes:
     ser = [(k, c, rest) for k, (c, rest) in irq.items() if k == "4"]
     check(ser and sum(ser[0][1]) > 0 and "IO-APIC" in ser[0][2],
           "%s: serial IRQ 4 through the IOAPIC" % n, str(ser))
+    check("@@boot@@ disk ok" in con, "%s: virtio-blk sector written and read back" % n,
+          "\n".join(l for l in con.splitlines() if "disk" in l or "virtio" in l)[-600:])
+    msix = [(k, c, rest) for k, (c, rest) in irq.items() if "MSI" in rest and "virtio" in rest]
+    check(msix and sum(sum(c) for _, c, _ in msix) > 0, "%s: virtio MSI-X interrupts %s" % (
+        n, [(k, c) for k, c, _ in msix]))
+    dk = (v.get("platform") or {}).get("disk") or {}
+    check(dk.get("requests", 0) > 0 and dk.get("errors", 1) == 0 and dk.get("interrupts", 0) > 0,
+          "%s: virqd's virtio-blk counted requests and interrupts, no error %s" % (n, dk))
     check(v.get("exit_status") == 0 and "powered off" in v.get("reason", ""),
           "%s: powered off through ACPI" % n, "%s / %s" % (v.get("exit_status"), v.get("reason")))
     for label in ("mid", "end"):
@@ -139,8 +147,9 @@ for mode in modes:
         check(len(lv) == 2 and len(loc) == 2 and all(0 <= a - b <= 300 for a, b in zip(lv, loc)),
               "%s: our LAPIC's timer INTAs %s match the guest's LOC %s (+0..300)" % (n, lv, loc))
         extra = " lapic_inta_0xec=%s" % lv
-    table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s%s" % (
-        n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None, extra))
+    table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s virtio=%s disk=%s%s" % (
+        n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None,
+        [(k, c) for k, c, _ in msix], dk, extra))
 
 print("1..%d" % len(tests))
 for i, (ok, what, why) in enumerate(tests, 1):

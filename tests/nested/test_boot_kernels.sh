@@ -10,7 +10,8 @@
 #     PIT, the RTC, fw_cfg, pc-testdev, leaving through isa-debug-exit;
 #   - Debian's kernel with a busybox initramfs (tests/guest/image/mkimage.sh running
 #     tests/guest/image/boot_workload.sh) to /init, both CPUs up, timer, IPIs and the
-#     serial IRQ 4 counted in /proc/interrupts, then an ACPI power-off.
+#     serial IRQ 4 counted in /proc/interrupts, a virtio-blk disk on our PCI bus written
+#     and read back through its MSI-X vectors, then an ACPI power-off.
 # Each guest's console (virqctl vm console --follow) and vm.list entry come back in
 # blocks; the checks are here (TAP). VIRQ_BOOT_DUMP=DIR keeps the files.
 set -uo pipefail
@@ -28,14 +29,13 @@ trap 'rm -rf "$work"' EXIT
 dump=${VIRQ_BOOT_DUMP:-$work/dump}
 rm -rf "$dump"
 mkdir -p "$dump"
-if ! bash tests/guest/image/mkimage.sh "$work/images" tests/guest/image/boot_workload.sh 1 \
+if ! bash tests/guest/image/mkimage.sh "$work/images" tests/guest/image/boot_workload.sh 8 \
 	>"$dump/mkimage.log" 2>&1; then
 	echo "1..1"
 	echo "not ok 1 - tests/guest/image/mkimage.sh failed"
 	sed 's/^/# /' "$dump/mkimage.log"
 	exit 0
 fi
-rm -f "$work/images/disk.img"
 cp "$mb" "$work/images/mbtest.elf"
 VIRQ_NESTED_QEMU=1 VIRQ_NESTED_IMAGES="$work/images" VIRQ_NESTED_ONLY=none \
 	VIRQ_NESTED_RAW="tests/nested/guest_boot.sh" VIRQ_NESTED_PROG_TIMEOUT=1500 \

@@ -13,6 +13,17 @@ while [ $i -lt 20 ]; do
 	i=$((i + 1))
 done
 sleep 2
+# The virtio-blk disk (virqd's PCI bus, MSI-X): a sector written, the cache dropped, read
+# back from the device.
+if [ -b /dev/vda ]; then
+	echo virq-disk-check | dd of=/dev/vda bs=512 count=1 conv=sync 2>/dev/null
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	r=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | tr -d '\000')
+	[ "$r" = virq-disk-check ] && echo "@@boot@@ disk ok" || echo "@@boot@@ disk bad: $r"
+else
+	echo "@@boot@@ disk none"
+fi
 echo "@@boot@@ clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "@@boot@@ interrupts"
 cat /proc/interrupts
