@@ -176,7 +176,7 @@ bench: deps
 	$(Q)BUILD=$(BUILD) bench/run.sh
 
 asan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan SAN=asan CFLAGS='-O1 -g' check
+	$(Q)VIRQ_SAN=asan $(MAKE) --no-print-directory BUILD=build/asan SAN=asan CFLAGS='-O1 -g' check
 
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SAN=tsan CFLAGS='-O1 -g' build-tests

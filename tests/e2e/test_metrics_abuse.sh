@@ -136,6 +136,25 @@ t = scrape()
 r1, f1 = rss(), fds()
 ok(t is not None, "/metrics answers at the end")
 ok(f1 <= f0 + 2, "fds back: %d before, %d peak, %d after" % (f0, peak_f, f1))
-ok(r1 <= r0 + 8192, "RSS back within 8 MiB: %d kB before, %d peak, %d after" % (r0, peak_r, r1))
-print("1..%d" % n)
+if os.environ.get("VIRQ_SAN"):
+    # ASan keeps freed memory in its quarantine: RSS says nothing about leaks there.
+    # LeakSanitizer checks virqd's exit instead (below, in the shell).
+    print("# ASan build: RSS %d kB before, %d peak, %d after, not asserted (quarantine); "
+          "the leak check is LeakSanitizer's at virqd's exit" % (r0, peak_r, r1))
+else:
+    ok(r1 <= r0 + 8192, "RSS back within 8 MiB: %d kB before, %d peak, %d after" % (r0, peak_r, r1))
+    print("1..%d" % n)
 PY
+if [ -n "${VIRQ_SAN:-}" ]; then
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	pid=
+	if [ $rc = 0 ] && ! grep -q "LeakSanitizer\|AddressSanitizer\|runtime error" "$dir/log"; then
+		echo "ok 10 - virqd exits 0 after the abuse, no LeakSanitizer/ASan/UBSan report"
+	else
+		echo "not ok 10 - virqd exit $rc after the abuse"
+		grep -A12 "Sanitizer\|runtime error" "$dir/log" | head -40 | sed 's/^/# /'
+	fi
+	echo "1..10"
+fi
