@@ -282,7 +282,8 @@ int virq_kernel_bsp(struct virq_vcpu *c, char *err, size_t errlen)
 }
 
 /*
- * CPUID for a guest kernel. In user mode there is no in-kernel LAPIC, so KVM's
+ * CPUID for a guest kernel: the hypervisor bit set, as QEMU does. In user mode there is no
+ * in-kernel LAPIC, so KVM's
  * paravirtual features that need one are withdrawn from leaf 0x40000001
  * (Documentation/virt/kvm/x86/cpuid.rst): PV_EOI (bit 6, KVM writes the EOI into its own
  * LAPIC), PV_UNHALT (7, KVM_HC_KICK_CPU), PV_SEND_IPI (11), PV_SCHED_YIELD (13),
@@ -291,6 +292,12 @@ int virq_kernel_bsp(struct virq_vcpu *c, char *err, size_t errlen)
  */
 void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e)
 {
+	/* CPUID.1:ECX[31], "hypervisor present" (reserved for it by the SDM, Vol. 2A CPUID):
+	 * KVM's supported CPUID leaves it to the VMM, as QEMU sets it. Without it Linux
+	 * never reads leaf 0x40000000, so it runs without kvm-clock and keeps time with
+	 * the ACPI PM timer: a port exit on every clock read. */
+	if (e->function == 1)
+		e->ecx |= 1u << 31;
 	if (vm->cfg.irqchip != VIRQ_IRQCHIP_USER)
 		return;
 	if (e->function == 0x40000001)
