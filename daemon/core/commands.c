@@ -291,6 +291,10 @@ static cJSON *vm_json(const struct virqd_vm *v)
 				cJSON_AddNumberToObject(dk, "errors", (double)ps.disk_errors);
 				cJSON_AddNumberToObject(dk, "interrupts",
 							(double)ps.disk_interrupts);
+				cJSON_AddNumberToObject(dk, "notify_exits",
+							(double)ps.disk_notify_exits);
+				cJSON_AddNumberToObject(dk, "notify_eventfds",
+							(double)ps.disk_notify_eventfds);
 			}
 		}
 		if (virq_vm_exit_status(v->vm) >= 0)

@@ -12,8 +12,8 @@
  *   PCI 0xcf8/0xcfc        daemon/hw/pci.c: host bridge, and with cfg.disk a virtio-blk
  *                          (daemon/hw/virtio_blk.c) whose BARs sit above RAM below the
  *                          IOAPIC; its MSI-X messages go to virq_vmm_signal_msi (KVM's
- *                          LAPIC in kernel/split, posted into ours in user mode), its
- *                          queue is processed on the notifying vCPU's exit
+ *                          LAPIC in kernel/split, posted into ours in user mode); its
+ *                          queue notify is a KVM ioeventfd served by the device thread
  * The 8259A pair and the IOAPIC are the irqchip mode's (in-kernel, or ours through
  * virq_split_pio / user.c's MMIO handler); everything they do not claim comes here.
  *
@@ -64,6 +64,12 @@ struct virq_platform {
 	struct virq_pci pci;
 	struct virq_virtio_blk blk;
 	int disk_fd;
+	/* virtio-blk queue 0's notify register as a KVM ioeventfd: KVM signals it without
+	 * an exit; the device thread processes the queue. Re-placed when the guest moves
+	 * the BAR (a notify that exits then is the sign). */
+	int notify_efd;
+	uint64_t notify_gpa; /* where it is assigned, 0 = nowhere */
+	uint64_t notify_exits, notify_eventfds;
 	int uart_level;
 	uint64_t t0; /* CLOCK_MONOTONIC at creation: guest time 0 */
 	int timerfd, stopfd;
@@ -130,13 +136,47 @@ static const struct virq_acpi_pm_ops pm_ops = { .power_off = pm_power_off };
 
 /* --- PCI: virtio-blk -------------------------------------------------------------- */
 
-/* The queue notify write exits on the vCPU that made it, under p->lock (the bus
- * dispatch): the requests are done at once, in that exit. */
+/* (De)assigns the ioeventfd of queue 0's notify address. 0 or -errno. */
+static int notify_ioeventfd(struct virq_platform *p, uint64_t gpa, bool assign)
+{
+	struct kvm_ioeventfd io;
+
+	memset(&io, 0, sizeof(io));
+	io.addr = gpa;
+	io.len = 2; /* the driver writes the 16-bit queue index (4.1.4.4) */
+	io.fd = p->notify_efd;
+	io.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN;
+	return ioctl(p->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+static uint64_t notify_addr(const struct virq_platform *p)
+{
+	uint64_t bar = virq_pci_bar_address(&p->blk.vp.pdev, VIRQ_VIRTIO_PCI_BAR);
+
+	return bar ? bar + VIRQ_VIRTIO_PCI_NOTIFY : 0;
+}
+
+/* Keeps the ioeventfd on the BAR's current notify address. Under p->lock. */
+static void notify_follow(struct virq_platform *p)
+{
+	uint64_t a = notify_addr(p);
+
+	if (p->notify_efd < 0 || a == p->notify_gpa)
+		return;
+	if (p->notify_gpa)
+		(void)notify_ioeventfd(p, p->notify_gpa, false);
+	p->notify_gpa = a && notify_ioeventfd(p, a, true) == 0 ? a : 0;
+}
+
+/* A queue notify that exited (no ioeventfd, or the BAR moved): done at once, in the
+ * exit of the vCPU that wrote it, under p->lock (the bus dispatch). */
 static void blk_notify(void *opaque, uint16_t queue)
 {
 	struct virq_platform *p = opaque;
 
+	p->notify_exits++;
 	(void)virq_virtio_blk_process(&p->blk, queue);
+	notify_follow(p);
 }
 
 static void blk_msi(void *opaque, uint64_t addr, uint32_t data)
@@ -185,6 +225,16 @@ static int pci_setup(struct virq_platform *p, char *err, size_t errlen)
 	if (!ret)
 		ret = virq_pci_assign_bars(&p->pci, PC_PCI_MEM_BASE, PC_PCI_MEM_LIMIT,
 					   PC_PCI_IO_BASE, PC_PCI_IO_LIMIT);
+	if (!ret) {
+		p->notify_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (p->notify_efd < 0) {
+			ret = -errno;
+		} else {
+			notify_follow(p);
+			if (!p->notify_gpa)
+				ret = -EIO;
+		}
+	}
 	if (ret)
 		snprintf(err, errlen, "virtio-blk on %s: %s", vm->cfg.disk, strerror(-ret));
 	return ret;
@@ -255,16 +305,26 @@ static void advance(struct virq_platform *p, uint64_t now)
 static void *timer_thread(void *arg)
 {
 	struct virq_platform *p = arg;
-	struct pollfd pfd[2] = { { .fd = p->timerfd, .events = POLLIN },
-				 { .fd = p->stopfd, .events = POLLIN } };
+	struct pollfd pfd[3] = { { .fd = p->timerfd, .events = POLLIN },
+				 { .fd = p->stopfd, .events = POLLIN },
+				 { .fd = p->notify_efd, .events = POLLIN } };
 
 	for (;;) {
 		uint64_t ticks;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
+		if (pfd[2].revents & POLLIN) {
+			/* queue 0 notified through the ioeventfd: no exit was taken */
+			if (read(p->notify_efd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
+				pthread_mutex_lock(&p->lock);
+				p->notify_eventfds++;
+				(void)virq_virtio_blk_process(&p->blk, 0);
+				pthread_mutex_unlock(&p->lock);
+			}
+		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		if (read(p->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
@@ -311,7 +371,7 @@ int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen)
 	}
 	vm->plat = p;
 	p->vm = vm;
-	p->timerfd = p->stopfd = p->disk_fd = -1;
+	p->timerfd = p->stopfd = p->disk_fd = p->notify_efd = -1;
 	p->armed = UINT64_MAX;
 	p->t0 = mono_ns();
 	pthread_mutex_init(&p->lock, NULL);
@@ -400,6 +460,8 @@ void virq_platform_fini(struct virq_vm *vm)
 		close(p->stopfd);
 	if (p->disk_fd >= 0)
 		close(p->disk_fd);
+	if (p->notify_efd >= 0)
+		close(p->notify_efd); /* the VM fd is closed already: KVM dropped the binding */
 	virq_fw_cfg_destroy(&p->fw);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -498,6 +560,8 @@ int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *ou
 		out->disk_writes = p->blk.stats.writes;
 		out->disk_errors = p->blk.stats.errors + p->blk.stats.ioerrs;
 		out->disk_interrupts = p->blk.stats.interrupts;
+		out->disk_notify_exits = p->notify_exits;
+		out->disk_notify_eventfds = p->notify_eventfds;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return 0;

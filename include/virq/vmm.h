@@ -167,6 +167,8 @@ struct virq_vm_platform_stats {
 	bool has_disk;
 	uint64_t disk_requests, disk_reads, disk_writes, disk_errors; /* virtio-blk */
 	uint64_t disk_interrupts; /* completions signalled (MSI-X or INTx) */
+	uint64_t disk_notify_exits; /* queue notifications that exited to the VMM */
+	uint64_t disk_notify_eventfds; /* ... that came through the ioeventfd, without an exit */
 };
 int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *out);
 

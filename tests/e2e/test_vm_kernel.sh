@@ -42,6 +42,8 @@ expect_err "a truncated Multiboot kernel is refused" "trunc.elf" \
 	"{\"name\":\"bad\",\"kernel\":\"$dir/trunc.elf\"}"
 expect_err "a missing file is refused with its errno" "No such file" \
 	"{\"name\":\"bad\",\"kernel\":\"$dir/none\"}"
+expect_err "a missing disk image is refused with its errno" "No such file" \
+	"{\"name\":\"bad\",\"kernel\":\"$k\",\"disk\":\"$dir/none.img\"}"
 [ "$(ctl --json vm list | grep -c '"name"')" = 0 ] && ok "no VM left behind" ||
 	nok "VMs left behind" "$(ctl vm list)"
 for m in kernel split user; do
@@ -55,6 +57,16 @@ for m in kernel split user; do
 		nok "$m: rc $rc, state $st" "$(grep -v '^ok' "$dir/$m.out" | tail -5)" "$(cat "$dir/$m.err")"
 	fi
 done
+# A disk: the virtio-blk device is there (its counters), the kernel runs as before.
+truncate -s 1M "$dir/disk.img"
+ctl vm create mb-disk --irqchip user --mem 64 --kernel "$k" --disk "$dir/disk.img" --append "cpus=1" >/dev/null
+timeout 60 "$BUILD/bin/virqctl" --socket "$S" vm console mb-disk --follow >"$dir/disk.out" 2>&1
+d=$(ctl --json vm list | python3 -c "import json,sys; v=[x for x in json.load(sys.stdin)['vms'] if x['name']=='mb-disk'][0]; print(v.get('disk'), sorted(v['platform']['disk']))")
+case "$d" in
+"$dir/disk.img ['errors', 'interrupts', 'notify_eventfds', 'notify_exits', 'reads', 'requests', 'writes']")
+	ok "--disk adds the virtio-blk device and its counters" ;;
+*) nok "--disk: $d" "$(tail -3 "$dir/disk.out")" ;;
+esac
 # The console in parts: position 0, 10 bytes, then the rest from `next`.
 a=$(ctl --json call vm.console '{"vm":"mb-user","from":0,"max":10}')
 b=$(ctl --json call vm.console "{\"vm\":\"mb-user\",\"from\":10}")

@@ -132,6 +132,8 @@ for mode in modes:
     dk = (v.get("platform") or {}).get("disk") or {}
     check(dk.get("requests", 0) > 0 and dk.get("errors", 1) == 0 and dk.get("interrupts", 0) > 0,
           "%s: virqd's virtio-blk counted requests and interrupts, no error %s" % (n, dk))
+    check(dk.get("notify_eventfds", 0) > 0 and dk.get("notify_exits", 1) == 0,
+          "%s: every queue notification came through the ioeventfd, none exited" % n, str(dk))
     check(v.get("exit_status") == 0 and "powered off" in v.get("reason", ""),
           "%s: powered off through ACPI" % n, "%s / %s" % (v.get("exit_status"), v.get("reason")))
     for label in ("mid", "end"):
