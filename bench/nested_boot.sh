@@ -14,14 +14,22 @@ IDLE=${BOOT_IDLE_SECONDS:-10}
 mkdir -p $O
 ctl() { ./$B/bin/virqctl --socket $S "$@"; }
 up_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-# exits VM: "e0 e1" (userspace exits per vCPU, every reason).
+# exits VM FILE: "e0 e1" (userspace exits per vCPU: every exit reason, and the KVM_RUN
+# calls a kick cut short with -EINTR), and vm.stats' exits (with user mode's counters)
+# in FILE, one line.
 exits() {
-	ctl --json vm stats $1 | awk '
-		/"vcpu":/ { v = $2; sub(",", "", v) }
-		/"by_reason":/ { inb = 1; s = 0; next }
-		inb && /}/ { inb = 0; printf "%s%d", sep, s; sep = " " }
-		inb { x = $2; sub(",", "", x); s += x }
-		END { print "" }'
+	ctl --json vm stats $1 | tr -d '\n' | sed 's/.*"exits":/{"exits":/' >$2
+	awk '{
+		n = split($0, parts, "\"eintr\":")
+		for (i = 2; i <= n; i++) {
+			p = parts[i]; s = p + 0
+			b = p; sub(/^[^{]*\{/, "", b); sub(/\}.*/, "", b)
+			m = split(b, kv, ",")
+			for (j = 1; j <= m; j++) { x = kv[j]; sub(/^[^:]*:/, "", x); s += x }
+			printf "%s%d", sep, s; sep = " "
+		}
+		print ""
+	}' $2
 }
 ./$B/bin/virqd --socket $S --metrics off --no-bpf -l warning >$O/virqd.log 2>&1 &
 i=0
@@ -29,24 +37,38 @@ while [ ! -S $S ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 r=0
 while [ $r -lt ${BOOT_ROUNDS:-2} ]; do
 	r=$((r + 1))
-	for m in kernel user split; do
+	for m in ${BOOT_MODES:-kernel user split}; do
 		n=b$r-$m
 		t0=$(up_ms)
-		ctl vm create $n --irqchip $m --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
-			--append "console=ttyS0 quiet panic=-1 i8042.noaux i8042.nokbd idle_seconds=$IDLE" >/dev/null || {
+		# MODE-nopveoi: the same without paravirtual EOI (--no-pv-eoi)
+		x=
+		case $m in *-nopveoi) x=--no-pv-eoi ;; esac
+		ctl vm create $n --irqchip ${m%-nopveoi} $x --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
+			--append "console=ttyS0 quiet panic=-1 i8042.noaux i8042.nokbd idle_seconds=$((IDLE + 3))" >/dev/null || {
 			echo "create $n failed"
 			continue
 		}
 		tinit= e0= e1=
 		# Follow the console; stamp the markers as they arrive.
-		timeout 400 ./$B/bin/virqctl --socket $S vm console $n --follow 2>/dev/null |
+		# The idle window is measured inside the guest's sleep: from 1 s after its
+		# idle-start marker (the marker's own serial output done) for IDLE s; the guest
+		# sleeps IDLE + 3 s, so its idle-end marker falls outside too.
+		timeout 400 ./$B/bin/virqctl --socket $S vm console $n --follow 2>/dev/null | {
 			while IFS= read -r l; do
 				case $l in
 				*"@@bench@@ init"*) echo "init $(($(up_ms) - t0))" >$O/$n.init ;;
-				*"@@bench@@ idle-start"*) echo "$(up_ms) $(exits $n)" >$O/$n.e0 ;;
-				*"@@bench@@ idle-end"*) echo "$(up_ms) $(exits $n)" >$O/$n.e1 ;;
+				*"@@bench@@ idle-start"*)
+					(
+						sleep 1
+						echo "$(up_ms) $(exits $n $O/$n.s0)" >$O/$n.e0
+						sleep $IDLE
+						echo "$(up_ms) $(exits $n $O/$n.s1)" >$O/$n.e1
+					) &
+					;;
 				esac
 			done
+			wait
+		}
 		tinit=$(cut -d' ' -f2 $O/$n.init 2>/dev/null)
 		set -- $(cat $O/$n.e0 2>/dev/null) x x x
 		a_t=$1 a0=$2 a1=$3
@@ -54,7 +76,7 @@ while [ $r -lt ${BOOT_ROUNDS:-2} ]; do
 		b_t=$1 b0=$2 b1=$3
 		state=$(ctl --json vm list | grep -A3 "\"name\":.*\"$n\"" | sed -n 's/.*"reason":[[:space:]]*"\(.*\)".*/\1/p')
 		if [ -n "$tinit" ] && [ "$a_t" != x ] && [ "$b_t" != x ]; then
-			echo "JSON boot {\"mode\":\"$m\",\"round\":$r,\"init_ms\":$tinit,\"idle_ms\":$((b_t - a_t)),\"idle_exits\":[$((b0 - a0)),$((b1 - a1))],\"reason\":\"$state\"}"
+			echo "JSON boot {\"mode\":\"$m\",\"round\":$r,\"init_ms\":$tinit,\"idle_ms\":$((b_t - a_t)),\"idle_exits\":[$((b0 - a0)),$((b1 - a1))],\"reason\":\"$state\",\"stats\":[$(cat $O/$n.s0),$(cat $O/$n.s1)]}"
 		else
 			echo "JSON boot {\"mode\":\"$m\",\"round\":$r,\"failed\":\"init=$tinit e0=$a_t e1=$b_t $state\"}"
 		fi

@@ -295,6 +295,10 @@ static cJSON *vm_json(const struct virqd_vm *v)
 							(double)ps.disk_notify_exits);
 				cJSON_AddNumberToObject(dk, "notify_eventfds",
 							(double)ps.disk_notify_eventfds);
+				cJSON_AddNumberToObject(dk, "irqfd_signals",
+							(double)ps.disk_irqfd_signals);
+				cJSON_AddNumberToObject(dk, "msi_routes",
+							(double)ps.disk_msi_routes);
 			}
 		}
 		if (virq_vm_exit_status(v->vm) >= 0)
@@ -1018,6 +1022,40 @@ static enum virq_proto_err cmd_vm_ledger(struct virqd *d, const struct virq_prot
 	return VIRQ_E_OK;
 }
 
+/* user mode: what our irqchip did on the vCPU's behalf, the reasons behind its exits. */
+static void add_user_stats(struct virqd_vm *v, uint32_t c, cJSON *o)
+{
+	struct virq_vcpu_user_stats us;
+	cJSON *u;
+
+	if (virq_vm_user_stats(v->vm, c, &us))
+		return;
+	u = cJSON_AddObjectToObject(o, "user");
+#define US(f) cJSON_AddNumberToObject(u, #f, (double)us.f)
+	US(injections);
+	US(extint_injections);
+	US(nmi_injections);
+	US(window_exits);
+	US(if_blocked);
+	US(halts);
+	US(halt_waits);
+	US(halt_timer_wakes);
+	US(eoi_exits);
+	US(pv_eoi_set);
+	US(pv_eoi_taken);
+	US(pv_eoi_revoked);
+	US(pv_eoi_rearmed);
+	US(pv_eoi_msr);
+	US(apic_mmio);
+	US(ioapic_mmio);
+	US(other_mmio);
+	US(apic_msr);
+	US(pir_merged);
+	US(irr_coalesced);
+	US(exceptions);
+#undef US
+}
+
 static enum virq_proto_err cmd_vm_stats(struct virqd *d, const struct virq_proto_request *req,
 					cJSON *res, char *msg, size_t msglen)
 {
@@ -1069,6 +1107,7 @@ static enum virq_proto_err cmd_vm_stats(struct virqd *d, const struct virq_proto
 			snprintf(k, sizeof(k), "%d", r);
 			cJSON_AddNumberToObject(by, k, (double)ex.by_reason[r]);
 		}
+		add_user_stats(v, c, o);
 		cJSON_AddItemToArray(a, o);
 	}
 	return VIRQ_E_OK;

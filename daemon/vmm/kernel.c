@@ -285,10 +285,11 @@ int virq_kernel_bsp(struct virq_vcpu *c, char *err, size_t errlen)
  * CPUID for a guest kernel: the hypervisor bit set, as QEMU does. In user mode there is no
  * in-kernel LAPIC, so KVM's
  * paravirtual features that need one are withdrawn from leaf 0x40000001
- * (Documentation/virt/kvm/x86/cpuid.rst): PV_EOI (bit 6, KVM writes the EOI into its own
- * LAPIC), PV_UNHALT (7, KVM_HC_KICK_CPU), PV_SEND_IPI (11), PV_SCHED_YIELD (13),
- * ASYNC_PF_INT (14, delivered through the in-kernel LAPIC) and POLL_CONTROL (12).
- * The guest then EOIs, IPIs and idles through our LAPIC model.
+ * (Documentation/virt/kvm/x86/cpuid.rst): PV_UNHALT (7, KVM_HC_KICK_CPU), PV_SEND_IPI (11),
+ * PV_SCHED_YIELD (13), ASYNC_PF_INT (14, delivered through the in-kernel LAPIC) and
+ * POLL_CONTROL (12). The guest then IPIs and idles through our LAPIC model. PV_EOI (bit 6)
+ * stays when cfg.pv_eoi: user.c takes MSR_KVM_PV_EOI_EN through the MSR filter and keeps
+ * KVM's protocol with our LAPIC (an edge vector alone in service: no EOI exit).
  */
 void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e)
 {
@@ -298,9 +299,11 @@ void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e)
 	 * the ACPI PM timer: a port exit on every clock read. */
 	if (e->function == 1)
 		e->ecx |= 1u << 31;
+	/* pv_eoi off withdraws PV_EOI in every mode: one switch to compare with and without */
+	if (e->function == 0x40000001 && !vm->cfg.pv_eoi)
+		e->eax &= ~(1u << 6);
 	if (vm->cfg.irqchip != VIRQ_IRQCHIP_USER)
 		return;
 	if (e->function == 0x40000001)
-		e->eax &= ~((1u << 6) | (1u << 7) | (1u << 11) | (1u << 12) | (1u << 13) |
-			    (1u << 14));
+		e->eax &= ~((1u << 7) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 14));
 }

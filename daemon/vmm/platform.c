@@ -12,8 +12,9 @@
  *   PCI 0xcf8/0xcfc        daemon/hw/pci.c: host bridge, and with cfg.disk a virtio-blk
  *                          (daemon/hw/virtio_blk.c) whose BARs sit above RAM below the
  *                          IOAPIC; its MSI-X messages go to virq_vmm_signal_msi (KVM's
- *                          LAPIC in kernel/split, posted into ours in user mode); its
- *                          queue notify is a KVM ioeventfd served by the device thread
+ *                          LAPIC through an irqfd on an MSI route in kernel/split,
+ *                          posted into ours in user mode); its queue notify is a KVM
+ *                          ioeventfd served by the device thread
  * The 8259A pair and the IOAPIC are the irqchip mode's (in-kernel, or ours through
  * virq_split_pio / user.c's MMIO handler); everything they do not claim comes here.
  *
@@ -183,7 +184,8 @@ static void blk_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	struct virq_platform *p = opaque;
 
-	(void)virq_vmm_signal_msi(p->vm, addr, data, VIRQ_PATH_MSI);
+	/* kernel/split: an irqfd on an MSI route; user: posted into our LAPIC */
+	(void)virq_vmm_irqfd_msi(p->vm, addr, data, VIRQ_PATH_MSI);
 }
 
 static const struct virq_virtio_pci_ops blk_ops = { .notify = blk_notify, .msi = blk_msi };
@@ -562,6 +564,10 @@ int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *ou
 		out->disk_interrupts = p->blk.stats.interrupts;
 		out->disk_notify_exits = p->notify_exits;
 		out->disk_notify_eventfds = p->notify_eventfds;
+		out->disk_irqfd_signals = virq_cnt_get(&vm->msi_irqfd_signals);
+		pthread_mutex_lock(&vm->irq_lock);
+		out->disk_msi_routes = vm->msi_route_updates;
+		pthread_mutex_unlock(&vm->irq_lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return 0;

@@ -52,13 +52,13 @@ static const struct virq_sink_ops split_ops = {
 };
 
 /* Pushes one MSI route per unmasked RTE (KVM_SET_GSI_ROUTING replaces the table). */
-static int push_routes(struct virq_vm *vm)
+int virq_split_push_routes(struct virq_vm *vm)
 {
 	struct kvm_irq_routing *r;
 	uint32_t n = 0;
 	int ret = 0;
 
-	r = calloc(1, sizeof(*r) + (VIRQ_NR_GSI + 1) * sizeof(r->entries[0]));
+	r = calloc(1, sizeof(*r) + (VIRQ_NR_GSI + 1 + VIRQ_MSI_IRQFDS) * sizeof(r->entries[0]));
 	if (!r)
 		return -ENOMEM;
 	for (uint32_t pin = 0; pin < VIRQ_NR_GSI; pin++) {
@@ -73,12 +73,8 @@ static int push_routes(struct virq_vm *vm)
 				       &r->entries[n].u.msi.address_hi, &r->entries[n].u.msi.data);
 		n++;
 	}
-	/* The doorbell's completion route (doorbell.c), kept in every table we push. */
-	r->entries[n].gsi = VIRQ_DOORBELL_GSI;
-	r->entries[n].type = KVM_IRQ_ROUTING_MSI;
-	r->entries[n].u.msi.address_lo = (uint32_t)VIRQ_LAPIC_GPA;
-	r->entries[n].u.msi.data = VIRQ_DOORBELL_VECTOR;
-	n++;
+	/* The doorbell's completion route and the devices' MSI irqfds, in every table. */
+	n += virq_vm_extra_routes(vm, &r->entries[n]);
 	r->nr = n;
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
 		ret = -errno;
@@ -117,7 +113,7 @@ int virq_split_init(struct virq_vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "IOAPIC model: %s", strerror(-ret));
 		return ret;
 	}
-	ret = push_routes(vm);
+	ret = virq_split_push_routes(vm);
 	if (ret)
 		snprintf(err, errlen, "KVM_SET_GSI_ROUTING: %s", strerror(-ret));
 	return ret;
@@ -168,7 +164,7 @@ bool virq_split_mmio(struct virq_vm *vm, uint64_t gpa, bool write, uint8_t *data
 		for (uint32_t pin = 0; pin < VIRQ_NR_GSI; pin++)
 			changed |= vm->ioapic.rte[pin] != vm->routed_rte[pin];
 		/* A changed RTE changes its MSI route (and KVM's EOI-exit vectors). */
-		if (changed && push_routes(vm) < 0)
+		if (changed && virq_split_push_routes(vm) < 0)
 			virq_cnt_add(&vm->ledger.path_failed[VIRQ_PATH_IOAPIC], 1);
 	} else {
 		v = virq_ioapic_mmio_read(&vm->ioapic, off);

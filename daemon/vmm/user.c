@@ -249,8 +249,10 @@ int virq_user_kvm_setup(struct virq_vm *vm, char *err, size_t errlen)
 	/* IA32_APIC_BASE and IA32_TSC_DEADLINE are handled by KVM itself even without an
 	 * in-kernel LAPIC; deny them in an MSR filter so they exit to our model too. Best
 	 * effort: without KVM_CAP_X86_MSR_FILTER the guest sees KVM's APIC_BASE. */
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0)
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER) <= 0) {
+		vm->cfg.pv_eoi = vm->cfg.pv_eoi && !vm->cfg.kernel[0]; /* no MSR to name the page */
 		return 0;
+	}
 	memset(&filter, 0, sizeof(filter));
 	filter.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
 	filter.ranges[0].flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE;
@@ -259,6 +261,12 @@ int virq_user_kvm_setup(struct virq_vm *vm, char *err, size_t errlen)
 	filter.ranges[0].bitmap = &deny;
 	filter.ranges[1] = filter.ranges[0];
 	filter.ranges[1].base = VIRQ_MSR_TSC_DEADLINE;
+	/* A guest kernel's MSR_KVM_PV_EOI_EN: KVM would take it (and never use it, having no
+	 * LAPIC here); to us, so that its EOIs need no exit (virq_kernel_cpuid offers it). */
+	if (vm->cfg.kernel[0] && vm->cfg.pv_eoi) {
+		filter.ranges[2] = filter.ranges[0];
+		filter.ranges[2].base = VIRQ_MSR_KVM_PV_EOI_EN;
+	}
 	if (ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &filter) < 0) {
 		int e = errno;
 
@@ -434,10 +442,37 @@ static void sync_pir(struct virq_vcpu *c)
 			CNT(c->vec[w * 64 + (unsigned int)__builtin_ctzll(b)].coalesced);
 }
 
-static uint64_t *pv_eoi_word(struct virq_vcpu *c)
+/* The vCPU's PV-EOI byte (bit 0 = KVM_PV_EOI_BIT; KVM reads and writes one byte of it,
+ * Linux's is the low byte of an unsigned long), or NULL while the guest has none. */
+static uint8_t *pv_eoi_word(struct virq_vcpu *c)
 {
-	return (uint64_t *)(void *)(c->vm->mem + VIRQ_GPA_PVEOI +
-				    (size_t)c->id * VIRQ_PVEOI_STRIDE);
+	if (!c->vm->cfg.kernel[0])
+		return c->vm->mem + VIRQ_GPA_PVEOI + (size_t)c->id * VIRQ_PVEOI_STRIDE;
+	if (!(c->pv_eoi_msr & VIRQ_KVM_MSR_ENABLED))
+		return NULL;
+	return c->vm->mem + (c->pv_eoi_msr & ~(uint64_t)VIRQ_KVM_MSR_ENABLED);
+}
+
+/*
+ * MSR_KVM_PV_EOI_EN (Documentation/virt/kvm/x86/msr.rst): bit 0 enables, bits 63:1 are the
+ * guest-physical address of the PV-EOI word, 4-byte aligned. As KVM's
+ * kvm_lapic_set_pv_eoi: a misaligned address, or one outside guest RAM while enabled, is
+ * refused (#GP). Under irq_lock.
+ */
+static int pv_eoi_msr_write(struct virq_vcpu *c, uint64_t data)
+{
+	uint64_t gpa = data & ~(uint64_t)VIRQ_KVM_MSR_ENABLED;
+
+	if (gpa & 3)
+		return -EINVAL;
+	if ((data & VIRQ_KVM_MSR_ENABLED) && gpa >= c->vm->mem_size)
+		return -EINVAL;
+	/* virq_user_post_run already settled an armed bit: nothing is armed here. A revoked
+	 * one is re-armed at the next entry at the new address, or dropped if disabled. */
+	c->pv_eoi_msr = data;
+	if (!(data & VIRQ_KVM_MSR_ENABLED))
+		c->pv_eoi_revoked = false;
+	return 0;
 }
 
 /* An exception raised by a model (#GP of the LAPIC's MSR interface). Merged with an
@@ -481,10 +516,11 @@ static int take_events(struct virq_vcpu *c)
 	virq_lapic_take_events(c->lapic, &ev);
 	if (ev.events & VIRQ_LAPIC_EV_INIT) {
 		/* The LAPIC reset itself (IRR/ISR discarded): forget PV-EOI state too. */
-		if (c->pv_eoi_armed)
+		if (c->pv_eoi_armed && pv_eoi_word(c))
 			__atomic_store_n(pv_eoi_word(c), 0, __ATOMIC_SEQ_CST);
 		c->pv_eoi_armed = false;
 		c->pv_eoi_revoked = false;
+		c->pv_eoi_msr = 0; /* as KVM's vCPU reset (INIT) */
 		ret = c->ops->init(c);
 		CNT(c->ustats.inits);
 		post_map_rebuild(c->vm);
@@ -529,7 +565,7 @@ static int inject(struct virq_vcpu *c)
 	} else {
 		CNT(c->ustats.injections);
 		c->pv_eoi_revoked = false; /* another vector is in service now */
-		if (c->vm->cfg.pv_eoi && virq_lapic_pv_eoi_ok(l, (uint8_t)v)) {
+		if (c->vm->cfg.pv_eoi && pv_eoi_word(c) && virq_lapic_pv_eoi_ok(l, (uint8_t)v)) {
 			__atomic_store_n(pv_eoi_word(c), 1, __ATOMIC_SEQ_CST);
 			c->pv_eoi_armed = true;
 			c->pv_eoi_vector = (uint8_t)v;
@@ -547,8 +583,8 @@ static void pv_eoi_rearm(struct virq_vcpu *c)
 {
 	if (!c->pv_eoi_revoked || c->pv_eoi_armed)
 		return;
-	if (!virq_lapic_pv_eoi_ok(c->lapic, c->pv_eoi_vector)) {
-		c->pv_eoi_revoked = false; /* EOId meanwhile, or no longer safe */
+	if (!pv_eoi_word(c) || !virq_lapic_pv_eoi_ok(c->lapic, c->pv_eoi_vector)) {
+		c->pv_eoi_revoked = false; /* EOId meanwhile, no longer safe, or disabled */
 		return;
 	}
 	__atomic_store_n(pv_eoi_word(c), 1, __ATOMIC_SEQ_CST);
@@ -637,6 +673,8 @@ void virq_user_post_run(struct virq_vcpu *c)
 		return;
 	c->pv_eoi_armed = false;
 	/* The guest clears bit 0 with `lock btr` when it skips its EOI write. */
+	if (!pv_eoi_word(c))
+		return;
 	old = __atomic_exchange_n(pv_eoi_word(c), 0, __ATOMIC_SEQ_CST);
 	if (old & 1) {
 		CNT(c->ustats.pv_eoi_revoked);
@@ -740,6 +778,7 @@ bool virq_user_mmio(struct virq_vcpu *c)
 	} else if (gpa >= VIRQ_IOAPIC_GPA && gpa - VIRQ_IOAPIC_GPA < 0x1000) {
 		uint64_t off = gpa - VIRQ_IOAPIC_GPA;
 
+		CNT(c->ustats.ioapic_mmio);
 		/* 82093AA registers are 32-bit: other sizes are dropped. */
 		if (len != 4) {
 			if (!write)
@@ -753,6 +792,7 @@ bool virq_user_mmio(struct virq_vcpu *c)
 		}
 	} else if (vm->plat) {
 		/* Not an APIC: the PC platform's bus (outside irq_lock: its lock comes first). */
+		CNT(c->ustats.other_mmio);
 		pthread_mutex_unlock(&vm->irq_lock);
 		virq_platform_mmio(c);
 		return true;
@@ -774,7 +814,16 @@ bool virq_user_msr(struct virq_vcpu *c, bool write)
 	CNT(c->ustats.apic_msr);
 	run->msr.error = 0;
 	pthread_mutex_lock(&vm->irq_lock);
-	if (write) {
+	if (msr == VIRQ_MSR_KVM_PV_EOI_EN) {
+		/* Filtered to us only for a guest kernel with cfg.pv_eoi (virq_user_kvm_setup) */
+		if (write) {
+			r = pv_eoi_msr_write(c, run->msr.data);
+		} else {
+			run->msr.data = c->pv_eoi_msr;
+			r = 0;
+		}
+		CNT(c->ustats.pv_eoi_msr);
+	} else if (write) {
 		r = virq_lapic_msr_write(c->lapic, msr, run->msr.data);
 		if (r == 0 && msr == VIRQ_X2APIC_MSR(VIRQ_APIC_EOI))
 			CNT(c->ustats.eoi_exits);

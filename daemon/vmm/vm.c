@@ -936,7 +936,9 @@ static int setup_routing(struct virq_vm *vm, char *err, size_t errlen)
 	uint32_t n = 0;
 	int ret = 0;
 
-	r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0])); /* 16 PIC + 24 IOAPIC + 1 */
+	/* 16 PIC + 24 IOAPIC + the doorbell + the MSI irqfds */
+	r = calloc(1,
+		   sizeof(*r) + (16 + VIRQ_NR_GSI + 1 + VIRQ_MSI_IRQFDS) * sizeof(r->entries[0]));
 	if (!r)
 		return -ENOMEM;
 	for (uint32_t gsi = 0; gsi < VIRQ_NR_GSI; gsi++) {
@@ -957,12 +959,8 @@ static int setup_routing(struct virq_vm *vm, char *err, size_t errlen)
 		r->entries[n].u.irqchip.pin = virq_vm_is_pc(vm) ? virq_pc_ioapic_pin(gsi) : gsi;
 		n++;
 	}
-	/* The doorbell's completion: an MSI route to vCPU 0 (fixed, edge). */
-	r->entries[n].gsi = VIRQ_DOORBELL_GSI;
-	r->entries[n].type = KVM_IRQ_ROUTING_MSI;
-	r->entries[n].u.msi.address_lo = (uint32_t)VIRQ_LAPIC_GPA;
-	r->entries[n].u.msi.data = VIRQ_DOORBELL_VECTOR;
-	n++;
+	/* The doorbell's completion and the devices' MSI irqfds. */
+	n += virq_vm_extra_routes(vm, &r->entries[n]);
 	r->nr = n;
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0) {
 		ret = -errno;
@@ -970,6 +968,116 @@ static int setup_routing(struct virq_vm *vm, char *err, size_t errlen)
 	}
 	free(r);
 	return ret;
+}
+
+uint32_t virq_vm_extra_routes(const struct virq_vm *vm, struct kvm_irq_routing_entry *e)
+{
+	uint32_t n = 0;
+
+	/* The doorbell's completion: an MSI route to vCPU 0 (fixed, edge). */
+	memset(&e[n], 0, sizeof(e[n]));
+	e[n].gsi = VIRQ_DOORBELL_GSI;
+	e[n].type = KVM_IRQ_ROUTING_MSI;
+	e[n].u.msi.address_lo = (uint32_t)VIRQ_LAPIC_GPA;
+	e[n].u.msi.data = VIRQ_DOORBELL_VECTOR;
+	n++;
+	for (uint32_t i = 0; i < VIRQ_MSI_IRQFDS; i++) {
+		const struct virq_msi_irqfd *m = &vm->msi_irqfd[i];
+
+		if (m->fd < 0)
+			continue;
+		memset(&e[n], 0, sizeof(e[n]));
+		e[n].gsi = VIRQ_MSI_IRQFD_GSI0 + i;
+		e[n].type = KVM_IRQ_ROUTING_MSI;
+		e[n].u.msi.address_lo = m->addr_lo;
+		e[n].u.msi.address_hi = m->addr_hi;
+		e[n].u.msi.data = m->data;
+		n++;
+	}
+	return n;
+}
+
+/* Under irq_lock: the irqchip mode's whole table again. */
+static int push_routes(struct virq_vm *vm)
+{
+	if (vm->cfg.irqchip == VIRQ_IRQCHIP_SPLIT)
+		return virq_split_push_routes(vm);
+	return setup_routing(vm, NULL, 0);
+}
+
+/*
+ * The slot routing this message, made if it is new: the least recently used slot takes
+ * it (a free one first), its route is pushed, and only then is its eventfd bound with
+ * KVM_IRQFD (a fresh slot) -- an irqfd always finds its route. A guest that moves a
+ * vector to another CPU makes a new message; the old one ages out. Under irq_lock.
+ */
+static int msi_irqfd_slot(struct virq_vm *vm, uint32_t lo, uint32_t hi, uint32_t data)
+{
+	struct virq_msi_irqfd *m, *victim = NULL, saved;
+	struct kvm_irqfd irqfd;
+	bool fresh;
+	int i, ret;
+
+	for (i = 0; i < VIRQ_MSI_IRQFDS; i++) {
+		m = &vm->msi_irqfd[i];
+		if (m->fd >= 0 && m->addr_lo == lo && m->addr_hi == hi && m->data == data) {
+			m->last = ++vm->msi_irqfd_clock;
+			return i;
+		}
+		if (!victim || (victim->fd >= 0 && (m->fd < 0 || m->last < victim->last)))
+			victim = m;
+	}
+	i = (int)(victim - vm->msi_irqfd);
+	saved = *victim;
+	fresh = victim->fd < 0;
+	if (fresh) {
+		victim->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (victim->fd < 0)
+			return -errno;
+	}
+	victim->addr_lo = lo;
+	victim->addr_hi = hi;
+	victim->data = data;
+	victim->last = ++vm->msi_irqfd_clock;
+	ret = push_routes(vm);
+	if (!ret && fresh) {
+		memset(&irqfd, 0, sizeof(irqfd));
+		irqfd.fd = (uint32_t)victim->fd;
+		irqfd.gsi = VIRQ_MSI_IRQFD_GSI0 + (uint32_t)i;
+		if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
+			ret = -errno;
+	}
+	if (ret) {
+		if (fresh)
+			close(victim->fd);
+		*victim = saved;
+		(void)push_routes(vm);
+		return ret;
+	}
+	vm->msi_route_updates++;
+	return i;
+}
+
+int virq_vmm_irqfd_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path)
+{
+	static const uint64_t one = 1;
+	int slot, fd;
+
+	if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER || vm->sim)
+		return virq_vmm_signal_msi(vm, addr, data, path);
+	pthread_mutex_lock(&vm->irq_lock);
+	slot = msi_irqfd_slot(vm, (uint32_t)addr, (uint32_t)(addr >> 32), data);
+	fd = slot >= 0 ? vm->msi_irqfd[slot].fd : -1;
+	pthread_mutex_unlock(&vm->irq_lock);
+	if (fd < 0 || write(fd, &one, sizeof(one)) != sizeof(one)) {
+		virq_cnt_add(&vm->ledger.path_failed[path], 1);
+		return virq_vmm_signal_msi(vm, addr, data, path);
+	}
+	virq_cnt_add(&vm->ledger.irqfd_signals, 1);
+	virq_cnt_add(&vm->msi_irqfd_signals, 1);
+	virq_cnt_add(&vm->ledger.path_injected[path], 1);
+	count_msi_target(vm, addr, data, 1);
+	return 1;
 }
 
 static int setup_irqfds(struct virq_vm *vm, char *err, size_t errlen)
@@ -1070,10 +1178,8 @@ static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, siz
 		vm->cfg.mem_mb =
 			cfg->kernel[0] ? VIRQ_VM_KERNEL_MEM_MB_DEFAULT : VIRQ_VM_MEM_MB_DEFAULT;
 	atomic_store(&vm->exit_status, -1);
-	/* The firmware's PV-EOI page is at a fixed address of its own layout: a guest kernel
-	 * has other things there (and uses KVM's MSR protocol, which user mode hides). */
-	if (cfg->kernel[0])
-		vm->cfg.pv_eoi = false;
+	/* PV EOI: the firmware's page is at a fixed address of its own layout; a guest kernel
+	 * names its own with KVM's MSR_KVM_PV_EOI_EN (user.c; KVM's LAPIC in kernel/split). */
 	if (!vm->cfg.name[0])
 		snprintf(vm->cfg.name, sizeof(vm->cfg.name), "vm%u", atomic_fetch_add(&vm_seq, 1));
 	vm->nr_vcpus = cfg->nr_vcpus;
@@ -1082,6 +1188,8 @@ static struct virq_vm *vm_alloc(const struct virq_vm_config *cfg, char *err, siz
 	pthread_mutex_init(&vm->db_lock, NULL);
 	for (int i = 0; i < VIRQ_NR_GSI; i++)
 		vm->irqfd[i] = -1;
+	for (int i = 0; i < VIRQ_MSI_IRQFDS; i++)
+		vm->msi_irqfd[i].fd = -1;
 	vm->pid = getpid();
 	vm->state = VIRQ_VM_CREATED;
 	virq_uart_init(&vm->uart);
@@ -1428,6 +1536,9 @@ void virq_vm_destroy(struct virq_vm *vm)
 	for (int i = 0; i < VIRQ_NR_GSI; i++)
 		if (vm->irqfd[i] >= 0)
 			close(vm->irqfd[i]);
+	for (int i = 0; i < VIRQ_MSI_IRQFDS; i++)
+		if (vm->msi_irqfd[i].fd >= 0)
+			close(vm->msi_irqfd[i].fd);
 	if (vm->stats_fd >= 0)
 		close(vm->stats_fd);
 	if (vm->vm_fd >= 0)

@@ -83,6 +83,15 @@ enum virq_pstate {
 #define VIRQ_PI_NV_POSTED 0xf2 /* POSTED_INTR_VECTOR */
 #define VIRQ_PI_NV_WAKEUP 0xf1 /* POSTED_INTR_WAKEUP_VECTOR */
 
+/* MSI irqfds of a guest kernel's devices: up to this many distinct messages routed at once,
+ * on the GSIs after the doorbell's. */
+#define VIRQ_MSI_IRQFDS 8
+#define VIRQ_MSI_IRQFD_GSI0 (VIRQ_DOORBELL_GSI + 1)
+
+/* KVM's paravirtual EOI MSR and its enable bit (Documentation/virt/kvm/x86/msr.rst). */
+#define VIRQ_MSR_KVM_PV_EOI_EN 0x4b564d04u
+#define VIRQ_KVM_MSR_ENABLED 1u
+
 struct virq_vcpu {
 	struct virq_vm *vm;
 	uint32_t id;
@@ -113,6 +122,9 @@ struct virq_vcpu {
 	bool pv_eoi_armed; /* we set the guest's PV-EOI bit for pv_eoi_vector */
 	bool pv_eoi_revoked; /* revoked at an exit: re-arm at entry if still alone in ISR */
 	uint8_t pv_eoi_vector;
+	/* A guest kernel's MSR_KVM_PV_EOI_EN as it last wrote it (bit 0 enable, the rest the
+	 * guest-physical address of its PV-EOI byte); 0 = off. Under vm->irq_lock. */
+	uint64_t pv_eoi_msr;
 	struct virq_vcpu_user_stats ustats; /* relaxed atomic counters */
 };
 
@@ -135,6 +147,17 @@ struct virq_vm {
 	atomic_bool stopping;
 
 	int irqfd[VIRQ_NR_GSI]; /* kernel/split: one irqfd per GSI, -1 if absent */
+	/* kernel/split: MSI irqfds (virq_vmm_irqfd_msi), one per message seen, on GSIs
+	 * VIRQ_MSI_IRQFD_GSI0.. whose MSI routes every routing table we push carries.
+	 * Under irq_lock. */
+	struct virq_msi_irqfd {
+		int fd; /* -1: slot unused */
+		uint32_t addr_lo, addr_hi, data;
+		uint64_t last; /* msi_irqfd_clock at the last use (LRU) */
+	} msi_irqfd[VIRQ_MSI_IRQFDS];
+	uint64_t msi_irqfd_clock;
+	uint64_t msi_route_updates; /* routing tables pushed for a new MSI message */
+	uint64_t msi_irqfd_signals; /* messages signalled through an MSI irqfd (virq_cnt) */
 	struct virq_uart uart;
 	int uart_irq_level;
 
@@ -185,6 +208,9 @@ bool virq_split_pio(struct virq_vm *vm, uint16_t port, bool out, uint8_t *data);
 bool virq_split_mmio(struct virq_vm *vm, uint64_t gpa, bool write, uint8_t *data, uint32_t len);
 /* KVM_EXIT_IOAPIC_EOI. */
 void virq_split_ioapic_eoi(struct virq_vm *vm, uint8_t vector);
+/* Pushes split mode's routing table again (IOAPIC routes, then virq_vm_extra_routes).
+ * Under irq_lock. 0 or -errno. */
+int virq_split_push_routes(struct virq_vm *vm);
 /* Drive a GSI through our PIC and IOAPIC; virq delivery-result convention. */
 int virq_split_set_gsi(struct virq_vm *vm, uint32_t gsi, int level, enum virq_path *path);
 /* Before KVM_RUN on vCPU 0: ExtINT from our PIC via KVM_INTERRUPT or an IRQ window. */
@@ -244,6 +270,17 @@ static inline bool virq_vm_is_pc(const struct virq_vm *vm)
 
 /* vm.c helpers used by split.c and user.c. */
 int virq_vmm_signal_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path);
+/* kernel/split: the same message through an irqfd on an MSI route (a route is added when
+ * the message is new: KVM_SET_GSI_ROUTING, then KVM_IRQFD; up to VIRQ_MSI_IRQFDS messages,
+ * the least recently used replaced). KVM injects it when the eventfd is written, without
+ * an ioctl, so whether it was coalesced is KVM's to say (kvm_apic_accept_irq): counted
+ * as injected. Falls back to virq_vmm_signal_msi if the route cannot be made. 1 (signalled
+ * through the irqfd) or virq_vmm_signal_msi's result. user mode: virq_vmm_signal_msi. */
+int virq_vmm_irqfd_msi(struct virq_vm *vm, uint64_t addr, uint32_t data, enum virq_path path);
+/* Appends the doorbell's and the MSI irqfds' routes to a routing table being built;
+ * returns how many (at most 1 + VIRQ_MSI_IRQFDS). Under irq_lock. */
+struct kvm_irq_routing_entry;
+uint32_t virq_vm_extra_routes(const struct virq_vm *vm, struct kvm_irq_routing_entry *e);
 void virq_vmm_kick_event(struct virq_vm *vm, uint32_t vcpu);
 /* The kick signal (vm.c): its handler sets the thread's kvm_run.immediate_exit. */
 int virq_vmm_kick_signo(void);

@@ -169,6 +169,8 @@ struct virq_vm_platform_stats {
 	uint64_t disk_interrupts; /* completions signalled (MSI-X or INTx) */
 	uint64_t disk_notify_exits; /* queue notifications that exited to the VMM */
 	uint64_t disk_notify_eventfds; /* ... that came through the ioeventfd, without an exit */
+	uint64_t disk_irqfd_signals; /* kernel/split: completions signalled through an irqfd */
+	uint64_t disk_msi_routes; /* kernel/split: MSI routes made for the irqfds */
 };
 int virq_vm_platform_stats(struct virq_vm *vm, struct virq_vm_platform_stats *out);
 
@@ -340,6 +342,9 @@ struct virq_vcpu_user_stats {
 	uint64_t inits, sipis; /* taken by the VMM's INIT/SIPI state machine */
 	uint64_t apic_mmio, apic_msr; /* LAPIC register exits */
 	uint64_t pv_eoi_rearmed; /* PV-EOI bit set again at an entry for a revoked vector */
+	uint64_t pv_eoi_msr; /* a guest kernel's MSR_KVM_PV_EOI_EN accesses */
+	uint64_t ioapic_mmio; /* IOAPIC register exits */
+	uint64_t other_mmio; /* MMIO exits for neither APIC (the platform's, or unbacked) */
 };
 /* -EINVAL (bad vcpu), -EOPNOTSUPP (not user mode). */
 int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out);

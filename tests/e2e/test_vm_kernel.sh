@@ -63,7 +63,7 @@ ctl vm create mb-disk --irqchip user --mem 64 --kernel "$k" --disk "$dir/disk.im
 timeout 60 "$BUILD/bin/virqctl" --socket "$S" vm console mb-disk --follow >"$dir/disk.out" 2>&1
 d=$(ctl --json vm list | python3 -c "import json,sys; v=[x for x in json.load(sys.stdin)['vms'] if x['name']=='mb-disk'][0]; print(v.get('disk'), sorted(v['platform']['disk']))")
 case "$d" in
-"$dir/disk.img ['errors', 'interrupts', 'notify_eventfds', 'notify_exits', 'reads', 'requests', 'writes']")
+"$dir/disk.img ['errors', 'interrupts', 'irqfd_signals', 'msi_routes', 'notify_eventfds', 'notify_exits', 'reads', 'requests', 'writes']")
 	ok "--disk adds the virtio-blk device and its counters" ;;
 *) nok "--disk: $d" "$(tail -3 "$dir/disk.out")" ;;
 esac

@@ -134,6 +134,13 @@ for mode in modes:
           "%s: virqd's virtio-blk counted requests and interrupts, no error %s" % (n, dk))
     check(dk.get("notify_eventfds", 0) > 0 and dk.get("notify_exits", 1) == 0,
           "%s: every queue notification came through the ioeventfd, none exited" % n, str(dk))
+    if mode == "user":
+        check(dk.get("irqfd_signals", 1) == 0 and dk.get("msi_routes", 1) == 0,
+              "%s: completions posted into our LAPIC, no irqfd" % n, str(dk))
+    else:
+        check(dk.get("irqfd_signals", 0) == dk.get("interrupts", -1) and
+              1 <= dk.get("msi_routes", 0) <= 8,
+              "%s: every completion through an irqfd on an MSI route" % n, str(dk))
     check(v.get("exit_status") == 0 and "powered off" in v.get("reason", ""),
           "%s: powered off through ACPI" % n, "%s / %s" % (v.get("exit_status"), v.get("reason")))
     for label in ("mid", "end"):
@@ -149,6 +156,20 @@ for mode in modes:
         check(len(lv) == 2 and len(loc) == 2 and all(0 <= a - b <= 300 for a, b in zip(lv, loc)),
               "%s: our LAPIC's timer INTAs %s match the guest's LOC %s (+0..300)" % (n, lv, loc))
         extra = " lapic_inta_0xec=%s" % lv
+        # Paravirtual EOI (KVM's MSR protocol, user.c): each CPU named its PV-EOI word
+        # through MSR_KVM_PV_EOI_EN, and the timer's EOIs (an edge vector alone in
+        # service) were taken from it, not written: fewer EOI exits than timer INTAs.
+        try:
+            us = [e.get("user") or {} for e in json.loads(read(n + ".stats"))["exits"]]
+        except (ValueError, KeyError):
+            us = []
+        check(len(us) == 2 and all(u.get("pv_eoi_msr", 0) >= 1 and u.get("pv_eoi_taken", 0) > 0
+                                   for u in us) and
+              all(u.get("eoi_exits", 0) < a for u, a in zip(us, lv)),
+              "%s: paravirtual EOI on both CPUs (MSR written, EOIs taken without an exit)" % n,
+              str([{k: u.get(k) for k in ("pv_eoi_msr", "pv_eoi_set", "pv_eoi_taken",
+                                          "eoi_exits")} for u in us]))
+        extra += " pv_eoi=%s" % [(u.get("pv_eoi_taken"), u.get("eoi_exits")) for u in us]
     table.append("# table: %s boot_ms=%s LOC=%s RES+CAL+TLB=%s IRQ4=%s virtio=%s disk=%s%s" % (
         n, r.get("boot_ms"), loc, ipi, ser[0][1] if ser else None,
         [(k, c) for k, c, _ in msix], dk, extra))

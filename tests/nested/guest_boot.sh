@@ -52,6 +52,8 @@ run() {
 	ctl --json vm list >$O/$n.list 2>&1
 	ctl --json crosscheck $n >$O/$n.xc_end 2>&1
 	ctl --json vm ledger $n >$O/$n.ledger 2>&1
+	# vm.stats' per-vCPU exits (and user mode's irqchip counters), on one line
+	ctl --json vm stats $n 2>&1 | tr -d '\n' | sed 's/.*"exits":/{"exits":/' >$O/$n.stats
 	cat $O/$n.create $O/$n.follow >>$O/$n.result
 	ctl vm destroy $n >/dev/null 2>&1
 	emit $n.console $O/$n.console
@@ -60,6 +62,7 @@ run() {
 	emit $n.xc_mid $O/$n.xc_mid
 	emit $n.xc_end $O/$n.xc_end
 	emit $n.ledger $O/$n.ledger
+	emit $n.stats $O/$n.stats
 }
 for m in $MODES; do
 	run mb-$m 120 --irqchip $m --vcpus 2 --mem 64 --kernel $I/mbtest.elf --append "cpus=2"
