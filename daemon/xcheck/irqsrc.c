@@ -9,10 +9,10 @@
 #include "virq/irqsrc.h"
 
 static const char *const src_names[VIRQ_SRC__COUNT] = {
-	[VIRQ_SRC_TIMER] = "timer",   [VIRQ_SRC_IPI] = "ipi",
+	[VIRQ_SRC_TIMER] = "timer",	    [VIRQ_SRC_IPI] = "ipi",
 	[VIRQ_SRC_INIT_SIPI] = "init_sipi", [VIRQ_SRC_NMI] = "nmi",
-	[VIRQ_SRC_IOAPIC] = "ioapic", [VIRQ_SRC_MSI] = "msi",
-	[VIRQ_SRC_EXTINT] = "extint", [VIRQ_SRC_LINT] = "lint",
+	[VIRQ_SRC_IOAPIC] = "ioapic",	    [VIRQ_SRC_MSI] = "msi",
+	[VIRQ_SRC_EXTINT] = "extint",	    [VIRQ_SRC_LINT] = "lint",
 	[VIRQ_SRC_LVT_OTHER] = "lvt_other", [VIRQ_SRC_UNKNOWN] = "unknown",
 };
 
@@ -133,8 +133,8 @@ int virq_src_classify(const struct virq_src_kernel *in, struct virq_src_counts *
 			}
 		}
 		o->n[VIRQ_SRC_NMI] = vc->k_accept_dm[VIRQ_DM_NMI];
-		o->n[VIRQ_SRC_INIT_SIPI] = vc->k_accept_dm[VIRQ_DM_INIT] +
-					   vc->k_accept_dm[VIRQ_DM_STARTUP];
+		o->n[VIRQ_SRC_INIT_SIPI] =
+			vc->k_accept_dm[VIRQ_DM_INIT] + vc->k_accept_dm[VIRQ_DM_STARTUP];
 		o->n[VIRQ_SRC_EXTINT] = vc->k_accept_dm[VIRQ_DM_EXTINT];
 		o->n[VIRQ_SRC_UNKNOWN] += vc->k_accept_dm[VIRQ_DM_SMI];
 	}
