@@ -7,7 +7,14 @@
  * raised them; exits, halt_exits, irq_window_exits), plus the VMM's userspace exits by
  * reason. A guest kernel in user mode adds our LAPIC's INTA counts per vector (its
  * guest ledger). Ratios are against the first VM. --json prints the collected documents.
+ *
+ * Then the interrupts by source (vm.stats "sources", include/virq/irqsrc.h): one row per
+ * source (timer, ipi, gsi N, msi, extint, ...), a column per vCPU of each VM and one for
+ * the VM (vCPUs plus what is known only VM-wide), the ratio of each VM's total to the
+ * first's. Counted at acceptance by every mode (user: our LAPIC; kernel/split: BPF), so
+ * the columns compare; a VM without them says why instead of showing zeros.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +108,135 @@ static void row(const char *label, const double *v, int n)
 		for (int i = 1; i < n; i++)
 			printf(" %7.2fx", v[i] / v[0]);
 	printf("\n");
+}
+
+/* The count of source `key` ("timer", ..., or "gsi N") of vCPU entry `vc`. */
+static double src_val(const cJSON *vc, const char *key)
+{
+	if (!strncmp(key, "gsi ", 4))
+		return cnum(cJSON_GetObjectItemCaseSensitive(vc, "gsi"), key + 4);
+	return cnum(vc, key);
+}
+
+static const cJSON *src_vcpu(const cJSON *src, int cpu)
+{
+	const cJSON *vc;
+
+	cJSON_ArrayForEach(vc, cJSON_GetObjectItemCaseSensitive(
+				       src, "vcpus")) if ((int)cnum(vc, "vcpu") == cpu) return vc;
+	return NULL;
+}
+
+static bool src_ok(const cJSON *src)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(src, "available"));
+}
+
+/* The interrupts-by-source table (header comment). */
+static void sources_table(cJSON **vm, cJSON **st, int n, int maxv)
+{
+	static const char *const cls[] = { "timer", "ipi",    "init_sipi", "nmi",	"ioapic",
+					   "msi",   "extint", "lint",	   "lvt_other", "unknown" };
+	const cJSON *src[MAX_CMP];
+	char keys[16 + 32][16];
+	int nk = 0;
+
+	for (int i = 0; i < n; i++)
+		src[i] = cJSON_GetObjectItemCaseSensitive(st[i], "sources");
+	/* rows: the classes, the IOAPIC's pins after "ioapic" */
+	for (size_t c = 0; c < sizeof(cls) / sizeof(cls[0]); c++) {
+		snprintf(keys[nk++], sizeof(keys[0]), "%s", cls[c]);
+		if (strcmp(cls[c], "ioapic"))
+			continue;
+		for (int pin = 0; pin < 32; pin++) {
+			bool any = false;
+
+			for (int i = 0; i < n && !any; i++)
+				for (int cpu = 0; cpu < maxv && !any; cpu++) {
+					const cJSON *vc = src_vcpu(src[i], cpu);
+					char k[16];
+
+					snprintf(k, sizeof(k), "gsi %d", pin);
+					any = vc && src_val(vc, k) > 0;
+				}
+			if (any)
+				snprintf(keys[nk++], sizeof(keys[0]), "gsi %d", pin);
+		}
+	}
+	printf("\ninterrupts by source (acceptances: coalesced ones included)\n%-12s", "");
+	for (int i = 0; i < n; i++)
+		printf(" %*.*s", 8 * (maxv + 1) + maxv, 8 * (maxv + 1) + maxv, cstr(vm[i], "name"));
+	printf("\n%-12s", "source");
+	for (int i = 0; i < n; i++) {
+		for (int cpu = 0; cpu < maxv; cpu++)
+			printf(" %7s%d", "vcpu", cpu);
+		printf(" %8s", "all");
+	}
+	for (int i = 1; i < n; i++)
+		printf(" %7.7s", cstr(vm[i], "name"));
+	printf("\n");
+	for (int k = 0; k < nk; k++) {
+		double all[MAX_CMP] = { 0 };
+		bool shown = false;
+
+		for (int i = 0; i < n; i++) {
+			const cJSON *un = cJSON_GetObjectItemCaseSensitive(src[i], "unattributed");
+
+			for (int cpu = 0; cpu < maxv; cpu++) {
+				const cJSON *vc = src_vcpu(src[i], cpu);
+
+				all[i] += vc ? src_val(vc, keys[k]) : 0;
+			}
+			all[i] += cnum(un, keys[k]);
+			shown |= all[i] > 0;
+		}
+		/* always the rows every guest kernel has; the rest when any VM counted one */
+		if (!shown && strcmp(keys[k], "timer") && strcmp(keys[k], "ipi") &&
+		    strcmp(keys[k], "ioapic") && strcmp(keys[k], "msi"))
+			continue;
+		printf("%-12s", keys[k]);
+		for (int i = 0; i < n; i++) {
+			for (int cpu = 0; cpu < maxv; cpu++) {
+				const cJSON *vc = src_vcpu(src[i], cpu);
+
+				if (!src_ok(src[i]))
+					printf(" %8s", "-");
+				else if (!vc)
+					printf(" %8s", "");
+				else
+					printf(" %8.0f", src_val(vc, keys[k]));
+			}
+			if (src_ok(src[i]))
+				printf(" %8.0f", all[i]);
+			else
+				printf(" %8s", "n/a");
+		}
+		for (int i = 1; i < n; i++) {
+			if (src_ok(src[0]) && src_ok(src[i]) && all[0] > 0)
+				printf(" %6.2fx", all[i] / all[0]);
+			else
+				printf(" %7s", "-");
+		}
+		printf("\n");
+	}
+	for (int i = 0; i < n; i++) {
+		if (!src[i])
+			printf("%s: sources unavailable (daemon without vm.stats \"sources\")\n",
+			       cstr(vm[i], "name"));
+		else if (!src_ok(src[i]))
+			printf("%s: sources unavailable (%s)\n", cstr(vm[i], "name"),
+			       cstr(src[i], "reason"));
+		else if (cJSON_GetObjectItemCaseSensitive(src[i], "timer_vector"))
+			printf("%s: from %s; timer = vector 0x%02x (the sourceless vector accepted "
+			       "most)%s\n",
+			       cstr(vm[i], "name"), cstr(src[i], "from"),
+			       (unsigned int)cnum(src[i], "timer_vector"),
+			       cJSON_GetObjectItemCaseSensitive(src[i], "unattributed") ?
+				       "; extint VM-wide only" :
+				       "");
+		else
+			printf("%s: from %s\n", cstr(vm[i], "name"), cstr(src[i], "from"));
+	}
 }
 
 int virqctl_compare(struct virqctl_conn *c, int argc, char **argv, bool json)
@@ -209,6 +345,7 @@ int virqctl_compare(struct virqctl_conn *c, int argc, char **argv, bool json)
 		}
 		printf("\n");
 	}
+	sources_table(vm, st, n, maxv);
 out:
 	for (int i = 0; i < n; i++) {
 		cJSON_Delete(st[i]);

@@ -32,7 +32,7 @@ static const char main_usage[] =
 	"  vm ledger VM [--vcpu N]     guest and VMM ledgers\n"
 	"  vm stats VM                 KVM stats and exits\n"
 	"  vm console VM [--follow]    a guest kernel's serial output\n"
-	"  vm compare VM VM [...]      side by side: run time, KVM stats, exits\n"
+	"  vm compare VM VM [...]      side by side: run time, KVM stats, exits, sources\n"
 	"  crosscheck [VM]             the cross-check verdict table\n"
 	"  host vms                    KVM VMs on this host\n"
 	"  trace points                BPF attach-point report\n"
@@ -796,7 +796,10 @@ static const struct {
 	  "The same kernel on different irqchips side by side: run time (start to stop),\n"
 	  "per vCPU KVM's irq_injections, exits, halt_exits, irq_window_exits and the VMM's\n"
 	  "userspace exits, ratios against the first VM; our LAPIC's INTA per vector for\n"
-	  "guest kernels in user mode. --json: the collected vm.list/vm.stats/vm.ledger.\n" },
+	  "guest kernels in user mode; interrupts by source (timer, ipi, gsi N, msi, ...)\n"
+	  "per vCPU, counted at acceptance in every mode (our LAPIC in user mode, BPF in\n"
+	  "kernel/split mode, else \"unavailable\" and why).\n"
+	  "--json: the collected vm.list/vm.stats (with \"sources\")/vm.ledger.\n" },
 	{ "vm console",
 	  "usage: virqctl vm console VM [--follow] [--from N]\n"
 	  "A guest kernel's COM1 output from byte N (default: all the daemon still holds,\n"

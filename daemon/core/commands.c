@@ -1110,6 +1110,7 @@ static enum virq_proto_err cmd_vm_stats(struct virqd *d, const struct virq_proto
 		add_user_stats(v, c, o);
 		cJSON_AddItemToArray(a, o);
 	}
+	virqd_vm_sources_json(d, v, res);
 	return VIRQ_E_OK;
 }
 

@@ -239,6 +239,11 @@ enum virq_proto_err virqd_vm_console(struct virqd_vm *v, uint64_t from, uint64_t
 				     struct cJSON *res, char *msg, size_t msglen);
 uint64_t virqd_console_max(void);
 
+/* vm.stats "sources" of VM v (include/virq/irqsrc.h; documented in proto.h): per vCPU
+ * interrupts by source, from our LAPICs (user mode) or BPF (kernel/split mode), or
+ * "available": false with the reason. Loop thread. */
+void virqd_vm_sources_json(struct virqd *d, struct virqd_vm *v, struct cJSON *res);
+
 enum virq_proto_err virqd_vm_crosscheck(struct virqd *d, const struct virq_proto_request *req,
 					struct cJSON **res, char *msg, size_t msglen);
 

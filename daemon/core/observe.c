@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "../ctl/ctl.h"
+#include "virq/irqsrc.h"
 #include "virq/metrics.h"
 #include "virq/stats.h"
 #include "virq/trace.h"
@@ -637,6 +638,7 @@ struct xc_kctx {
 	 * and per target APIC ID and vector the paths whose sources named it (bit per path). */
 	uint64_t (*srcvec)[VIRQ_XC_NR_VECTORS];
 	uint8_t (*dstpaths)[VIRQ_XC_NR_VECTORS];
+	uint32_t *vecpins; /* per vector, the IOAPIC pins (< 32) it was sent from; may be NULL */
 	/* Owned VM: kernel source events are split by the path of their vector. */
 	const struct virqd_vecmap *map;
 	uint64_t nmi_accepts; /* accepts of NMIs (never EOI'd: kept out of k_accept) */
@@ -750,6 +752,9 @@ static void xc_observed_event(struct xc_kctx *kc, const struct virq_trace_key *k
 			vm->k_source_vec[iv] += value;
 			xc_src_note(kc, VIRQ_XC_PATH_IOAPIC, iv, k->aux >> 8, k->flags, value);
 		}
+		if (kc->vecpins && !(k->flags & (VIRQ_TKF_MASKED | VIRQ_TKF_COALESCED)) &&
+		    k->arg < 32)
+			kc->vecpins[iv] |= 1u << k->arg;
 		break;
 	}
 	case VIRQ_TEV_MSI_SET_IRQ:
@@ -1803,4 +1808,172 @@ out:
 	free(vcpus);
 	free(xvms);
 	return e;
+}
+
+/* ---- interrupts by source (vm.stats "sources", include/virq/irqsrc.h) ------------------- */
+
+static void src_to_json(cJSON *o, const struct virq_src_counts *c)
+{
+	cJSON *g;
+
+	for (int s = 0; s < VIRQ_SRC__COUNT; s++)
+		cJSON_AddNumberToObject(o, virq_src_name(s), (double)c->n[s]);
+	g = cJSON_AddObjectToObject(o, "gsi");
+	for (int p = 0; p < VIRQ_SRC_PINS; p++) {
+		char k[8];
+
+		if (!c->pin[p])
+			continue;
+		snprintf(k, sizeof(k), "%d", p);
+		cJSON_AddNumberToObject(g, k, (double)c->pin[p]);
+	}
+}
+
+/* User mode: our LAPICs' own counts. */
+static int src_user(struct virqd_vm *v, struct virq_src_counts *cnt, uint32_t n, char *why,
+		    size_t wlen)
+{
+	struct virq_lapic_stats *st = malloc(sizeof(*st));
+	int r = 0;
+
+	if (!st) {
+		snprintf(why, wlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t c = 0; c < n && !r; c++) {
+		struct virq_vcpu_user_stats us;
+
+		r = virq_vm_lapic_stats(v->vm, c, st);
+		if (!r)
+			r = virq_vm_user_stats(v->vm, c, &us);
+		if (r)
+			snprintf(why, wlen, "vCPU %u: %s", c, strerror(-r));
+		else
+			virq_src_from_lapic(st, us.post_coalesced, &cnt[c]);
+	}
+	free(st);
+	return r;
+}
+
+/* Kernel/split mode: BPF's accepts of this VM, attributed as the cross-check does (its
+ * tracer cookie, or every event of our process when it is our only VM). */
+static int src_bpf(struct virqd *d, struct virqd_vm *v, struct virq_src_counts *cnt, uint32_t n,
+		   uint64_t *extint_vm, int *timer, char *why, size_t wlen)
+{
+	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
+	struct virq_xcheck_vm *xv = calloc(1, sizeof(*xv));
+	struct virq_xcheck_vcpu *vcpus = calloc(n ? n : 1, sizeof(*vcpus));
+	uint64_t(*srcvec)[VIRQ_XC_NR_VECTORS] = calloc(VIRQ_XC_PATH__COUNT, sizeof(*srcvec));
+	uint8_t(*dstpaths)[VIRQ_XC_NR_VECTORS] = calloc(VIRQ_XC_MAX_VCPUS, sizeof(*dstpaths));
+	uint32_t *vecpins = calloc(VIRQ_XC_NR_VECTORS, sizeof(*vecpins));
+	uint32_t *split = calloc(VIRQ_XC_NR_VECTORS, sizeof(*split));
+	struct virq_src_kernel in = { 0 };
+	struct virq_vmm_ledger vl;
+	uint32_t vm_id = 0;
+	int r = -ENOMEM;
+
+	snprintf(why, wlen, "out of memory");
+	if (!xv || !vcpus || !srcvec || !dstpaths || !vecpins || !split)
+		goto out;
+	r = -ENODEV;
+	if (!d->trace) {
+		snprintf(why, wlen, "no BPF tracer: %.180s", d->bpf_why);
+		goto out;
+	}
+	virqd_trace_ring_ready(d);
+	learn_from_threads(d);
+	if (v->trace_vm_id && v->trace_tainted) {
+		snprintf(why, wlen,
+			 "its tracer cookie %#x was used by a destroyed VM: counts mixed",
+			 v->trace_vm_id);
+		goto out;
+	} else if (v->trace_vm_id) {
+		vm_id = v->trace_vm_id;
+	} else if (d->nr_vms != 1 || d->nr_retired) {
+		snprintf(why, wlen, "no BPF event from its vCPU threads seen yet (cookie unknown)");
+		goto out;
+	}
+	virq_xcheck_vm_init(xv);
+	xv->nr_vcpus = n;
+	xv->vcpus = vcpus;
+	for (uint32_t c = 0; c < n; c++)
+		vcpus[c].vcpu_id = vcpus[c].apic_id = c; /* CPUID's initial APIC ID */
+	{
+		struct xc_kctx kc = { .vm = xv,
+				      .vcpus = vcpus,
+				      .tgid = getpid(),
+				      .vm_id = vm_id,
+				      .only_vm = !vm_id,
+				      .srcvec = srcvec,
+				      .dstpaths = dstpaths,
+				      .vecpins = vecpins };
+
+		virq_trace_read_counters(d->trace, counter_to_xc, &kc);
+	}
+	in.nr_vcpus = n;
+	in.vcpus = vcpus;
+	in.srcvec = (const uint64_t(*)[VIRQ_XC_NR_VECTORS])srcvec;
+	in.dstpaths = (const uint8_t(*)[VIRQ_XC_NR_VECTORS])dstpaths;
+	in.vecpins = vecpins;
+	/* The 8259A's ExtINT takes no LAPIC accept: KVM's PIC passing an assertion on in
+	 * kernel mode, our PIC's injections (the VMM's count) in split mode. */
+	*extint_vm = xv->k_pic_delivered;
+	if (cfg->irqchip == VIRQ_IRQCHIP_SPLIT) {
+		if (virq_vm_split_pins(v->vm, split) == 0)
+			in.split_pins = split;
+		*extint_vm = virq_vm_vmm_ledger(v->vm, &vl) == 0 ? vl.extint_injected : 0;
+	}
+	r = virq_src_classify(&in, cnt, timer);
+	if (r)
+		snprintf(why, wlen, "%s", strerror(-r));
+out:
+	free(split);
+	free(vecpins);
+	free(dstpaths);
+	free(srcvec);
+	free(vcpus);
+	free(xv);
+	return r;
+}
+
+void virqd_vm_sources_json(struct virqd *d, struct virqd_vm *v, cJSON *res)
+{
+	const struct virq_vm_config *cfg = virq_vm_get_config(v->vm);
+	uint32_t n = cfg->nr_vcpus < VIRQ_XC_MAX_VCPUS ? cfg->nr_vcpus : VIRQ_XC_MAX_VCPUS;
+	struct virq_src_counts *cnt = calloc(n ? n : 1, sizeof(*cnt));
+	bool user = cfg->irqchip == VIRQ_IRQCHIP_USER;
+	cJSON *o = cJSON_AddObjectToObject(res, "sources"), *a;
+	uint64_t extint_vm = 0;
+	int timer = -1, r;
+	char why[224] = "";
+
+	cJSON_AddStringToObject(o, "counted", "acceptance");
+	cJSON_AddStringToObject(o, "from", user ? "lapic" : "bpf");
+	if (!cnt) {
+		snprintf(why, sizeof(why), "out of memory");
+		r = -ENOMEM;
+	} else {
+		r = user ? src_user(v, cnt, n, why, sizeof(why)) :
+			   src_bpf(d, v, cnt, n, &extint_vm, &timer, why, sizeof(why));
+	}
+	cJSON_AddBoolToObject(o, "available", r == 0);
+	if (r) {
+		cJSON_AddStringToObject(o, "reason", why);
+		free(cnt);
+		return;
+	}
+	if (timer >= 0)
+		cJSON_AddNumberToObject(o, "timer_vector", timer);
+	a = cJSON_AddArrayToObject(o, "vcpus");
+	for (uint32_t c = 0; c < n; c++) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(e, "vcpu", c);
+		src_to_json(e, &cnt[c]);
+		cJSON_AddItemToArray(a, e);
+	}
+	if (!user)
+		cJSON_AddNumberToObject(cJSON_AddObjectToObject(o, "unattributed"), "extint",
+					(double)extint_vm);
+	free(cnt);
 }

@@ -104,6 +104,7 @@ static int ioapic_send(struct virq_ioapic *io, unsigned int pin)
 	int ret;
 
 	virq_ioapic_rte_to_irq(io, io->rte[pin], &irq);
+	irq.pin = (uint8_t)pin;
 	st->sent++;
 	ret = virq_sink_deliver(&io->sink, &irq);
 	if (ret > 0)

@@ -225,6 +225,7 @@ static void lapic_error(struct virq_lapic *l, uint32_t bits)
 		l->stats.recv_illegal_vector++;
 		return;
 	}
+	l->stats.fixed_by_path[VIRQ_PATH_OTHER]++;
 	lapic_set_irr(l, v, false);
 }
 
@@ -247,7 +248,15 @@ static int lapic_nmi(struct virq_lapic *l)
 	return lapic_latch(l, VIRQ_LAPIC_EV_NMI, &l->stats.nmi, &l->stats.nmi_coalesced);
 }
 
-static int lapic_local_fixed(struct virq_lapic *l, uint8_t v, bool level)
+/* The path of a local interrupt source, for fixed_by_path[] (lapic.h). */
+static enum virq_path lvt_path(enum virq_lvt idx)
+{
+	return idx == VIRQ_LVT_TIMER			      ? VIRQ_PATH_TIMER :
+	       idx == VIRQ_LVT_LINT0 || idx == VIRQ_LVT_LINT1 ? VIRQ_PATH_LINT :
+								VIRQ_PATH_OTHER;
+}
+
+static int lapic_local_fixed(struct virq_lapic *l, uint8_t v, bool level, enum virq_lvt idx)
 {
 	/* SDM 11.5.3 ESR[6]: an illegal vector from the LVT or a self IPI is a receive
 	 * error; the interrupt is not accepted. */
@@ -256,6 +265,7 @@ static int lapic_local_fixed(struct virq_lapic *l, uint8_t v, bool level)
 		lapic_error(l, VIRQ_ESR_RECV_ILLEGAL_VECTOR);
 		return -EINVAL;
 	}
+	l->stats.fixed_by_path[lvt_path(idx)]++;
 	return lapic_set_irr(l, v, level);
 }
 
@@ -281,6 +291,11 @@ int virq_lapic_accept(struct virq_lapic *l, const struct virq_irq *irq)
 			lapic_error(l, VIRQ_ESR_RECV_ILLEGAL_VECTOR);
 			return -EINVAL;
 		}
+		/* By source, new or coalesced alike (lapic.h): one increment on this path. */
+		l->stats.fixed_by_path[irq->path < VIRQ_PATH__COUNT ? irq->path :
+								      VIRQ_PATH_OTHER]++;
+		if (irq->path == VIRQ_PATH_IOAPIC && irq->pin < VIRQ_LAPIC_SRC_PINS)
+			l->stats.ioapic_pin[irq->pin]++;
 		return lapic_set_irr(l, irq->vector, irq->level_trig);
 	case VIRQ_DM_SMI:
 		return lapic_latch(l, VIRQ_LAPIC_EV_SMI, &l->stats.smi, &l->stats.smi_coalesced);
@@ -328,7 +343,7 @@ static void lapic_lvt_fire(struct virq_lapic *l, enum virq_lvt idx)
 		dm = VIRQ_DM_FIXED;
 	switch (dm) {
 	case VIRQ_DM_FIXED:
-		lapic_local_fixed(l, v, (lvt & VIRQ_LVT_LEVEL) != 0);
+		lapic_local_fixed(l, v, (lvt & VIRQ_LVT_LEVEL) != 0, idx);
 		if ((lvt & VIRQ_LVT_LEVEL) && idx == VIRQ_LVT_LINT0 && v >= 16)
 			l->lvt[idx] |= VIRQ_LVT_REMOTE_IRR;
 		return;

@@ -34,6 +34,9 @@ static int split_deliver(void *opaque, const struct virq_irq *irq)
 	       (irq->dest_logical ? 1u << 2 : 0) | (irq->redir_hint ? 1u << 3 : 0);
 	data = irq->vector | (uint32_t)irq->delivery_mode << 8 | (irq->level_trig ? 1u << 15 : 0) |
 	       (irq->level ? 1u << 14 : 0);
+	if (irq->path == VIRQ_PATH_IOAPIC && irq->pin < 32)
+		__atomic_fetch_or(&vm->split_vec_pins[irq->vector], 1u << irq->pin,
+				  __ATOMIC_RELAXED);
 	return virq_vmm_signal_msi(vm, addr, data, (enum virq_path)irq->path);
 }
 

@@ -869,6 +869,31 @@ int virq_user_lapic_ledger(const struct virq_vm *cvm, uint32_t vcpu, struct virq
 	return 0;
 }
 
+int virq_vm_lapic_stats(const struct virq_vm *cvm, uint32_t vcpu, struct virq_lapic_stats *out)
+{
+	struct virq_vm *vm = (struct virq_vm *)cvm;
+
+	if (!vm || !out || vcpu >= vm->nr_vcpus)
+		return -EINVAL;
+	if (vm->cfg.irqchip != VIRQ_IRQCHIP_USER || !vm->vcpus[vcpu].lapic)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&vm->irq_lock);
+	*out = *virq_lapic_stats(vm->vcpus[vcpu].lapic);
+	pthread_mutex_unlock(&vm->irq_lock);
+	return 0;
+}
+
+int virq_vm_split_pins(const struct virq_vm *vm, uint32_t pins[256])
+{
+	if (!vm || !pins)
+		return -EINVAL;
+	if (vm->cfg.irqchip != VIRQ_IRQCHIP_SPLIT)
+		return -EOPNOTSUPP;
+	for (unsigned int v = 0; v < 256; v++)
+		pins[v] = __atomic_load_n(&vm->split_vec_pins[v], __ATOMIC_RELAXED);
+	return 0;
+}
+
 int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out)
 {
 	const uint64_t *src;

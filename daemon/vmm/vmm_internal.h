@@ -167,6 +167,9 @@ struct virq_vm {
 	struct virq_ioapic ioapic;
 	uint64_t routed_rte[VIRQ_NR_GSI]; /* RTEs last pushed as MSI routes */
 	atomic_bool pic_int; /* PIC INT output, for ExtINT injection on vCPU 0 */
+	/* per vector, the pins (bit per pin < 32) our IOAPIC sent it from as an MSI: how
+	 * BPF's kvm_msi_set_irq of that vector is told from a device's (relaxed atomics) */
+	uint32_t split_vec_pins[256];
 
 	/* user mode: our LAPICs (under irq_lock) and the lock-free posting map: for each
 	 * 8-bit physical APIC ID, 1 + the CPU whose software-enabled LAPIC answers to it

@@ -65,7 +65,8 @@ struct virq_irq {
 	uint8_t redir_hint; /* MSI RH: lowest priority among the destinations */
 	uint8_t x2apic_dest; /* dest is a 32-bit x2APIC destination */
 	uint8_t path; /* enum virq_path */
-	uint8_t pad[3];
+	uint8_t pin; /* path IOAPIC: the RTE's pin (its GSI on a board with one IOAPIC at 0) */
+	uint8_t pad[2];
 };
 
 /*

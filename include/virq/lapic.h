@@ -174,10 +174,21 @@ struct virq_lapic_config {
 	uint8_t maxphyaddr; /* APIC_BASE bits >= this are reserved; 0 = 46 */
 };
 
+/* Per-pin acceptance counts of IOAPIC messages kept by each LAPIC (pins beyond: in
+ * fixed_by_path[VIRQ_PATH_IOAPIC] only). */
+#define VIRQ_LAPIC_SRC_PINS 32
+
 /* Counters. Per-vector flows satisfy, for every vector v:
  *   accepted[v] == delivered[v] + irr_discarded[v] + IRR[v]
  *   delivered[v] == eoi[v] + isr_discarded[v] + ISR[v]
- * (discarded: IRR/ISR bits dropped by INIT reset or by hardware-disabling the LAPIC). */
+ * (discarded: IRR/ISR bits dropped by INIT reset or by hardware-disabling the LAPIC).
+ * Fixed and lowest-priority interrupts are also counted by source at acceptance, when
+ * they reach IRR whether they set a new bit or merge into one already set, so that
+ *   sum of fixed_by_path[] == sum over v of (accepted[v] + coalesced[v])
+ * (vectors a restore put into IRR excepted): messages by the path they carry (IOAPIC
+ * with its pin, MSI, IPI, ...), local interrupts by LVT: TIMER, LINT (LINT0/LINT1 in
+ * fixed mode) and OTHER (error, thermal, perf, CMCI). NMI, INIT, SIPI and ExtINT have
+ * their own counters below. */
 struct virq_lapic_stats {
 	uint64_t accepted[256]; /* vector newly set in IRR */
 	uint64_t coalesced[256]; /* vector already in IRR: merged */
@@ -202,6 +213,8 @@ struct virq_lapic_stats {
 	uint64_t ipi_sent, ipi_no_target;
 	uint64_t error_interrupts;
 	uint64_t gp_faults; /* #GP reported to the caller (MSR interface, APIC_BASE) */
+	uint64_t fixed_by_path[VIRQ_PATH__COUNT]; /* enum virq_path, see above */
+	uint64_t ioapic_pin[VIRQ_LAPIC_SRC_PINS]; /* fixed_by_path[IOAPIC] by the RTE's pin */
 };
 
 /* Snapshot (virq_lapic_save/restore). Fixed-width, no pointers; bump the version on any

@@ -58,6 +58,15 @@
  *                  max_clients (root keeps one slot) and answers too_many_clients
  *                  before closing. VM commands on an observe-only daemon answer
  *                  kvm_unavailable; a fractional "vm" id is bad_args.
+ *                  vm.stats gains "sources": the VM's interrupts by source per vCPU
+ *                  (include/virq/irqsrc.h), {"counted":"acceptance","from":"lapic"|"bpf",
+ *                  "available":bool, "reason" (when not available: e.g. no BPF tracer),
+ *                  "timer_vector" (bpf: the sourceless vector taken as the LVT timer),
+ *                  "vcpus":[{"vcpu","timer","ipi","init_sipi","nmi","ioapic","msi",
+ *                  "extint","lint","lvt_other","unknown","gsi":{"<pin>":n}}],
+ *                  "unattributed":{"extint"} (bpf: the 8259A's ExtINTs, VM-wide)}.
+ *                  Counted once per target LAPIC when the interrupt reaches it, whether
+ *                  it sets a new IRR bit or merges into one set (coalesced included).
  *
  * Compatibility rules: command codes and error codes are append only (never renumbered or
  * reused); new result fields may be added to any reply in the same version, so clients must

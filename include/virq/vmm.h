@@ -348,6 +348,14 @@ struct virq_vcpu_user_stats {
 };
 /* -EINVAL (bad vcpu), -EOPNOTSUPP (not user mode). */
 int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu_user_stats *out);
+/* `user` mode: a copy of vCPU `vcpu`'s LAPIC counters (lapic.h; fixed_by_path[] are the
+ * interrupts by source). 0, -EINVAL (bad vcpu), -EOPNOTSUPP (not user mode). Any thread
+ * (takes the VM's irq lock). */
+struct virq_lapic_stats;
+int virq_vm_lapic_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_lapic_stats *out);
+/* `split` mode: per vector, the pins (bit per pin < 32) our IOAPIC sent it from, as MSIs
+ * to KVM's LAPIC, since the VM started. 0 or -EOPNOTSUPP (not split mode). Any thread. */
+int virq_vm_split_pins(const struct virq_vm *vm, uint32_t pins[256]);
 /* Per vCPU per vector injection counts (the vector as addressed by the VMM). */
 int virq_vm_vmm_vec(const struct virq_vm *vm, uint32_t vcpu, uint8_t vector,
 		    struct virq_vmm_vec *out);

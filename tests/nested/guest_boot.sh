@@ -7,7 +7,8 @@
 #            pc-testdev, isa-debug-exit), 2 vCPUs
 # Output: blocks "@@file NAME@@" ... "@@end@@" per VM: its console, its vm.list entry, the
 # virqctl exit status, the boot time, a cross-check while it runs and one at the end, and
-# vm.ledger (our LAPIC's INTA/EOI ledger in user mode). virqd runs with its BPF tracer.
+# vm.ledger (our LAPIC's INTA/EOI ledger in user mode), vm.stats; then `vm compare` of the
+# Linux runs (text and JSON). virqd runs with its BPF tracer.
 export PATH=/bin:/usr/bin
 B=${VIRQ_BUILD:-build}
 S=/run/virqd.sock
@@ -52,10 +53,10 @@ run() {
 	ctl --json vm list >$O/$n.list 2>&1
 	ctl --json crosscheck $n >$O/$n.xc_end 2>&1
 	ctl --json vm ledger $n >$O/$n.ledger 2>&1
-	# vm.stats' per-vCPU exits (and user mode's irqchip counters), on one line
-	ctl --json vm stats $n 2>&1 | tr -d '\n' | sed 's/.*"exits":/{"exits":/' >$O/$n.stats
+	ctl --json vm stats $n >$O/$n.stats 2>&1
 	cat $O/$n.create $O/$n.follow >>$O/$n.result
-	ctl vm destroy $n >/dev/null 2>&1
+	# The Linux VMs stay (stopped) for the vm compare at the end.
+	case $n in lx-*) ;; *) ctl vm destroy $n >/dev/null 2>&1 ;; esac
 	emit $n.console $O/$n.console
 	emit $n.result $O/$n.result
 	emit $n.list $O/$n.list
@@ -73,6 +74,14 @@ for m in $MODES; do
 	run lx-$m 400 --irqchip $m --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
 		--disk $I/disk.img --append "console=ttyS0 panic=-1 i8042.noaux i8042.nokbd pci=noacpi"
 done
+# The three Linux runs side by side (interrupts by source per vCPU included).
+lx=
+for m in $MODES; do lx="$lx lx-$m"; done
+ctl --json vm compare $lx >$O/compare.json 2>&1
+ctl vm compare $lx >$O/compare.txt 2>&1
+emit compare.json $O/compare.json
+emit compare.txt $O/compare.txt
+for n in $lx; do ctl vm destroy $n >/dev/null 2>&1; done
 ctl --json metrics >$O/metrics.json 2>&1
 emit metrics.json $O/metrics.json
 emit virqd.log $O/virqd.log

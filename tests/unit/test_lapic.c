@@ -745,6 +745,51 @@ static void test_per_vector_counters_add_up(void **state)
 	virq_apicbus_free(bus);
 }
 
+/* Per-source counts (lapic.h): every fixed interrupt that reaches IRR is counted once by
+ * its source, a merged one included, so they add up to accepted + coalesced; IOAPIC
+ * messages also by pin; local sources by LVT; NMI/INIT/SIPI/ExtINT elsewhere. */
+static void test_fixed_interrupts_counted_by_source_at_acceptance(void **state)
+{
+	struct virq_lapic_config lc = { .bus_hz = 100000000 };
+	struct virq_apicbus *bus = mkbus(2, &lc);
+	struct virq_lapic *l = virq_apicbus_lapic(bus, 0);
+	const struct virq_lapic_stats *s = virq_lapic_stats(l);
+	struct virq_irq io = { .vector = 0x31, .level = 1, .path = VIRQ_PATH_IOAPIC, .pin = 4 };
+	struct virq_irq nmi = { .delivery_mode = VIRQ_DM_NMI, .level = 1, .path = VIRQ_PATH_MSI };
+	uint64_t sum = 0, acc = 0;
+
+	assert_int_equal(virq_apicbus_deliver(bus, &io), 1);
+	assert_int_equal(virq_apicbus_deliver(bus, &io), 0); /* merged: still counted */
+	io.pin = 40; /* beyond the per-pin counters: in the path's count only */
+	io.vector = 0x32;
+	assert_int_equal(virq_apicbus_deliver(bus, &io), 1);
+	assert_int_equal(msg(bus, 0, 0x41, false), 1);
+	assert_int_equal(virq_apicbus_deliver(bus, &nmi), 1);
+	/* a fixed IPI from CPU 1, the timer (one-shot, 10 us) and an error interrupt */
+	wr(virq_apicbus_lapic(bus, 1), VIRQ_APIC_ICR_HI, 0);
+	wr(virq_apicbus_lapic(bus, 1), VIRQ_APIC_ICR_LO, 0x51);
+	wr(l, VIRQ_APIC_LVT_TIMER, 0x61);
+	wr(l, VIRQ_APIC_TDCR, 0xB);
+	wr(l, VIRQ_APIC_TMICT, 1000);
+	virq_lapic_tick(l, 20000);
+	wr(l, VIRQ_APIC_LVT_ERROR, 0x71);
+	wr(l, 0x3A0, 1); /* reserved register: illegal-register error */
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_IOAPIC], 3);
+	assert_int_equal(s->ioapic_pin[4], 2);
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_MSI], 1);
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_IPI], 1);
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_TIMER], 1);
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_OTHER], 1);
+	assert_int_equal(s->fixed_by_path[VIRQ_PATH_NMI], 0);
+	assert_int_equal(s->nmi, 1);
+	for (int p = 0; p < VIRQ_PATH__COUNT; p++)
+		sum += s->fixed_by_path[p];
+	for (int v = 0; v < 256; v++)
+		acc += s->accepted[v] + s->coalesced[v];
+	assert_int_equal(sum, acc);
+	virq_apicbus_free(bus);
+}
+
 /* --- issue 16: corrections from an independent audit -------------------------------- */
 
 #define PERIODIC (VIRQ_LVT_TIMER_PERIODIC << VIRQ_LVT_TIMER_MODE_SHIFT)
@@ -1132,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_init_sipi_state_machine_sdm_9_4_4),
 		cmocka_unit_test(test_save_restore_round_trip_and_validation),
 		cmocka_unit_test(test_per_vector_counters_add_up),
+		cmocka_unit_test(test_fixed_interrupts_counted_by_source_at_acceptance),
 		cmocka_unit_test(test_priority_state_follows_restore_init_and_disable),
 		cmocka_unit_test(test_timer_mode_change_keeps_the_count_sdm_11_5_4),
 		cmocka_unit_test(test_timer_tsc_deadline_switch_disarms_and_clears_like_kvm),

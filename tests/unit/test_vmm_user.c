@@ -337,6 +337,48 @@ static void test_same_vector_posted_twice_before_sync_is_counted_coalesced(void 
 	virq_vm_destroy(vm);
 }
 
+/* Interrupts by source (virq_vm_lapic_stats): MSIs counted at acceptance plus the PIR
+ * merges (nothing vanishes: injected == fixed_by_path[MSI] + post_coalesced), the boot's
+ * INIT and SIPI on the AP, the timer by its LVT. */
+static void test_lapic_counts_interrupts_by_source(void **state)
+{
+	struct virq_vm *vm = sim_boot(dflt());
+	struct virq_vcpu_user_stats u0 = ustats(vm, 1), u;
+	struct virq_lapic_stats a, b;
+
+	assert_int_equal(virq_vm_lapic_stats(vm, 1, &a), 0);
+	assert_true(a.init >= 1 && a.sipi >= 1);
+	assert_int_equal(virq_vm_pause(vm), 0);
+	assert_int_equal(virq_vm_inject_msi(vm, MSI_ADDR(1), 0x64), 1);
+	assert_int_equal(virq_vm_inject_msi(vm, MSI_ADDR(1), 0x64), 0); /* coalesced in PIR */
+	assert_int_equal(virq_vm_resume(vm), 0);
+	wait_count(vm, 1, 0x64, 1);
+	assert_int_equal(virq_vm_inject_msi(vm, MSI_ADDR(1), 0x65), 1);
+	wait_count(vm, 1, 0x65, 1);
+	assert_int_equal(virq_vm_lapic_stats(vm, 1, &b), 0);
+	u = ustats(vm, 1);
+	assert_int_equal(b.fixed_by_path[VIRQ_PATH_MSI] - a.fixed_by_path[VIRQ_PATH_MSI] +
+				 u.post_coalesced - u0.post_coalesced,
+			 3);
+	assert_int_equal(b.fixed_by_path[VIRQ_PATH_TIMER], 0);
+	assert_int_equal(
+		virq_vm_guest_cmd(vm, 0, VIRQ_MBOX_APIC_WRITE, VIRQ_APIC_TDCR, 0xb, NULL, WAIT_MS),
+		0);
+	assert_int_equal(virq_vm_guest_cmd(vm, 0, VIRQ_MBOX_APIC_WRITE, VIRQ_APIC_LVT_TIMER, 0x80,
+					   NULL, WAIT_MS),
+			 0);
+	assert_int_equal(virq_vm_guest_cmd(vm, 0, VIRQ_MBOX_APIC_WRITE, VIRQ_APIC_TMICT, 1000000,
+					   NULL, WAIT_MS),
+			 0);
+	wait_count(vm, 0, 0x80, 1);
+	assert_int_equal(virq_vm_lapic_stats(vm, 0, &b), 0);
+	assert_int_equal(b.fixed_by_path[VIRQ_PATH_TIMER], 1);
+	assert_int_equal(virq_vm_lapic_stats(vm, 2, &b), -EINVAL);
+	assert_int_equal(virq_vm_split_pins(vm, (uint32_t[256]){ 0 }), -EOPNOTSUPP);
+	no_violations(vm);
+	virq_vm_destroy(vm);
+}
+
 /* The same MSI sequence, posted and posted=off, leaves the same guest ledger. */
 static void run_sequence(bool posted, uint64_t out[2][256], uint64_t *locked)
 {
@@ -862,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_msi_posted_to_a_halted_vcpu_wakes_it),
 		cmocka_unit_test(test_msi_posted_to_a_running_vcpu_kicks_it),
 		cmocka_unit_test(test_same_vector_posted_twice_before_sync_is_counted_coalesced),
+		cmocka_unit_test(test_lapic_counts_interrupts_by_source),
 		cmocka_unit_test(test_posted_off_gives_the_same_ledger),
 		cmocka_unit_test(test_interrupt_window_path_when_if_is_clear),
 		cmocka_unit_test(test_nmi_goes_through_kvm_nmi),
