@@ -228,6 +228,12 @@ struct kvm_cpuid_entry2;
 void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e);
 
 /* platform.c: the PC devices of a guest-kernel VM (after the irqchip, before vCPUs). */
+/* PCI bus 0's windows: platform.c assigns the BARs in them, kernel.c's DSDT gives the
+ * memory window to the guest as PCI0's _CRS (the I/O window lies inside its WordIO). */
+#define PC_PCI_MEM_BASE 0xc0000000ull /* 32-bit BARs: above RAM (<= 1 GiB), below the IOAPIC */
+#define PC_PCI_MEM_LIMIT 0xfebfffffull
+#define PC_PCI_IO_BASE 0xc000u
+#define PC_PCI_IO_LIMIT 0xffffu
 int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen);
 int virq_platform_start(struct virq_vm *vm);
 void virq_platform_fini(struct virq_vm *vm);
