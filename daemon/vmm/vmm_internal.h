@@ -167,6 +167,8 @@ struct virq_vm {
 	struct virq_platform *plat; /* NULL for the built-in firmware */
 	struct virq_boot_entry boot;
 	const char *boot_kind; /* "linux", "multiboot"; NULL = firmware */
+	/* vCPUs on which KVM_CAP_ENFORCE_PV_FEATURE_CPUID could not be enabled (creation) */
+	unsigned int pv_unenforced;
 	struct virq_e820_entry e820[VIRQ_E820_MAX];
 	size_t n_e820;
 	_Atomic int exit_status; /* -1 until the guest exits through a device */

@@ -57,7 +57,9 @@
  *                  (client_line_timeout_s) too long, limits each uid to a share of
  *                  max_clients (root keeps one slot) and answers too_many_clients
  *                  before closing. VM commands on an observe-only daemon answer
- *                  kvm_unavailable; a fractional "vm" id is bad_args.
+ *                  kvm_unavailable; a fractional "vm" id is bad_args. VM objects
+ *                  gain "pv_cpuid_unenforced_vcpus" (vCPUs KVM does not hold to CPUID's
+ *                  PV features; 0 normally).
  *
  * Compatibility rules: command codes and error codes are append only (never renumbered or
  * reused); new result fields may be added to any reply in the same version, so clients must

@@ -17,12 +17,12 @@ static struct virq_aml fresh(void)
 	return virq_aml_writer(buf, sizeof(buf));
 }
 
-#define assert_emitted(a, ...)                                             \
-	do {                                                               \
-		static const uint8_t want_[] = { __VA_ARGS__ };            \
-		assert_true(virq_aml_ok(a));                               \
-		assert_int_equal((a)->len, sizeof(want_));                 \
-		assert_memory_equal(buf, want_, sizeof(want_));            \
+#define assert_emitted(a, ...)                                                  \
+	do {                                                                    \
+		static const uint8_t want_[] = { __VA_ARGS__ };                 \
+		assert_true(virq_aml_ok(a));                                    \
+		assert_int_equal((a)->len, sizeof(want_));                      \
+		assert_memory_equal(buf, want_, sizeof(want_));                 \
 		assert_true(buf[sizeof(want_)] == 0xee || !buf[sizeof(want_)]); \
 	} while (0)
 
@@ -51,9 +51,8 @@ static void test_pkglen(void **state)
 
 static void test_name_strings(void **state)
 {
-	static const char *const bad[] = { "",	   "pci0",  "1ABC", "ABCDE", "A..B",
-					   "A.",   "\\^A",  "\\",   "^",     "A-B",
-					   "_S5 ", "\\\\A", NULL };
+	static const char *const bad[] = { "",	 "pci0", "1ABC", "ABCDE", "A..B",  "A.", "\\^A",
+					   "\\", "^",	 "A-B",	 "_S5 ",  "\\\\A", NULL };
 	struct virq_aml a = fresh();
 
 	assert_int_equal(virq_aml_name_string(&a, "_S5"), 0);
@@ -66,8 +65,8 @@ static void test_name_strings(void **state)
 	assert_emitted(&a, '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'C', 'I', '0');
 	a = fresh();
 	assert_int_equal(virq_aml_name_string(&a, "^^A.B.C"), 0);
-	assert_emitted(&a, '^', '^', 0x2f, 3, 'A', '_', '_', '_', 'B', '_', '_', '_', 'C', '_',
-		       '_', '_');
+	assert_emitted(&a, '^', '^', 0x2f, 3, 'A', '_', '_', '_', 'B', '_', '_', '_', 'C', '_', '_',
+		       '_');
 	for (size_t i = 0; bad[i]; i++) {
 		a = fresh();
 		assert_int_equal(virq_aml_name_string(&a, bad[i]), -EINVAL);
@@ -189,13 +188,13 @@ static void test_resource_descriptors(void **state)
 	a = fresh();
 	virq_aml_res_dword_mem(&a, 0xa0000, 0xbffff, true);
 	assert_emitted(&a, 0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, /* memory, Cacheable, RW */
-		       0, 0, 0, 0, 0x00, 0x00, 0x0a, 0x00, 0xff, 0xff, 0x0b, 0x00, 0, 0, 0, 0,
-		       0x00, 0x00, 0x02, 0x00);
+		       0, 0, 0, 0, 0x00, 0x00, 0x0a, 0x00, 0xff, 0xff, 0x0b, 0x00, 0, 0, 0, 0, 0x00,
+		       0x00, 0x02, 0x00);
 	a = fresh();
 	virq_aml_res_dword_mem(&a, 0xc0000000, 0xfebfffff, false);
 	assert_emitted(&a, 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, /* NonCacheable, RW */
-		       0, 0, 0, 0, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xbf, 0xfe, 0, 0, 0, 0,
-		       0x00, 0x00, 0xc0, 0x3e);
+		       0, 0, 0, 0, 0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xbf, 0xfe, 0, 0, 0, 0, 0x00,
+		       0x00, 0xc0, 0x3e);
 	a = fresh();
 	virq_aml_res_end(&a);
 	assert_emitted(&a, 0x79, 0x00);
