@@ -57,12 +57,14 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
  * QEMU's PIIX4). Linux finds bus 0 through PCI0 (acpi_pci_root) and uses only the
  * windows of its _CRS for BARs; it reaches config space through mechanism 1 either way.
  *
- * No _PRT (6.2.13): the platform's only device, virtio-blk, interrupts through MSI-X.
- * Its INTA# drives ISA line 11 (platform.c), which its Interrupt Line register says;
- * without a _PRT entry Linux logs that PCI INT A has no GSI and falls back to that ISA
- * IRQ as level, active low, which is what a _PRT entry naming GSI 11 would say (6.2.13:
- * a hard-wired GSI is level, active low). A _PRT would repeat platform.c's slot numbers
- * here for no change in routing.
+ * No _PRT (6.2.13): the platform's only device, virtio-blk, interrupts through MSI-X,
+ * which needs no routing. Without a _PRT, Linux 6.1 logs "can't derive routing for PCI
+ * INT A" and "PCI INT A: no GSI" for it and leaves INTx unrouted (seen in the nested boot
+ * test), so a guest without MSI-X (pci=nomsi) would get no disk interrupt. A _PRT would
+ * have to say what platform.c wires: the device (slot 1) drives ISA line 11 with 1 for
+ * asserted, while a _PRT entry naming a GSI tells the OS that pin is level, active low
+ * (6.2.13); adding one means checking how our IOAPIC model and KVM's take that polarity,
+ * and repeating platform.c's slot numbers here. Not done yet.
  */
 static void dsdt_aml(struct virq_aml *a, const struct virq_acpi_config *cfg)
 {
