@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "boot_internal.h"
+#include "virq/aml.h"
 #include "virq/boot_acpi.h"
 
 #define OEM_ID "VIRQ  " /* 6 bytes */
@@ -32,10 +33,74 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
 	return s;
 }
 
-/* AML (ACPI 6.3 20.2): Name (_S5, Package (4) { Zero, Zero, Zero, Zero }): NameOp, the
- * NameSeg, PackageOp, PkgLength 6 (itself, NumElements and four ZeroOps), NumElements 4. */
-static const uint8_t dsdt_s5[] = { 0x08, '_',  'S',  '5',  '_',	 0x12,
-				   0x06, 0x04, 0x00, 0x00, 0x00, 0x00 };
+/*
+ * The DSDT's AML (ACPI 6.3 20.2, 5.2.11.1), built before the layout (its length places
+ * the tables after it) and copied into the window with the rest:
+ *
+ *   Scope (\_SB) {
+ *     Device (PCI0) {                              only with cfg->pci_mem_base
+ *       Name (_HID, EisaId ("PNP0A03"))            a PCI host bridge (6.1.5)
+ *       Name (_UID, Zero)                          no _ADR: 6.1, either _HID or _ADR
+ *       Name (_BBN, Zero)                          base bus number (6.5.5)
+ *       Name (_CRS, ResourceTemplate () {          what the bridge decodes (6.2.2)
+ *         WordBusNumber  0x00-0xff                 producer
+ *         IO (Decode16, 0xcf8, 0xcf8, 1, 8)        consumed: config mechanism 1
+ *         WordIO         0x0000-0x0cf7, 0x0d00-0xffff
+ *         DWordMemory    0xa0000-0xbffff           the VGA hole, as a PC decodes it
+ *         DWordMemory    pci_mem_base-pci_mem_limit
+ *       })
+ *     }
+ *   }
+ *   Name (_S5, Package (4) { Zero, Zero, Zero, Zero })
+ *
+ * \_S5 (7.4.2) lets the OS power off through PM1a_CNT (SLP_TYP 0 with SLP_EN, as on
+ * QEMU's PIIX4). Linux finds bus 0 through PCI0 (acpi_pci_root) and uses only the
+ * windows of its _CRS for BARs; it reaches config space through mechanism 1 either way.
+ *
+ * No _PRT (6.2.13): the platform's only device, virtio-blk, interrupts through MSI-X,
+ * which needs no routing. Without a _PRT, Linux 6.1 logs "can't derive routing for PCI
+ * INT A" and "PCI INT A: no GSI" for it and leaves INTx unrouted (seen in the nested boot
+ * test), so a guest without MSI-X (pci=nomsi) would get no disk interrupt. A _PRT would
+ * have to say what platform.c wires: the device (slot 1) drives ISA line 11 with 1 for
+ * asserted, while a _PRT entry naming a GSI tells the OS that pin is level, active low
+ * (6.2.13); adding one means checking how our IOAPIC model and KVM's take that polarity,
+ * and repeating platform.c's slot numbers here. Not done yet.
+ */
+static void dsdt_aml(struct virq_aml *a, const struct virq_acpi_config *cfg)
+{
+	uint8_t crs[VIRQ_ACPI_PCI0_CRS_LEN];
+	struct virq_aml r = virq_aml_writer(crs, sizeof(crs));
+	size_t sb, dev, s5;
+
+	if (cfg->pci_mem_base) {
+		virq_aml_res_word_bus(&r, 0, 0xff);
+		virq_aml_res_io(&r, 0xcf8, 0xcf8, 1, 8);
+		virq_aml_res_word_io(&r, 0, 0xcf7);
+		virq_aml_res_word_io(&r, 0xd00, 0xffff);
+		virq_aml_res_dword_mem(&r, 0xa0000, 0xbffff, true);
+		virq_aml_res_dword_mem(&r, (uint32_t)cfg->pci_mem_base,
+				       (uint32_t)cfg->pci_mem_limit, false);
+		virq_aml_res_end(&r);
+		/* the names are constants: these cannot fail */
+		(void)virq_aml_scope_begin(a, "\\_SB", &sb);
+		(void)virq_aml_device_begin(a, "PCI0", &dev);
+		(void)virq_aml_name(a, "_HID");
+		(void)virq_aml_eisaid(a, "PNP0A03");
+		(void)virq_aml_name(a, "_UID");
+		virq_aml_int(a, 0);
+		(void)virq_aml_name(a, "_BBN");
+		virq_aml_int(a, 0);
+		(void)virq_aml_name(a, "_CRS");
+		virq_aml_buffer(a, crs, r.len);
+		(void)virq_aml_end(a, dev);
+		(void)virq_aml_end(a, sb);
+	}
+	(void)virq_aml_name(a, "_S5");
+	s5 = virq_aml_package_begin(a, 4);
+	for (int i = 0; i < 4; i++)
+		virq_aml_int(a, 0);
+	(void)virq_aml_end(a, s5);
+}
 
 static void fix_sum(uint8_t *table, size_t len, size_t at)
 {
@@ -68,6 +133,9 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 		    struct virq_acpi_layout *out, char *err, size_t err_len)
 {
 	struct virq_acpi_layout l = { 0 };
+	uint8_t aml_buf[VIRQ_ACPI_DSDT_AML_MAX];
+	struct virq_aml aml = virq_aml_writer(aml_buf, sizeof(aml_buf));
+	uint32_t dsdt_len;
 	uint64_t win, wsize, cur, wend;
 	uint32_t lapic, ioapic, madt_len, mp_len = 0;
 	uint8_t ioapic_id, ids[VIRQ_ACPI_MAX_CPUS], sci;
@@ -117,6 +185,19 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 				 (unsigned long long)win, (unsigned long long)wsize,
 				 (unsigned long long)mem->size);
 	wend = win + wsize;
+	if (cfg->pci_mem_base &&
+	    (cfg->pci_mem_limit <= cfg->pci_mem_base || cfg->pci_mem_limit > 0xffffffffu ||
+	     cfg->pci_mem_base < VIRQ_BOOT_HOLE_END))
+		return boot_fail(err, err_len, -EINVAL,
+				 "acpi: PCI window 0x%llx-0x%llx must be above 1 MiB, below 4 GiB "
+				 "and not empty",
+				 (unsigned long long)cfg->pci_mem_base,
+				 (unsigned long long)cfg->pci_mem_limit);
+	dsdt_aml(&aml, cfg);
+	if (!virq_aml_ok(&aml))
+		return boot_fail(err, err_len, -E2BIG, "acpi: the DSDT's AML exceeds %zu bytes",
+				 sizeof(aml_buf));
+	dsdt_len = VIRQ_ACPI_HDR_LEN + (uint32_t)aml.len;
 
 	/* Layout. RSDP and the MP floating pointer first, on 16-byte boundaries. */
 	madt_len = VIRQ_ACPI_HDR_LEN + 8 + 8 * n + 12 + 10 + 10 + 6;
@@ -135,7 +216,8 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 	l.fadt = cur;
 	cur = align_up(cur + VIRQ_ACPI_FADT_LEN, 16);
 	l.dsdt = cur;
-	cur = align_up(cur + VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5), 16);
+	l.dsdt_len = dsdt_len;
+	cur = align_up(cur + dsdt_len, 16);
 	l.madt = cur;
 	l.madt_len = madt_len;
 	cur = align_up(cur + madt_len, 16);
@@ -182,12 +264,11 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 	boot_put32(t + 4, VIRQ_ACPI_FACS_LEN);
 	t[32] = 2;
 
-	/* DSDT (5.2.11.1): a definition block holding only \_S5 (7.4.2), so that the OS can
-	 * power off through PM1a_CNT (SLP_TYP 0 with SLP_EN, as on QEMU's PIIX4). */
+	/* DSDT (5.2.11.1): a definition block, see dsdt_aml() */
 	t = g + l.dsdt;
-	acpi_header(t, "DSDT", (uint32_t)(VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5)), 2);
-	memcpy(t + VIRQ_ACPI_HDR_LEN, dsdt_s5, sizeof(dsdt_s5));
-	fix_sum(t, (uint32_t)(VIRQ_ACPI_HDR_LEN + sizeof(dsdt_s5)), 9);
+	acpi_header(t, "DSDT", dsdt_len, 2);
+	memcpy(t + VIRQ_ACPI_HDR_LEN, aml_buf, aml.len);
+	fix_sum(t, dsdt_len, 9);
 
 	/* FADT (5.2.9, Table 5-33). The 64-bit X_ register blocks stay 0: the OS derives
 	 * them from the 32-bit ones; X_DSDT/X_FIRMWARE_CTRL match DSDT/FIRMWARE_CTRL. */

@@ -264,6 +264,7 @@ static cJSON *vm_json(const struct virqd_vm *v)
 	cJSON_AddBoolToObject(o, "x2apic", cfg->x2apic);
 	cJSON_AddBoolToObject(o, "pv_eoi", cfg->pv_eoi);
 	cJSON_AddStringToObject(o, "boot", virq_vm_boot_kind(v->vm));
+	cJSON_AddNumberToObject(o, "pv_cpuid_unenforced_vcpus", virq_vm_pv_unenforced(v->vm));
 	cJSON_AddNumberToObject(o, "run_ms", (double)(virq_vm_run_ns(v->vm) / 1000000));
 	if (cfg->kernel[0]) {
 		cJSON_AddStringToObject(o, "kernel", cfg->kernel);
@@ -480,6 +481,12 @@ static enum virq_proto_err cmd_vm_create(struct virqd *d, const struct virq_prot
 	cJSON_AddItemToObject(res, "vm", vm_json(v));
 	virq_log(LOG_INFO, "VM %s created (%s, %u vCPUs)", cfg.name,
 		 virq_irqchip_mode_name(cfg.irqchip), cfg.nr_vcpus);
+	if (virq_vm_pv_unenforced(vm) && cfg.irqchip == VIRQ_IRQCHIP_USER)
+		virq_log(LOG_WARNING,
+			 "VM %s: KVM does not hold %u vCPU(s) to CPUID's PV features "
+			 "(KVM_CAP_ENFORCE_PV_FEATURE_CPUID): a guest that kicks or yields through "
+			 "KVM's hypercalls without offering them gets 0 and no effect",
+			 cfg.name, virq_vm_pv_unenforced(vm));
 	return VIRQ_E_OK;
 }
 

@@ -127,7 +127,10 @@ int virq_kernel_load(struct virq_vm *vm, char *err, size_t errlen)
 		.n_reserved = 1,
 	};
 	struct virq_e820_config ecfg = { .ram_size = vm->mem_size };
-	struct virq_acpi_config acfg = { .n_cpus = vm->nr_vcpus };
+	/* the DSDT's PCI0 has the platform's memory window: Linux scans bus 0 through it */
+	struct virq_acpi_config acfg = { .n_cpus = vm->nr_vcpus,
+					 .pci_mem_base = PC_PCI_MEM_BASE,
+					 .pci_mem_limit = PC_PCI_MEM_LIMIT };
 	struct virq_acpi_layout alay;
 	struct virq_e820_entry e820[VIRQ_E820_MAX];
 	struct virq_linux_info li;

@@ -190,10 +190,6 @@ static void blk_msi(void *opaque, uint64_t addr, uint32_t data)
 
 static const struct virq_virtio_pci_ops blk_ops = { .notify = blk_notify, .msi = blk_msi };
 
-#define PC_PCI_MEM_BASE 0xc0000000ull /* 32-bit BARs: above RAM (<= 1 GiB), below the IOAPIC */
-#define PC_PCI_MEM_LIMIT 0xfebfffffull
-#define PC_PCI_IO_BASE 0xc000u
-#define PC_PCI_IO_LIMIT 0xffffu
 #define PC_DISK_INTX 11 /* INTA#'s ISA line when MSI-X is off */
 
 static int pci_setup(struct virq_platform *p, char *err, size_t errlen)

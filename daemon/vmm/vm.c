@@ -216,6 +216,11 @@ const char *virq_vm_name(const struct virq_vm *vm)
 	return vm->cfg.name;
 }
 
+unsigned int virq_vm_pv_unenforced(const struct virq_vm *vm)
+{
+	return vm->pv_unenforced;
+}
+
 const char *virq_vm_boot_kind(const struct virq_vm *vm)
 {
 	return vm->boot_kind ? vm->boot_kind : "firmware";
@@ -828,6 +833,36 @@ static void *vcpu_thread(void *arg)
 
 /* --- creation -------------------------------------------------------------------- */
 
+/*
+ * KVM answers hypercalls and the PV MSRs in the kernel, whatever the irqchip mode, and by
+ * default for every feature it has, whatever leaf 0x40000001 says. With
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID (api.rst 8.28; a vCPU capability, read at each use,
+ * so it may come before or after KVM_SET_CPUID2) a feature the CPUID does not offer gives
+ * -KVM_ENOSYS for its hypercall and #GP for its MSR (KVM's selftest kvm_pv_test checks both).
+ *
+ * That matters in user mode: there virq_kernel_cpuid withdraws PV_UNHALT, PV_SEND_IPI,
+ * PV_SCHED_YIELD, ASYNC_PF_INT and POLL_CONTROL because they need KVM's LAPIC, which is
+ * absent (PV_EOI stays: its MSR is filtered to user.c, before KVM would look at it); without enforcement KVM still runs KVM_HC_KICK_CPU and friends, sends
+ * the kick to no LAPIC and returns 0, and a guest that used them anyway (a pv-spinlock
+ * waiter halted for a kick) would wait forever. With it the guest learns the call failed.
+ *
+ * We enable it in every mode: in kernel and split mode leaf 0x40000001 is KVM's supported
+ * set (less PV_EOI with --no-pv-eoi), so it forbids only what KVM or we do not offer, and the CPUID is then the
+ * whole PV interface in every mode (the Multiboot test kernel checks KICK_CPU by that one
+ * rule). The built-in firmware uses no KVM PV feature (its PV EOI is our own page).
+ * A kernel without the capability (before 5.10) leaves the VM running as before: a guest
+ * that reads CPUID, as Linux does, never uses the withdrawn features; virq_vm_pv_enforced
+ * says so, and virqd logs it for user-mode VMs.
+ */
+static void enforce_pv_cpuid(struct virq_vm *vm, struct virq_vcpu *c)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID, .args = { 1 } };
+
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ENFORCE_PV_FEATURE_CPUID) <= 0 ||
+	    ioctl(c->fd, KVM_ENABLE_CAP, &cap) < 0)
+		vm->pv_unenforced++;
+}
+
 static int setup_cpuid(struct virq_vm *vm, struct virq_vcpu *c, char *err, size_t errlen)
 {
 	struct kvm_cpuid2 *cpuid;
@@ -866,6 +901,8 @@ static int setup_cpuid(struct virq_vm *vm, struct virq_vcpu *c, char *err, size_
 		set_err(err, errlen, "KVM_SET_CPUID2 on vCPU %u: %s", c->id, strerror(errno));
 	}
 	free(cpuid);
+	if (!ret)
+		enforce_pv_cpuid(vm, c);
 	return ret;
 }
 

@@ -193,6 +193,8 @@ struct virq_vm {
 	struct virq_platform *plat; /* NULL for the built-in firmware */
 	struct virq_boot_entry boot;
 	const char *boot_kind; /* "linux", "multiboot"; NULL = firmware */
+	/* vCPUs on which KVM_CAP_ENFORCE_PV_FEATURE_CPUID could not be enabled (creation) */
+	unsigned int pv_unenforced;
 	struct virq_e820_entry e820[VIRQ_E820_MAX];
 	size_t n_e820;
 	_Atomic int exit_status; /* -1 until the guest exits through a device */
@@ -257,6 +259,12 @@ struct kvm_cpuid_entry2;
 void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e);
 
 /* platform.c: the PC devices of a guest-kernel VM (after the irqchip, before vCPUs). */
+/* PCI bus 0's windows: platform.c assigns the BARs in them, kernel.c's DSDT gives the
+ * memory window to the guest as PCI0's _CRS (the I/O window lies inside its WordIO). */
+#define PC_PCI_MEM_BASE 0xc0000000ull /* 32-bit BARs: above RAM (<= 1 GiB), below the IOAPIC */
+#define PC_PCI_MEM_LIMIT 0xfebfffffull
+#define PC_PCI_IO_BASE 0xc000u
+#define PC_PCI_IO_LIMIT 0xffffu
 int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen);
 int virq_platform_start(struct virq_vm *vm);
 void virq_platform_fini(struct virq_vm *vm);

@@ -25,6 +25,9 @@
 #define VIRQ_ACPI_RSDP_LEN 36 /* 5.2.5.3: revision 2 */
 #define VIRQ_ACPI_FADT_LEN 276 /* 5.2.9: revision 6 */
 #define VIRQ_ACPI_FACS_LEN 64
+/* PCI0's _CRS (virq_acpi_build): WordBusNumber, IO, two WordIO, two DWordMemory, EndTag */
+#define VIRQ_ACPI_PCI0_CRS_LEN (16 + 8 + 2 * 16 + 2 * 26 + 2)
+#define VIRQ_ACPI_DSDT_AML_MAX 512 /* room for the DSDT's AML body while it is built */
 /* MADT (5.2.12) entry types */
 #define VIRQ_MADT_LAPIC 0
 #define VIRQ_MADT_IOAPIC 1
@@ -77,13 +80,16 @@ struct virq_acpi_config {
 	uint64_t window; /* 0: VIRQ_ACPI_WINDOW_DEFAULT */
 	uint64_t window_size; /* 0: VIRQ_ACPI_WINDOW_SIZE_DEFAULT */
 	int no_mptable; /* leave out the MP table */
+	/* The PCI host bridge's 32-bit memory window for BARs, [base, limit]. base 0: no
+	 * PCI0 in the DSDT (only \_S5); else 1 MiB <= base < limit < 4 GiB. */
+	uint64_t pci_mem_base, pci_mem_limit;
 };
 
 /* Where each table went (guest-physical; 0 = not built). */
 struct virq_acpi_layout {
 	uint64_t rsdp, rsdt, xsdt, fadt, facs, dsdt, madt;
 	uint64_t mp_fps, mp_config;
-	uint32_t madt_len, mp_config_len;
+	uint32_t dsdt_len, madt_len, mp_config_len;
 	uint64_t end; /* first byte above the last table */
 };
 
@@ -92,7 +98,8 @@ struct virq_acpi_layout {
  * MP floating pointer at the window's start (16-byte aligned: ACPI 6.3 5.2.5.1 and MPS 1.4
  * 4.1 make the OS scan 0xE0000-0xFFFFF and 0xF0000-0xFFFFF on 16-byte boundaries), then the
  * RSDT and XSDT (FADT, MADT), the FADT (HW_REDUCED clear, SCI_INT, PM blocks, DSDT/FACS
- * pointers, IAPC_BOOT_ARCH legacy devices + 8042), the FACS, a DSDT with an empty AML body,
+ * pointers, IAPC_BOOT_ARCH legacy devices + 8042), the FACS, a DSDT (\_S5 and, with
+ * pci_mem_base, the PCI host bridge \_SB.PCI0 on bus 0 with its windows; see acpi.c),
  * the MADT (one enabled Processor Local APIC per CPU, the IOAPIC at GSI base 0, overrides
  * IRQ0 -> GSI 2 and the SCI level/high, LINT1 NMI for every CPU) and the MP configuration
  * table (processors, bus ISA, IOAPIC, I/O interrupts for ISA IRQs 0-15 without 2 with

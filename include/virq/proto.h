@@ -57,7 +57,9 @@
  *                  (client_line_timeout_s) too long, limits each uid to a share of
  *                  max_clients (root keeps one slot) and answers too_many_clients
  *                  before closing. VM commands on an observe-only daemon answer
- *                  kvm_unavailable; a fractional "vm" id is bad_args.
+ *                  kvm_unavailable; a fractional "vm" id is bad_args. VM objects
+ *                  gain "pv_cpuid_unenforced_vcpus" (vCPUs KVM does not hold to CPUID's
+ *                  PV features; 0 normally).
  *                  vm.stats gains "sources": the VM's interrupts by source per vCPU
  *                  (include/virq/irqsrc.h), {"counted":"acceptance","from":"lapic"|"bpf",
  *                  "available":bool, "reason" (when not available: e.g. no BPF tracer),
@@ -67,6 +69,11 @@
  *                  "unattributed":{"extint"} (bpf: the 8259A's ExtINTs, VM-wide)}.
  *                  Counted once per target LAPIC when the interrupt reaches it, whether
  *                  it sets a new IRR bit or merges into one set (coalesced included).
+ *                  vm.stats "exits" entries gain "user" (user mode: what our irqchip did
+ *                  for the vCPU: injections, window_exits, halts, eoi_exits, pv_eoi_*,
+ *                  apic_mmio, ioapic_mmio, other_mmio, apic_msr, ...); vm.list's
+ *                  platform.disk gains notify_exits, notify_eventfds, irqfd_signals and
+ *                  msi_routes.
  *
  * Compatibility rules: command codes and error codes are append only (never renumbered or
  * reused); new result fields may be added to any reply in the same version, so clients must

@@ -146,6 +146,10 @@ int virq_vm_threads(const struct virq_vm *vm, pid_t *tids, unsigned int max);
 uint64_t virq_vm_run_ns(const struct virq_vm *vm);
 /* "firmware" (built-in), "linux" or "multiboot". */
 const char *virq_vm_boot_kind(const struct virq_vm *vm);
+/* vCPUs on which KVM does not hold the guest to the PV features of CPUID leaf 0x40000001
+ * (KVM_CAP_ENFORCE_PV_FEATURE_CPUID missing or refused; see vm.c): 0 normally. Fixed at
+ * creation. */
+unsigned int virq_vm_pv_unenforced(const struct virq_vm *vm);
 /* The status the guest left with through isa-debug-exit ((code << 1) | 1, as QEMU's
  * process exit code) or 0 for an ACPI/0x8900 power-off; -1 while it has not. */
 int virq_vm_exit_status(const struct virq_vm *vm);

@@ -69,10 +69,8 @@ for m in $MODES; do
 	run mb-$m 120 --irqchip $m --vcpus 2 --mem 64 --kernel $I/mbtest.elf --append "cpus=2"
 done
 for m in $MODES; do
-	# pci=noacpi: our DSDT has no PCI root bridge (PNP0A03) yet, so Linux scans bus 0
-	# through configuration mechanism 1 itself.
 	run lx-$m 400 --irqchip $m --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
-		--disk $I/disk.img --append "console=ttyS0 panic=-1 i8042.noaux i8042.nokbd pci=noacpi"
+		--disk $I/disk.img --append "console=ttyS0 panic=-1 i8042.noaux i8042.nokbd"
 done
 # The three Linux runs side by side (interrupts by source per vCPU included).
 lx=

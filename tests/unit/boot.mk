@@ -3,5 +3,6 @@ LIBS_test_boot_e820 := boot
 LIBS_test_boot_linux := boot
 LIBS_test_boot_multiboot := boot
 LIBS_test_boot_acpi := boot
+LIBS_test_boot_aml := boot
 LIBS_fuzz_bzimage := boot
 LIBS_fuzz_multiboot := boot

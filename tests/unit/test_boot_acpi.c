@@ -7,6 +7,7 @@
 #include "virq_test.h"
 #include "virq/boot_acpi.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,7 @@ static void test_fadt_facs_dsdt(void **state)
 	assert_true(get16(f + 109) & VIRQ_FADT_BOOT_LEGACY_DEVICES);
 	/* The AML body is \_S5 alone: Name (_S5, Package (4) { Zero, Zero, Zero, Zero }). */
 	assert_int_equal(assert_table(l.dsdt, "DSDT"), 36 + 12);
+	assert_int_equal(l.dsdt_len, 36 + 12);
 	assert_memory_equal(ram + l.dsdt + 36, "\x08_S5_\x12\x06\x04\0\0\0\0", 12);
 	assert_memory_equal(ram + l.facs, "FACS", 4);
 	assert_int_equal(get32(ram + l.facs + 4), 64);
@@ -154,6 +156,214 @@ static void test_fadt_facs_dsdt(void **state)
 	assert_int_equal(get16(ram + l.fadt + 46), 10);
 	assert_int_equal(get32(ram + l.fadt + 64), 0xb004);
 	assert_table(l.fadt, "FACP");
+}
+
+#define PCI_BASE 0xc0000000u
+#define PCI_LIMIT 0xfebfffffu
+
+/* PCI0's _CRS as ACPI 6.3 6.4 lays it out, by hand (iasl's disassembly of it is checked
+ * below): the descriptors and the EndTag. */
+static const uint8_t pci0_crs[] = {
+	/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, 0, 0xff, 0,
+	 * 0x100): tag, length 13, type 2, flags MIF|MAF, 0, then gran/min/max/tra/len */
+	0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0x00,
+	0x01,
+	/* IO (Decode16, 0xcf8, 0xcf8, 1, 8) */
+	0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+	/* WordIO 0x0000-0x0cf7 and 0x0d00-0xffff, EntireRange */
+	0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x00, 0xf7, 0x0c, 0x00, 0x00, 0xf8,
+	0x0c, 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x0d, 0xff, 0xff, 0x00, 0x00,
+	0x00, 0xf3,
+	/* DWordMemory 0xa0000-0xbffff Cacheable ReadWrite, length 0x20000 */
+	0x87, 0x17, 0x00, 0x00, 0x0c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0xff,
+	0xff, 0x0b, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+	/* DWordMemory 0xc0000000-0xfebfffff NonCacheable ReadWrite, length 0x3ec00000 */
+	0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xff,
+	0xff, 0xbf, 0xfe, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x3e,
+	/* EndTag, checksum 0 */
+	0x79, 0x00
+};
+
+static const uint8_t *find(const uint8_t *p, size_t len, const void *what, size_t n)
+{
+	return memmem(p, len, what, n);
+}
+
+static void test_dsdt_pci_root_bridge(void **state)
+{
+	struct virq_boot_mem m = mem();
+	struct virq_acpi_config c = { .n_cpus = 2,
+				      .pci_mem_base = PCI_BASE,
+				      .pci_mem_limit = PCI_LIMIT };
+	struct virq_acpi_layout l;
+	char err[VIRQ_BOOT_ERR_LEN] = "";
+	const uint8_t *d, *b, *crs;
+	uint32_t len, sb_len, dev_len;
+
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), 0);
+	len = assert_table(l.dsdt, "DSDT"); /* the checksum */
+	assert_int_equal(len, l.dsdt_len);
+	assert_true(l.dsdt + len <= l.madt);
+	assert_table(l.madt, "APIC"); /* placed after it, intact */
+	assert_int_equal(get64(ram + l.fadt + 140), l.dsdt);
+	d = ram + l.dsdt;
+	b = d + 36;
+	/* Scope (\_SB) with a 2-byte PkgLength spanning everything up to \_S5 */
+	assert_int_equal(b[0], 0x10);
+	assert_int_equal(b[1] >> 6, 1);
+	sb_len = (uint32_t)(b[1] & 0xf) | (uint32_t)b[2] << 4;
+	assert_int_equal(1 + sb_len + 12, len - 36);
+	assert_memory_equal(b + 3, "\\_SB_", 5);
+	/* Device (PCI0): ExtOpPrefix DeviceOp, a 2-byte PkgLength, the name */
+	assert_memory_equal(b + 8, "\x5b\x82", 2);
+	assert_int_equal(b[10] >> 6, 1);
+	dev_len = (uint32_t)(b[10] & 0xf) | (uint32_t)b[11] << 4;
+	assert_int_equal(3 + 5 + 2 + dev_len, 1 + sb_len);
+	assert_memory_equal(b + 12, "PCI0", 4);
+	/* Name (_HID, EisaId ("PNP0A03")), Name (_UID, Zero), Name (_BBN, Zero) */
+	assert_memory_equal(b + 16, "\x08_HID\x0c\x41\xd0\x0a\x03", 10);
+	assert_memory_equal(b + 26, "\x08_UID\x00\x08_BBN\x00", 12);
+	assert_null(find(b, len - 36, "_ADR", 4));
+	/* Name (_CRS, Buffer (110) { the descriptors }) closes the device */
+	assert_int_equal(sizeof(pci0_crs), VIRQ_ACPI_PCI0_CRS_LEN);
+	assert_memory_equal(b + 38, "\x08_CRS\x11", 6);
+	assert_int_equal(b[44] >> 6, 1); /* PkgLength 2 + 2 + 110 = 114 */
+	assert_int_equal((b[44] & 0xf) | b[45] << 4, 114);
+	assert_memory_equal(b + 46, "\x0a\x6e", 2);
+	crs = b + 48;
+	assert_memory_equal(crs, pci0_crs, sizeof(pci0_crs));
+	assert_ptr_equal(crs + sizeof(pci0_crs), b + 10 + dev_len);
+	/* \_S5 last, unchanged */
+	assert_memory_equal(d + len - 12, "\x08_S5_\x12\x06\x04\0\0\0\0", 12);
+
+	/* the window is the config's: another one shows up in the last DWordMemory */
+	refill(state);
+	c.pci_mem_base = 0xe0000000u;
+	c.pci_mem_limit = 0xefffffffu;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), 0);
+	assert_int_equal(assert_table(l.dsdt, "DSDT"), len);
+	crs = ram + l.dsdt + 36 + 48;
+	assert_memory_equal(crs + 82 + 10, "\x00\x00\x00\xe0\xff\xff\xff\xef", 8);
+	assert_memory_equal(crs + 82 + 22, "\x00\x00\x00\x10", 4);
+	assert_null(find(ram + l.dsdt, len, "\x00\x00\x00\xc0", 4));
+
+	/* windows that are empty, above 4 GiB or in the first MiB are refused */
+	c.pci_mem_limit = c.pci_mem_base;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.pci_mem_limit = 0x100000000ull;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.pci_mem_base = 0xa0000;
+	c.pci_mem_limit = 0xbffff;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "PCI window"));
+}
+
+/* Runs `cmd` in dir; its output (stdout and stderr) in out. -1 if it could not run. */
+static int run_in(const char *dir, const char *cmd, char *out, size_t out_len)
+{
+	char line[512];
+	size_t n = 0;
+	FILE *p;
+
+	snprintf(line, sizeof(line), "cd '%s' && %s 2>&1", dir, cmd);
+	p = popen(line, "r");
+	if (!p)
+		return -1;
+	n = fread(out, 1, out_len - 1, p);
+	out[n] = 0;
+	return pclose(p);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = malloc((size_t)n + 1);
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	if (s)
+		s[n] = 0;
+	fclose(f);
+	return s;
+}
+
+/*
+ * ACPICA's own reading of our DSDT: `iasl -d` disassembles it (the parser Linux uses)
+ * and the disassembly compiles again without errors or warnings (iasl's checks, e.g.
+ * 6.1's "_HID or _ADR, not both"). iasl recompiles it to the same bytes, save that it
+ * drops the redundant root prefix of \_SB at the root.
+ */
+static void test_dsdt_iasl_disassembly(void **state)
+{
+	static const char *const want[] = {
+		"DefinitionBlock (\"\", \"DSDT\", 2, \"VIRQ  \", \"VIRQPC  \"",
+		"Scope (\\_SB)",
+		"Device (PCI0)",
+		"Name (_HID, EisaId (\"PNP0A03\")",
+		"Name (_UID, Zero)",
+		"Name (_BBN, Zero)",
+		"WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,",
+		"0x00FF,             // Range Maximum",
+		"0x0CF8,             // Range Minimum",
+		"0x0CF7,             // Range Maximum",
+		"0x0D00,             // Range Minimum",
+		"0xFFFF,             // Range Maximum",
+		"0x000A0000,         // Range Minimum",
+		"0x000BFFFF,         // Range Maximum",
+		"0xC0000000,         // Range Minimum",
+		"0xFEBFFFFF,         // Range Maximum",
+		"0x3EC00000,         // Length",
+		"Name (_S5, Package (0x04)",
+	};
+	struct virq_boot_mem m = mem();
+	struct virq_acpi_config c = { .n_cpus = 1,
+				      .pci_mem_base = PCI_BASE,
+				      .pci_mem_limit = PCI_LIMIT };
+	struct virq_acpi_layout l;
+	char err[VIRQ_BOOT_ERR_LEN] = "", dir[] = "/tmp/virq-dsdt-XXXXXX", path[64], out[8192];
+	char *dsl;
+	FILE *f;
+
+	if (system("command -v iasl >/dev/null 2>&1") != 0)
+		VIRQ_SKIP("iasl not installed (Debian package acpica-tools)");
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dsdt.dat", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(ram + l.dsdt, 1, l.dsdt_len, f), l.dsdt_len);
+	assert_int_equal(fclose(f), 0);
+
+	assert_int_equal(run_in(dir, "iasl -d dsdt.dat", out, sizeof(out)), 0);
+	if (strstr(out, "ACPI: DSDT"))
+		print_message("# iasl: %.*s\n", (int)strcspn(strstr(out, "ACPI: DSDT"), "\n"),
+			      strstr(out, "ACPI: DSDT"));
+	assert_non_null(strstr(out, "Disassembly completed"));
+	assert_null(strstr(out, "Error"));
+	snprintf(path, sizeof(path), "%s/dsdt.dsl", dir);
+	dsl = slurp(path);
+	assert_non_null(dsl);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(dsl, want[i]))
+			fail_msg("iasl's disassembly lacks \"%s\":\n%s", want[i], dsl);
+	assert_null(strstr(dsl, "_ADR"));
+	free(dsl);
+
+	assert_int_equal(run_in(dir, "iasl -p again dsdt.dsl", out, sizeof(out)), 0);
+	if (!strstr(out, "0 Errors, 0 Warnings"))
+		fail_msg("iasl recompiling our DSDT:\n%s", out);
+	assert_int_equal(run_in(dir, "rm -f dsdt.dat dsdt.dsl again.aml && rmdir \"$PWD\"", out,
+				sizeof(out)),
+			 0);
 }
 
 static void test_madt_cpus_ioapic_overrides(void **state)
@@ -371,6 +581,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_rsdp_rsdt_xsdt, refill),
 		cmocka_unit_test_setup(test_fadt_facs_dsdt, refill),
+		cmocka_unit_test_setup(test_dsdt_pci_root_bridge, refill),
+		cmocka_unit_test_setup(test_dsdt_iasl_disassembly, refill),
 		cmocka_unit_test_setup(test_madt_cpus_ioapic_overrides, refill),
 		cmocka_unit_test_setup(test_mp_table, refill),
 		cmocka_unit_test_setup(test_254_cpus_fit_with_right_checksums, refill),

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* fw_cfg (QEMU docs/specs/fw_cfg.rst), isa-debug-exit, pc-testdev, the shutdown port and
- * the KVM hypercall answers (Documentation/virt/kvm/x86/hypercalls.rst). */
+/* fw_cfg (QEMU docs/specs/fw_cfg.rst), isa-debug-exit, pc-testdev and the shutdown port. */
 #include "virq_test.h"
 #include "virq/acpi_pm.h"
 #include "virq/fw_cfg.h"
 #include "virq/hw.h"
-#include "virq/hypercall.h"
 #include "virq/pit.h"
 #include "virq/rtc.h"
 #include "virq/testdev.h"
@@ -177,48 +175,6 @@ static void test_debug_exit_testdev_shutdown(void **state)
 	assert_int_equal(r.status, 0);
 }
 
-static int64_t kicked = -1;
-
-static int64_t hc_kick(void *o, uint32_t apic)
-{
-	kicked = apic;
-	return 0;
-}
-
-static int64_t hc_ipi(void *o, uint64_t lo, uint64_t hi, uint32_t min, uint32_t icr)
-{
-	return __builtin_popcountll(lo) + __builtin_popcountll(hi) + (min == 64 && icr == 0xfd);
-}
-
-static const struct virq_hc_ops hc_ops = { .kick_cpu = hc_kick, .send_ipi = hc_ipi };
-
-static void test_hypercalls(void **state)
-{
-	struct virq_hc_regs r = { .rax = VIRQ_KVM_HC_KICK_CPU, .rbx = 0, .rcx = 3 };
-
-	assert_int_equal(virq_hypercall(&r, true, 0, NULL, NULL), (uint64_t)-1000);
-	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 0);
-	assert_int_equal(kicked, 3);
-	assert_int_equal(virq_hypercall(&r, true, 3, &hc_ops, NULL), (uint64_t)-1); /* EPERM */
-	r = (struct virq_hc_regs){
-		.rax = VIRQ_KVM_HC_SEND_IPI, .rbx = 0x5, .rcx = 0x1, .rdx = 64, .rsi = 0xfd
-	};
-	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), 4);
-	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_VAPIC_POLL_IRQ };
-	assert_int_equal(virq_hypercall(&r, true, 0, NULL, NULL), 0);
-	r = (struct virq_hc_regs){ .rax = VIRQ_KVM_HC_SCHED_YIELD, .rbx = 1 };
-	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
-	r = (struct virq_hc_regs){ .rax = 0xdead };
-	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
-	/* 32-bit guests: truncated number and arguments, 32-bit result */
-	r = (struct virq_hc_regs){ .rax = 0x100000005ull, .rcx = 0x700000009ull };
-	assert_int_equal(virq_hypercall(&r, false, 0, &hc_ops, NULL), 0);
-	assert_int_equal(kicked, 9);
-	assert_int_equal(virq_hypercall(&r, true, 0, &hc_ops, NULL), (uint64_t)-1000);
-	r.rax = 0xdead;
-	assert_int_equal(virq_hypercall(&r, false, 0, &hc_ops, NULL), 0xfffffc18u);
-}
-
 /* The whole PC platform of daemon/hw on one bus: no range clashes, each device answers. */
 static void test_pc_platform_on_one_bus(void **state)
 {
@@ -319,9 +275,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test(f)
 	const struct CMUnitTest tests[] = {
-		T(test_fw_cfg_signature_id_cpus_ram), T(test_fw_cfg_file_dir_and_e820),
-		T(test_debug_exit_testdev_shutdown),  T(test_hypercalls),
-		T(test_pc_platform_on_one_bus),	      T(test_acpi_pm),
+		T(test_fw_cfg_signature_id_cpus_ram),
+		T(test_fw_cfg_file_dir_and_e820),
+		T(test_debug_exit_testdev_shutdown),
+		T(test_pc_platform_on_one_bus),
+		T(test_acpi_pm),
 	};
 #undef T
 	return cmocka_run_group_tests_name("hw_dev", tests, NULL, NULL);

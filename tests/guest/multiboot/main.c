@@ -10,6 +10,8 @@
  *   8254 PIT      counter 0 mode 2 at 100 Hz (IRQ0), latch and read-back; counter 2 gated
  *                 by port 0x61 as Linux's pit_calibrate_tsc drives it
  *   MC146818 RTC  time, registers B and D, periodic interrupt (IRQ8) acked by reading C
+ *   KVM           hypercalls through vmcall (Documentation/virt/kvm/x86/hypercalls.rst),
+ *                 where CPUID says the hypervisor is KVM; "ok - ... # SKIP not KVM" else
  *
  * One TAP-like line per check on COM1 ("ok - ..." or "not ok - ... (got X want Y)"), then
  * "virq-mbtest: N checks, F failed" and a byte write of F to QEMU's isa-debug-exit port
@@ -17,7 +19,7 @@
  *
  * The command line's first word is the kernel's name; the options after it:
  *   cpus=N             the CPU count fw_cfg must report (key 0x0005), default 1
- *   skip=G1,G2,...     skip groups: fwcfg, testdev, pit, pit2, rtc, testirq
+ *   skip=G1,G2,...     skip groups: fwcfg, testdev, pit, pit2, rtc, testirq, hypercall
  *
  * Every wait is bounded: by a TSC delta (rdtsc only bounds loops, no check measures time)
  * and by an iteration count in case the TSC does not move. A wait that runs out prints
@@ -139,6 +141,21 @@ static inline void pause(void)
 static inline void hlt(void)
 {
 	__asm__ volatile("hlt" ::: "memory");
+}
+static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
+}
+/* KVM's hypercall ABI (hypercalls.rst): the number in EAX, arguments in EBX, ECX, EDX,
+ * ESI, the result in EAX, nothing else clobbered. In 32-bit mode KVM truncates all of them
+ * to 32 bits. vmcall is Intel's instruction; KVM on AMD takes the #UD, emulates it and
+ * patches it to vmmcall in place. */
+static inline u32 kvm_hypercall(u32 nr, u32 a0, u32 a1)
+{
+	u32 ret;
+
+	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "b"(a0), "c"(a1) : "memory");
+	return ret;
 }
 
 void *memset(void *d, int c, unsigned int n)
@@ -813,6 +830,60 @@ static void check_testirq(void)
 		      "got %u want 1", n);
 }
 
+/* --- KVM hypercalls ----------------------------------------------------------------- */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_HC_KICK_CPU 5
+#define KVM_HC_NONE 1000 /* no hypercall has this number */
+#define KVM_ENOSYS 1000
+#define KVM_FEATURE_PV_UNHALT (1u << 7) /* CPUID 0x40000001 EAX (cpuid.rst) */
+
+/*
+ * KVM answers vmcall in the kernel in every irqchip mode: VAPIC_POLL_IRQ returns 0, an
+ * unknown number -KVM_ENOSYS, and KICK_CPU (a0 flags, a1 the target's APIC ID) 0 when
+ * the CPUID offers PV_UNHALT. A VMM that withdraws PV_UNHALT (virq's user mode: no
+ * in-kernel LAPIC to deliver the kick) must also make KVM refuse the call
+ * (KVM_CAP_ENFORCE_PV_FEATURE_CPUID): then it returns -KVM_ENOSYS instead of a 0 that
+ * kicked nothing. Runs last: the kicked CPU (an AP still waiting for SIPI) stays marked
+ * pv-unhalted in KVM for the rest of the run.
+ */
+static void check_hypercalls(void)
+{
+	static const char *const what[3] = {
+		"KVM hypercall VAPIC_POLL_IRQ (1) through vmcall returns 0",
+		"KVM hypercall 1000 (none) returns -KVM_ENOSYS",
+		"KVM hypercall KICK_CPU (5) of another CPU returns 0 if CPUID 0x40000001 offers "
+		"PV_UNHALT (bit 7), else -KVM_ENOSYS",
+	};
+	u32 a, b, c, d, apic, feat, r, want;
+
+	cpuid(1, &a, &b, &c, &d);
+	apic = b >> 24;
+	if (c & (1u << 31)) /* hypervisor present: leaves 0x40000000+ are its */
+		cpuid(0x40000000, &a, &b, &c, &d);
+	else
+		b = c = d = 0;
+	if (b != 0x4b4d564b || c != 0x564b4d56 || d != 0x4d) { /* "KVMKVMKVM\0\0\0" */
+		for (int i = 0; i < 3; i++) {
+			checks++;
+			print("ok - %s # SKIP not KVM\n", what[i]);
+		}
+		return;
+	}
+	/* cpuid.rst: an EAX of 0 from old hosts means 0x40000001 */
+	feat = 0;
+	if (a == 0 || a >= 0x40000001)
+		cpuid(0x40000001, &feat, &b, &c, &d);
+	r = kvm_hypercall(KVM_HC_VAPIC_POLL_IRQ, 0, 0);
+	check(r == 0, what[0], "got %x want 0", r);
+	r = kvm_hypercall(KVM_HC_NONE, 0, 0);
+	check(r == (u32)-KVM_ENOSYS, what[1], "got %x want 0xfffffc18", r);
+	want = feat & KVM_FEATURE_PV_UNHALT ? 0 : (u32)-KVM_ENOSYS;
+	r = kvm_hypercall(KVM_HC_KICK_CPU, 0, apic ^ 1);
+	print("# note: KVM PV features %x (PV_UNHALT %s): KICK_CPU of APIC ID %u returned %x\n",
+	      feat, feat & KVM_FEATURE_PV_UNHALT ? "offered" : "withdrawn", apic ^ 1, r);
+	check(r == want, what[2], "got %x want %x", r, want);
+}
+
 static void check_no_stray(void)
 {
 	u32 v, stray = 0, first = 0;
@@ -864,5 +935,9 @@ void mb_main(u32 magic, const u32 *info)
 	else
 		check_testirq();
 	check_no_stray();
+	if (skip("hypercall"))
+		skipped("hypercall", "KVM hypercall checks");
+	else
+		check_hypercalls();
 	finish();
 }
