@@ -49,6 +49,9 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
  *         DWordMemory    0xa0000-0xbffff           the VGA hole, as a PC decodes it
  *         DWordMemory    pci_mem_base-pci_mem_limit
  *       })
+ *       Name (_PRT, Package () {                   only with cfg->n_pci_irqs
+ *         Package (4) { (slot << 16) | 0xffff, pin, Zero, gsi }, ...
+ *       })
  *     }
  *   }
  *   Name (_S5, Package (4) { Zero, Zero, Zero, Zero })
@@ -57,14 +60,12 @@ uint8_t virq_acpi_sum(const void *p, size_t len)
  * QEMU's PIIX4). Linux finds bus 0 through PCI0 (acpi_pci_root) and uses only the
  * windows of its _CRS for BARs; it reaches config space through mechanism 1 either way.
  *
- * No _PRT (6.2.13): the platform's only device, virtio-blk, interrupts through MSI-X,
- * which needs no routing. Without a _PRT, Linux 6.1 logs "can't derive routing for PCI
- * INT A" and "PCI INT A: no GSI" for it and leaves INTx unrouted (seen in the nested boot
- * test), so a guest without MSI-X (pci=nomsi) would get no disk interrupt. A _PRT would
- * have to say what platform.c wires: the device (slot 1) drives ISA line 11 with 1 for
- * asserted, while a _PRT entry naming a GSI tells the OS that pin is level, active low
- * (6.2.13); adding one means checking how our IOAPIC model and KVM's take that polarity,
- * and repeating platform.c's slot numbers here. Not done yet.
+ * _PRT (6.2.13): an entry per device pin that has an INTx line, Source Zero: the pin
+ * drives that GSI directly, which the OS then programs level-triggered, active low (as
+ * QEMU's PCI slots on its PIIX4 without link devices would). Our lines are logical
+ * ("asserted" = 1): neither our IOAPIC model nor KVM's inverts by the RTE's polarity
+ * (include/virq/ioapic.h), so active low needs nothing on the device side. A guest
+ * without MSI-X (pci=nomsi) uses it; with MSI-X the entry is unused.
  */
 static void dsdt_aml(struct virq_aml *a, const struct virq_acpi_config *cfg)
 {
@@ -92,6 +93,24 @@ static void dsdt_aml(struct virq_aml *a, const struct virq_acpi_config *cfg)
 		virq_aml_int(a, 0);
 		(void)virq_aml_name(a, "_CRS");
 		virq_aml_buffer(a, crs, r.len);
+		if (cfg->n_pci_irqs) {
+			size_t prt, e;
+
+			(void)virq_aml_name(a, "_PRT");
+			prt = virq_aml_package_begin(a, (uint8_t)cfg->n_pci_irqs);
+			for (unsigned int i = 0; i < cfg->n_pci_irqs; i++) {
+				const struct virq_acpi_pci_irq *q = &cfg->pci_irqs[i];
+
+				e = virq_aml_package_begin(a, 4);
+				virq_aml_int(a,
+					     ((uint64_t)q->slot << 16) | 0xffff); /* any function */
+				virq_aml_int(a, q->pin);
+				virq_aml_int(a, 0); /* Source: none, the GSI itself */
+				virq_aml_int(a, q->gsi);
+				(void)virq_aml_end(a, e);
+			}
+			(void)virq_aml_end(a, prt);
+		}
 		(void)virq_aml_end(a, dev);
 		(void)virq_aml_end(a, sb);
 	}
@@ -193,6 +212,19 @@ int virq_acpi_build(const struct virq_boot_mem *mem, const struct virq_acpi_conf
 				 "and not empty",
 				 (unsigned long long)cfg->pci_mem_base,
 				 (unsigned long long)cfg->pci_mem_limit);
+	if (cfg->n_pci_irqs > VIRQ_ACPI_MAX_PCI_IRQS || (cfg->n_pci_irqs && !cfg->pci_mem_base))
+		return boot_fail(err, err_len, -EINVAL,
+				 "acpi: %u PCI interrupt routes (at most %d, and only with a PCI "
+				 "window)",
+				 cfg->n_pci_irqs, VIRQ_ACPI_MAX_PCI_IRQS);
+	for (unsigned int i = 0; i < cfg->n_pci_irqs; i++) {
+		const struct virq_acpi_pci_irq *q = &cfg->pci_irqs[i];
+
+		if (q->slot == 0 || q->slot > 31 || q->pin > 3 || q->gsi >= VIRQ_ACPI_IOAPIC_PINS)
+			return boot_fail(err, err_len, -EINVAL,
+					 "acpi: PCI route %u: slot %u pin %u GSI %u out of range",
+					 i, q->slot, q->pin, q->gsi);
+	}
 	dsdt_aml(&aml, cfg);
 	if (!virq_aml_ok(&aml))
 		return boot_fail(err, err_len, -E2BIG, "acpi: the DSDT's AML exceeds %zu bytes",

@@ -155,6 +155,12 @@ int virq_kernel_load(struct virq_vm *vm, char *err, size_t errlen)
 	}
 	memcpy(vm->e820, e820, n_e820 * sizeof(e820[0]));
 	vm->n_e820 = n_e820;
+	if (vm->cfg.disk[0]) { /* the disk's INTA# (platform.c), for a guest without MSI-X */
+		acfg.n_pci_irqs = 1;
+		acfg.pci_irqs[0].slot = PC_DISK_SLOT;
+		acfg.pci_irqs[0].pin = 0;
+		acfg.pci_irqs[0].gsi = PC_DISK_INTX;
+	}
 	ret = virq_acpi_build(&mem, &acfg, &alay, lerr, sizeof(lerr));
 	if (ret) {
 		snprintf(err, errlen, "ACPI tables: %s", lerr);

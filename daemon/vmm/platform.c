@@ -190,8 +190,6 @@ static void blk_msi(void *opaque, uint64_t addr, uint32_t data)
 
 static const struct virq_virtio_pci_ops blk_ops = { .notify = blk_notify, .msi = blk_msi };
 
-#define PC_DISK_INTX 11 /* INTA#'s ISA line when MSI-X is off */
-
 static int pci_setup(struct virq_platform *p, char *err, size_t errlen)
 {
 	struct virq_vm *vm = p->vm;
@@ -219,7 +217,8 @@ static int pci_setup(struct virq_platform *p, char *err, size_t errlen)
 	bc.intx_line = PC_DISK_INTX;
 	ret = virq_virtio_blk_init(&p->blk, &bc);
 	if (!ret)
-		ret = virq_pci_add(&p->pci, &p->blk.vp.pdev) < 0 ? -ENOSPC : 0;
+		/* the slot the DSDT's _PRT names (kernel.c) */
+		ret = virq_pci_add(&p->pci, &p->blk.vp.pdev) == PC_DISK_SLOT ? 0 : -ENOSPC;
 	if (!ret)
 		ret = virq_pci_assign_bars(&p->pci, PC_PCI_MEM_BASE, PC_PCI_MEM_LIMIT,
 					   PC_PCI_IO_BASE, PC_PCI_IO_LIMIT);

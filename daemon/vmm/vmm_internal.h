@@ -265,6 +265,10 @@ void virq_kernel_cpuid(const struct virq_vm *vm, struct kvm_cpuid_entry2 *e);
 #define PC_PCI_MEM_LIMIT 0xfebfffffull
 #define PC_PCI_IO_BASE 0xc000u
 #define PC_PCI_IO_LIMIT 0xffffu
+/* The virtio-blk disk: its PCI slot (the first after the host bridge) and the ISA line its
+ * INTA# drives when MSI-X is off (the DSDT's _PRT says so: kernel.c). */
+#define PC_DISK_SLOT 1
+#define PC_DISK_INTX 11
 int virq_platform_init(struct virq_vm *vm, char *err, size_t errlen);
 int virq_platform_start(struct virq_vm *vm);
 void virq_platform_fini(struct virq_vm *vm);

@@ -28,6 +28,7 @@
 /* PCI0's _CRS (virq_acpi_build): WordBusNumber, IO, two WordIO, two DWordMemory, EndTag */
 #define VIRQ_ACPI_PCI0_CRS_LEN (16 + 8 + 2 * 16 + 2 * 26 + 2)
 #define VIRQ_ACPI_DSDT_AML_MAX 512 /* room for the DSDT's AML body while it is built */
+#define VIRQ_ACPI_MAX_PCI_IRQS 8 /* _PRT entries (each at most 19 bytes of AML) */
 /* MADT (5.2.12) entry types */
 #define VIRQ_MADT_LAPIC 0
 #define VIRQ_MADT_IOAPIC 1
@@ -83,6 +84,14 @@ struct virq_acpi_config {
 	/* The PCI host bridge's 32-bit memory window for BARs, [base, limit]. base 0: no
 	 * PCI0 in the DSDT (only \_S5); else 1 MiB <= base < limit < 4 GiB. */
 	uint64_t pci_mem_base, pci_mem_limit;
+	/* PCI0's _PRT (ACPI 6.3 6.2.13): which GSI each device's INTx pin drives, for the
+	 * OS to program as level, active low. Only with pci_mem_base; n_pci_irqs 0: no _PRT. */
+	unsigned int n_pci_irqs; /* <= VIRQ_ACPI_MAX_PCI_IRQS */
+	struct virq_acpi_pci_irq {
+		uint8_t slot; /* PCI device number on bus 0, 1..31 */
+		uint8_t pin; /* 0 = INTA# .. 3 = INTD# */
+		uint8_t gsi; /* < VIRQ_ACPI_IOAPIC_PINS */
+	} pci_irqs[VIRQ_ACPI_MAX_PCI_IRQS];
 };
 
 /* Where each table went (guest-physical; 0 = not built). */

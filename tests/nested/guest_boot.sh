@@ -3,6 +3,7 @@
 # virqd's own VMM boots real guest kernels in each irqchip mode:
 #   lx-MODE  Debian's kernel + the busybox initramfs of tests/guest/image/mkimage.sh with
 #            boot_workload.sh, 2 vCPUs, until it powers off
+#   ix-MODE  the same with pci=nomsi: the disk interrupts through INTx (the DSDT's _PRT)
 #   mb-MODE  the Multiboot test kernel of tests/guest/multiboot (PIT, RTC, fw_cfg,
 #            pc-testdev, isa-debug-exit), 2 vCPUs
 # Output: blocks "@@file NAME@@" ... "@@end@@" per VM: its console, its vm.list entry, the
@@ -80,6 +81,12 @@ ctl vm compare $lx >$O/compare.txt 2>&1
 emit compare.json $O/compare.json
 emit compare.txt $O/compare.txt
 for n in $lx; do ctl vm destroy $n >/dev/null 2>&1; done
+# The disk without MSI-X (pci=nomsi): its INTA# on GSI 11, which Linux finds in PCI0's
+# _PRT and programs level-triggered, active low; virtio-blk's ISR read de-asserts it.
+for m in $MODES; do
+	run ix-$m 400 --irqchip $m --vcpus 2 --mem 256 --kernel $I/vmlinuz --initrd $I/initrd.gz \
+		--disk $I/disk.img --append "console=ttyS0 panic=-1 i8042.noaux i8042.nokbd pci=nomsi"
+done
 ctl --json metrics >$O/metrics.json 2>&1
 emit metrics.json $O/metrics.json
 emit virqd.log $O/virqd.log

@@ -323,11 +323,20 @@ static void test_dsdt_iasl_disassembly(void **state)
 		"0xFEBFFFFF,         // Range Maximum",
 		"0x3EC00000,         // Length",
 		"Name (_S5, Package (0x04)",
+		/* the _PRT: slot 1 (any function) INTA# -> GSI 11, slot 3 INTC# -> GSI 23 */
+		"Name (_PRT, Package (0x02)",
+		"0x0001FFFF,",
+		"0x0B",
+		"0x0003FFFF,",
+		"0x02,",
+		"0x17",
 	};
 	struct virq_boot_mem m = mem();
 	struct virq_acpi_config c = { .n_cpus = 1,
 				      .pci_mem_base = PCI_BASE,
-				      .pci_mem_limit = PCI_LIMIT };
+				      .pci_mem_limit = PCI_LIMIT,
+				      .n_pci_irqs = 2,
+				      .pci_irqs = { { 1, 0, 11 }, { 3, 2, 23 } } };
 	struct virq_acpi_layout l;
 	char err[VIRQ_BOOT_ERR_LEN] = "", dir[] = "/tmp/virq-dsdt-XXXXXX", path[64], out[8192];
 	char *dsl;
@@ -559,6 +568,21 @@ static void test_bad_configs_refused_untouched(void **state)
 	c.sci_irq = 2;
 	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
 	c.sci_irq = 0;
+	c.n_pci_irqs = 1; /* a _PRT without PCI0 */
+	c.pci_irqs[0].slot = 1;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.pci_mem_base = PCI_BASE;
+	c.pci_mem_limit = PCI_LIMIT;
+	c.pci_irqs[0].slot = 0; /* the host bridge's slot */
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.pci_irqs[0].slot = 1;
+	c.pci_irqs[0].gsi = 24; /* past the IOAPIC */
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.pci_irqs[0].gsi = 11;
+	c.n_pci_irqs = VIRQ_ACPI_MAX_PCI_IRQS + 1;
+	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -EINVAL);
+	c.n_pci_irqs = 0;
+	c.pci_mem_base = c.pci_mem_limit = 0;
 	c.window = 0xe0000; /* outside the MP scan window */
 	assert_int_equal(virq_acpi_build(&m, &c, &l, err, sizeof(err)), -ERANGE);
 	c.window = 0xf0008; /* misaligned */
