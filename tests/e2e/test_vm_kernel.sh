@@ -46,20 +46,29 @@ expect_err "a missing disk image is refused with its errno" "No such file" \
 	"{\"name\":\"bad\",\"kernel\":\"$k\",\"disk\":\"$dir/none.img\"}"
 [ "$(ctl --json vm list | grep -c '"name"')" = 0 ] && ok "no VM left behind" ||
 	nok "VMs left behind" "$(ctl vm list)"
+# A PVM host's KVM (kvm_pvm) emulates CPL0 code and loops on vmcall: the vCPU re-runs it
+# without end (measured: insn_emulation grows ~2M/s, no hypercall counted, no exit to
+# us). There the hypercall group is skipped (one check in its place: 36 in all); the
+# hypercalls are checked on kvm_amd in tests/nested/test_boot_kernels.sh.
+append=cpus=2 want=38
+if [ -d /sys/module/kvm_pvm ]; then
+	append="cpus=2 skip=hypercall" want=36
+	echo "# kvm_pvm: the Multiboot kernel runs with skip=hypercall ($want checks)"
+fi
 for m in kernel split user; do
-	ctl vm create "mb-$m" --irqchip "$m" --vcpus 2 --mem 64 --kernel "$k" --append "cpus=2" >/dev/null
+	ctl vm create "mb-$m" --irqchip "$m" --vcpus 2 --mem 64 --kernel "$k" --append "$append" >/dev/null
 	timeout 60 "$BUILD/bin/virqctl" --socket "$S" vm console "mb-$m" --follow >"$dir/$m.out" 2>"$dir/$m.err"
 	rc=$?
 	st=$(ctl --json vm list | python3 -c "import json,sys; v=[x for x in json.load(sys.stdin)['vms'] if x['name']=='mb-$m'][0]; print(v.get('exit_status'), v['reason'])")
-	if [ $rc = 0 ] && grep -q '^virq-mbtest: 38 checks, 0 failed$' "$dir/$m.out" && [ "${st%% *}" = 1 ]; then
-		ok "$m: Multiboot test kernel 38/38 (PIC, PIT and RTC interrupts included), isa-debug-exit status 1"
+	if [ $rc = 0 ] && grep -q "^virq-mbtest: $want checks, 0 failed\$" "$dir/$m.out" && [ "${st%% *}" = 1 ]; then
+		ok "$m: Multiboot test kernel $want/$want (PIC, PIT and RTC interrupts included), isa-debug-exit status 1"
 	else
 		nok "$m: rc $rc, state $st" "$(grep -v '^ok' "$dir/$m.out" | tail -5)" "$(cat "$dir/$m.err")"
 	fi
 done
 # A disk: the virtio-blk device is there (its counters), the kernel runs as before.
 truncate -s 1M "$dir/disk.img"
-ctl vm create mb-disk --irqchip user --mem 64 --kernel "$k" --disk "$dir/disk.img" --append "cpus=1" >/dev/null
+ctl vm create mb-disk --irqchip user --mem 64 --kernel "$k" --disk "$dir/disk.img" --append "cpus=1${append#cpus=2}" >/dev/null
 timeout 60 "$BUILD/bin/virqctl" --socket "$S" vm console mb-disk --follow >"$dir/disk.out" 2>&1
 d=$(ctl --json vm list | python3 -c "import json,sys; v=[x for x in json.load(sys.stdin)['vms'] if x['name']=='mb-disk'][0]; print(v.get('disk'), sorted(v['platform']['disk']))")
 case "$d" in
