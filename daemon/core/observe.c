@@ -1193,6 +1193,16 @@ static void xc_own_vm(struct virqd *d, struct virqd_vm *v, struct virq_xcheck_vm
 		}
 	}
 	virqd_vecmap_apply(&v->vecmap, xv);
+	/* A paused VM: what its vCPUs still hold (IRR/PIR/ISR) is pending, not lost. */
+	if (xv->flags & VIRQ_XC_VM_QUIESCED) {
+		bool all = true;
+
+		for (uint32_t c = 0; c < n; c++)
+			all = all && virq_vm_held_vectors(v->vm, c, vcpus[c].held_irr,
+							  vcpus[c].held_isr) == 0;
+		if (all)
+			xv->flags |= VIRQ_XC_VM_HELD;
+	}
 	for (uint32_t c = 0; c < n; c++) {
 		struct virq_xcheck_vcpu *vc = &vcpus[c];
 		struct virq_vcpu_exits ex;

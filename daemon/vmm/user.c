@@ -883,6 +883,52 @@ int virq_vm_lapic_stats(const struct virq_vm *cvm, uint32_t vcpu, struct virq_la
 	return 0;
 }
 
+int virq_vm_held_vectors(const struct virq_vm *cvm, uint32_t vcpu, uint64_t irr[4], uint64_t isr[4])
+{
+	struct virq_vm *vm = (struct virq_vm *)cvm;
+	struct virq_vcpu *c;
+
+	if (!vm || !irr || !isr || vcpu >= vm->nr_vcpus)
+		return -EINVAL;
+	c = &vm->vcpus[vcpu];
+	memset(irr, 0, 4 * sizeof(*irr));
+	memset(isr, 0, 4 * sizeof(*isr));
+	if (vm->cfg.irqchip == VIRQ_IRQCHIP_USER) {
+		struct virq_lapic_state st;
+
+		if (!c->lapic)
+			return -EINVAL;
+		pthread_mutex_lock(&vm->irq_lock);
+		virq_lapic_save(c->lapic, &st);
+		pthread_mutex_unlock(&vm->irq_lock);
+		for (unsigned int i = 0; i < 4; i++) {
+			irr[i] = (uint64_t)st.irr[2 * i] | (uint64_t)st.irr[2 * i + 1] << 32;
+			isr[i] = (uint64_t)st.isr[2 * i] | (uint64_t)st.isr[2 * i + 1] << 32;
+			irr[i] |= __atomic_load_n(&c->pi.desc.pir[i], __ATOMIC_SEQ_CST);
+		}
+		return 0;
+	}
+	if (vm->sim || c->fd < 0)
+		return -EOPNOTSUPP;
+	{
+		struct kvm_lapic_state ls;
+
+		if (ioctl(c->fd, KVM_GET_LAPIC, &ls) < 0)
+			return -errno;
+		/* the APIC page: ISR at 0x100, IRR at 0x200, eight 32-bit words 16 bytes apart
+		 * (SDM Vol. 3A Table 11-1) */
+		for (unsigned int w = 0; w < 8; w++) {
+			uint32_t is, ir;
+
+			memcpy(&is, ls.regs + 0x100 + 0x10 * w, 4);
+			memcpy(&ir, ls.regs + 0x200 + 0x10 * w, 4);
+			isr[w / 2] |= (uint64_t)is << (32 * (w % 2));
+			irr[w / 2] |= (uint64_t)ir << (32 * (w % 2));
+		}
+	}
+	return 0;
+}
+
 int virq_vm_split_pins(const struct virq_vm *vm, uint32_t pins[256])
 {
 	if (!vm || !pins)

@@ -357,6 +357,13 @@ int virq_vm_user_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_vcpu
  * (takes the VM's irq lock). */
 struct virq_lapic_stats;
 int virq_vm_lapic_stats(const struct virq_vm *vm, uint32_t vcpu, struct virq_lapic_stats *out);
+/* The vectors vCPU `vcpu` holds: accepted but not yet taken (IRR, and user mode's PIR not
+ * merged yet) and taken but not yet EOId (ISR), as 256-bit maps. For a paused VM: what a
+ * cross-check may find short of the guest's receipts or EOIs without anything lost. user
+ * mode: our LAPIC and descriptor (irq lock); kernel/split: KVM_GET_LAPIC (KVM syncs the PIR
+ * into IRR first), only while the vCPU is outside KVM_RUN. 0, -EINVAL, -EOPNOTSUPP
+ * (simulated vCPUs), -errno of the ioctl. */
+int virq_vm_held_vectors(const struct virq_vm *vm, uint32_t vcpu, uint64_t irr[4], uint64_t isr[4]);
 /* `split` mode: per vector, the pins (bit per pin < 32) our IOAPIC sent it from, as MSIs
  * to KVM's LAPIC, since the VM started. 0 or -EOPNOTSUPP (not split mode). Any thread. */
 int virq_vm_split_pins(const struct virq_vm *vm, uint32_t pins[256]);

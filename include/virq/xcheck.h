@@ -22,7 +22,8 @@
  *   - consistent   : observed == expected, nothing coalesced.
  *   - coalesced    : observed == expected - coalesced and the VMM counted exactly that many
  *                    coalesced answers (edge MSI: injected = received + coalesced, exactly).
- *   - pending      : VM not quiesced and the shortfall is within the in-flight bound (below).
+ *   - pending      : VM not quiesced and the shortfall is within the in-flight bound (below),
+ *                    or quiesced and within what its paused vCPUs still hold (below).
  *   - refired      : surplus on vectors routed level-triggered, explained by a held level
  *                    line re-firing (on this host remote IRR is cleared at injection); the
  *                    surplus is reported in `refired`, never folded into `consistent`.
@@ -59,7 +60,12 @@
  * not yet recorded by the guest (IRR/ISR hold one bit per vector, Intel SDM Vol. 3A 11.8.4),
  * and each injecting VMM thread can have one call in progress. So for a check over C active
  * cells the bound is 2*C + injectors. Exit checks allow 1 per vCPU (the exit being handled).
- * When the VM is quiesced (every vCPU paused outside KVM_RUN, injectors idle) the bound is 0.
+ * When the VM is quiesced (every vCPU paused outside KVM_RUN, injectors idle) nothing is in
+ * flight, but a paused vCPU can still hold an interrupt: accepted, not yet taken (IRR, and a
+ * user-mode PIR not yet merged: IF was 0, or it was posted after the pause) or taken, not yet
+ * EOId (ISR). With VIRQ_XC_VM_HELD the bound of the guest-receipt and EOI checks is exactly
+ * those bits on the path's vectors (held_irr/held_isr: at most one each per vector and
+ * vCPU); otherwise 0.
  *
  * Attribution of vectors to paths: vector_path[v] says which path injects vector v. Per-path
  * guest/accept checks need it. Injections on a path that no vector is attributed to are
@@ -229,6 +235,10 @@ struct virq_xcheck_vcpu {
 	 */
 	uint64_t stat_skew[VIRQ_XC_STAT__COUNT];
 	uint64_t vmm_exits_skew; /* all reasons together */
+	/* Quiesced owned VMs with VIRQ_XC_VM_HELD: the vectors this vCPU holds, accepted and
+	 * not yet taken (IRR, PIR) and taken and not yet EOId (ISR): a paused guest may be
+	 * short of them in its receipts and EOIs without any loss (virq_vm_held_vectors) */
+	uint64_t held_irr[4], held_isr[4];
 };
 
 /* virq_xcheck_vm.flags */
@@ -239,6 +249,7 @@ struct virq_xcheck_vcpu {
 #define VIRQ_XC_VM_QUIESCED (1u << 4) /* sampled with every vCPU paused, injectors idle */
 #define VIRQ_XC_VM_LAPIC_IN_KERNEL (1u << 5) /* kernel/split irqchip: HLT handled in KVM */
 #define VIRQ_XC_VM_TRACED (1u << 6) /* BPF ledger (2) is valid for this VM */
+#define VIRQ_XC_VM_HELD (1u << 7) /* quiesced: held_irr/held_isr of every vCPU are valid */
 
 struct virq_xcheck_vm {
 	char name[VIRQ_XC_NAME_MAX]; /* NUL-terminated */

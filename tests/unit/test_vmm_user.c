@@ -320,12 +320,22 @@ static void test_same_vector_posted_twice_before_sync_is_counted_coalesced(void 
 	struct virq_vcpu_user_stats u0 = ustats(vm, 1), u;
 	struct virq_vmm_vec vv;
 
+	uint64_t irr[4], isr[4];
+
 	assert_int_equal(virq_vm_pause(vm), 0);
 	assert_int_equal(virq_vm_inject_msi(vm, MSI_ADDR(1), 0x64), 1);
 	assert_int_equal(virq_vm_inject_msi(vm, MSI_ADDR(1), 0x64), 0); /* coalesced in PIR */
+	/* paused: the vCPU holds it (PIR), what a cross-check of the paused VM finds pending */
+	assert_int_equal(virq_vm_held_vectors(vm, 1, irr, isr), 0);
+	assert_true(irr[1] & (1ull << (0x64 - 64)));
+	assert_int_equal(virq_vm_held_vectors(vm, 0, irr, isr), 0);
+	assert_false(irr[1] & (1ull << (0x64 - 64)));
+	assert_int_equal(virq_vm_held_vectors(vm, 9, irr, isr), -EINVAL);
 	assert_int_equal(virq_vm_resume(vm), 0);
 	wait_count(vm, 1, 0x64, 1);
 	usleep(2000);
+	assert_int_equal(virq_vm_held_vectors(vm, 1, irr, isr), 0);
+	assert_false(irr[1] & (1ull << (0x64 - 64))); /* taken */
 	u = ustats(vm, 1);
 	assert_int_equal(u.posted - u0.posted, 2);
 	assert_int_equal(u.post_coalesced - u0.post_coalesced, 1);

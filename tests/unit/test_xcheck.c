@@ -271,6 +271,39 @@ static void test_quiesced_vm_has_no_inflight_allowance(void **state)
 	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_PENDING);
 }
 
+/* A paused VM whose vCPU still holds the vector (IRR/PIR not taken yet, or ISR not yet
+ * EOId): that many short are pending, held, not lost -- and only on the held vector's path. */
+static void test_quiesced_vm_shortfall_held_in_irr_or_isr_is_pending(void **state)
+{
+	struct fx *f = *state;
+	const struct virq_xcheck_check *c;
+
+	f->vm.flags &= ~VIRQ_XC_VM_LAPIC_IN_KERNEL; /* user mode: our LAPIC, no IRR merging */
+	inject(f, VIRQ_XC_PATH_MSI, 0, 0x40, 10, 0, 9);
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vm.flags |= VIRQ_XC_VM_HELD; /* known, nothing held */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vm.vector_path[0x50] = VIRQ_XC_PATH_IOAPIC; /* held, but another path's vector */
+	f->vcpu[0].held_irr[1] = 1ull << (0x50 - 64);
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vcpu[0].held_irr[1] = 1ull << (0x40 - 64); /* 0x40 still in IRR */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_PENDING);
+	c = find(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST, -2);
+	if (!c) {
+		fail();
+		return;
+	}
+	assert_non_null(strstr(c->detail, "held by the paused vCPUs"));
+	assert_int_equal(c->pending, 1);
+	f->vcpu[0].guest_received[0x40] = 8; /* two short, one held */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_LOST);
+	f->vcpu[0].held_isr[1] = 1ull << (0x40 - 64); /* and one in service: two held */
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_PENDING);
+	f->vm.flags &= ~VIRQ_XC_VM_QUIESCED; /* running: the in-flight bound, as before */
+	f->vm.flags &= ~VIRQ_XC_VM_HELD;
+	assert_int_equal(verdict(f, VIRQ_XC_PATH_MSI, VIRQ_XC_K_GUEST), VIRQ_XC_PENDING);
+}
+
 /* --- misrouting -------------------------------------------------------------------- */
 
 static void test_same_totals_on_wrong_vcpu_is_misrouted_not_lost(void **state)
@@ -1095,6 +1128,7 @@ int main(void)
 		T(test_uncounted_irr_merge_in_kernel_lapic_is_bounded_not_lost),
 		T(test_running_vm_shortfall_within_inflight_bound_is_pending),
 		T(test_quiesced_vm_has_no_inflight_allowance),
+		T(test_quiesced_vm_shortfall_held_in_irr_or_isr_is_pending),
 		T(test_same_totals_on_wrong_vcpu_is_misrouted_not_lost),
 		T(test_accept_at_wrong_apic_is_misrouted_at_accept_stage),
 		T(test_arrival_on_unused_vector_is_misrouted_wrong_vector),
