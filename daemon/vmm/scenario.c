@@ -19,8 +19,13 @@
 #define SCN_MAX_BYTES (1u << 20)
 #define SCN_MAX_REPEAT 10000000u
 #define SCN_MAX_SLEEP_US 10000000u
-#define SCN_CMD_TIMEOUT_MS 2000
-#define SCN_SYNC_TIMEOUT_MS 2000
+/* How long a guest command or a delivery sync may take before the scenario fails with
+ * ETIMEDOUT. Generous: a healthy guest answers in milliseconds, but on a PVM host's KVM the
+ * firmware's ring-0 code is emulated (PLATFORM.md: ~0.5-0.9 M instructions/s) and with the
+ * machine loaded 2 s was seen to run out (e2e scenario timeouts under concurrent load and,
+ * once, in CI). Only a failing scenario waits this long. */
+#define SCN_CMD_TIMEOUT_MS 10000
+#define SCN_SYNC_TIMEOUT_MS 10000
 #define SCN_SETTLE_MS 50
 #define SCN_SETTLE_MAX_MS 3000
 

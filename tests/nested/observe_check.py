@@ -203,11 +203,24 @@ def path_row(vm, path):
     return None
 
 
+def a_running_in(lab):
+    """virqd's own view in snapshot LAB: A listed running by `host vms`. The script's "up"
+    is QEMU's process being alive when the snapshot began; a guest that powers off closes
+    its VM fd while the process lives on a moment, so a snapshot can catch A exiting.
+    Without the file (an older dump), the script's word stands."""
+    j = load_json(lab + ".hostvms.json")
+    if j is None:
+        return True
+    return any(v.get("name") == A_NAME and v.get(FIELD_VM_STATE) == "running"
+               for v in j.get("vms", []))
+
+
 def labels(kind):
-    """Snapshot labels of one kind: 'running' (A up), 'afterB', 'final', 'storm'."""
+    """Snapshot labels of one kind: 'running' (A up, in virqd's view too), 'afterB',
+    'final', 'storm'."""
     s = snapshots()
     if kind == "running":
-        return [l for l, _, st, _ in s if st["A"] == "up"]
+        return [l for l, _, st, _ in s if st["A"] == "up" and a_running_in(l)]
     if kind == "both":
         return [l for l, _, st, _ in s if st["A"] == "up" and st["B"] == "up"]
     if kind == "storm":
